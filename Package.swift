@@ -1,0 +1,152 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Estuary",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ingest-node", targets: ["IngestNode"]),
+        .executable(name: "estuary", targets: ["EstuaryCLI"]),
+        .executable(name: "estuary-bench", targets: ["EstuaryBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.25.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+    ],
+    targets: [
+        // Media formats: depend on NIOCore at most.
+        .target(
+            name: "EstuaryMedia",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "EstuaryMP4",
+            dependencies: ["EstuaryMedia", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "EstuaryMPEGTS",
+            dependencies: ["EstuaryMedia", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // The live fan-out: one source, many readers.
+        .target(
+            name: "EstuaryHub",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        // Live packaging: frames to M4F, HLS and MPEG-TS outputs.
+        .target(
+            name: "EstuaryLive",
+            dependencies: [
+                "EstuaryMedia", "EstuaryMP4", "EstuaryMPEGTS", "EstuaryHub",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Configuration model, YAML loading and validation.
+        .target(
+            name: "EstuaryConfig",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        // Node-to-node request signing (cluster_key).
+        .target(
+            name: "EstuaryClusterAuth",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        // Ingest sources: fake, m4f, MPEG-TS over UDP and HTTP, input failover.
+        .target(
+            name: "EstuarySources",
+            dependencies: [
+                "EstuaryMedia", "EstuaryMP4", "EstuaryMPEGTS", "EstuaryConfig", "EstuaryClusterAuth",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Resources/fake.ts")],
+            swiftSettings: swiftSettings
+        ),
+        // The node runtime: HTTP server, stream manager, services, metrics.
+        .target(
+            name: "EstuaryNode",
+            dependencies: [
+                "EstuaryMedia", "EstuaryMP4", "EstuaryMPEGTS", "EstuaryHub", "EstuaryLive",
+                "EstuaryConfig", "EstuaryClusterAuth", "EstuarySources",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "IngestNode",
+            dependencies: [
+                "EstuaryNode",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "EstuaryCLI",
+            dependencies: [
+                "EstuaryNode", "EstuaryConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "EstuaryBench",
+            dependencies: [
+                "EstuaryMedia", "EstuaryMP4",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "bench/EstuaryBench",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "EstuaryMediaTests", dependencies: ["EstuaryMedia"], swiftSettings: swiftSettings),
+        .testTarget(name: "EstuaryMP4Tests", dependencies: ["EstuaryMP4", "EstuaryMedia"], swiftSettings: swiftSettings),
+        .testTarget(name: "EstuaryMPEGTSTests", dependencies: ["EstuaryMPEGTS", "EstuaryMedia"], swiftSettings: swiftSettings),
+        .testTarget(name: "EstuaryHubTests", dependencies: ["EstuaryHub"], swiftSettings: swiftSettings),
+        .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryClusterAuth"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EstuaryIntegrationTests",
+            dependencies: [
+                "EstuaryNode", "EstuaryMedia", "EstuaryMP4", "EstuaryMPEGTS", "EstuaryConfig", "EstuarySources",
+                "EstuaryLive", "EstuaryClusterAuth",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

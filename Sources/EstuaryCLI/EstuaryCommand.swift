@@ -1,0 +1,8 @@
+import ArgumentParser
+
+/// `estuary`: the operator's command line.
+@main
+struct EstuaryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "estuary", abstract: "Estuary live-video cluster: operator tools.", subcommands: [LocalCommand.self])
+}

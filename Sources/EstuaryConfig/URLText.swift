@@ -1,0 +1,38 @@
+import Foundation
+
+/// Splits URL text into its parts by hand, so that URLs Foundation rejects (`udp://@239.0.0.1:1234`,
+/// `publish://`) are still read the way an operator wrote them.
+enum URLText {
+    /// The lower-case scheme before `://`, or `nil` when there is none or it is not a valid scheme.
+    static func scheme(of url: String) -> String? {
+        guard let range = url.range(of: "://") else { return nil }
+        let scheme = url[..<range.lowerBound]
+        guard let first = scheme.first, first.isASCII, first.isLetter,
+            scheme.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "+" || $0 == "-" || $0 == ".") })
+        else { return nil }
+        return scheme.lowercased()
+    }
+
+    /// The parts of `scheme://authority/rest`: `authority` runs up to the first `/`, `?` or `#`.
+    static func split(_ url: String) -> (scheme: Substring, authority: Substring, rest: Substring)? {
+        guard let separator = url.range(of: "://") else { return nil }
+        let afterScheme = url[separator.upperBound...]
+        let authorityEnd = afterScheme.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? afterScheme.endIndex
+        return (url[..<separator.lowerBound], afterScheme[..<authorityEnd], afterScheme[authorityEnd...])
+    }
+
+    /// The host and port of a URL without its user information: `host:port` of `m4f://key@host:port/x`.
+    static func hostAndPort(of url: String) -> Substring? {
+        guard let parts = split(url) else { return nil }
+        if let at = parts.authority.lastIndex(of: "@") {
+            return parts.authority[parts.authority.index(after: at)...]
+        }
+        return parts.authority
+    }
+
+    /// `, got scheme 'ftp'` (or nothing without a scheme) for an error message: the URL itself may hold a secret, its scheme does not.
+    static func describe(_ url: String) -> String {
+        guard let scheme = scheme(of: url) else { return "" }
+        return ", got scheme '\(scheme)'"
+    }
+}

@@ -1,0 +1,37 @@
+import EstuaryConfig
+import EstuaryHub
+import EstuaryLive
+import EstuaryMedia
+import EstuarySources
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// An error answered to an HTTP client as JSON `{"error": "...", "detail": "..."}` (DESIGN §4).
+public struct NodeError: HTTPResponseError, CustomStringConvertible {
+    public var status: HTTPResponse.Status
+    /// A short machine-readable code, e.g. `stream_not_found`.
+    public var code: String
+    /// A sentence naming what was wrong.
+    public var detail: String
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ detail: String) {
+        self.status = status
+        self.code = code
+        self.detail = detail
+    }
+
+    public var description: String { "\(status.code) \(code): \(detail)" }
+
+    public static func streamNotFound(_ name: String) -> NodeError {
+        NodeError(.notFound, "stream_not_found", "no stream named '\(name)' runs on this node")
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = (try? JSONEncoder().encode(["error": code, "detail": detail])) ?? Data()
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Cluster" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}

@@ -1,0 +1,32 @@
+import EstuaryConfig
+import EstuaryHub
+import EstuaryLive
+import EstuaryMedia
+import EstuarySources
+
+/// Everything a node needs to know about itself, resolved from flags, environment and YAML.
+public struct NodeOptions: Sendable {
+    /// The HTTP listener (DESIGN §7: 8080). Port 0 picks a free port (tests).
+    public var httpHost: String
+    public var httpPort: Int
+    /// The shared secret for node-to-node requests; nil leaves those endpoints open.
+    public var clusterKey: String?
+    /// This node's name (`HOSTNAME`), sent to configuration backends.
+    public var hostname: String
+    /// The role reported in logs and the API ("ingest", "dvr").
+    public var role: String
+    /// How long graceful shutdown may take before the process gives up.
+    public var shutdownTimeout: Duration
+
+    public init(
+        httpHost: String = "0.0.0.0", httpPort: Int = 8080, clusterKey: String? = nil, hostname: String = "localhost",
+        role: String = "ingest", shutdownTimeout: Duration = .seconds(10)
+    ) {
+        self.httpHost = httpHost
+        self.httpPort = httpPort
+        self.clusterKey = clusterKey
+        self.hostname = hostname
+        self.role = role
+        self.shutdownTimeout = shutdownTimeout
+    }
+}

@@ -1,0 +1,107 @@
+import EstuaryClusterAuth
+import EstuaryConfig
+import EstuaryHub
+import EstuaryLive
+import EstuaryMedia
+import EstuarySources
+import Foundation
+import Hummingbird
+import NIOCore
+import ServiceLifecycle
+
+/// The node's one router table: every HTTP endpoint of DESIGN §4 is listed here.
+public func buildRouter(node: Node) -> Router<BasicRequestContext> {
+    let router = Router(context: BasicRequestContext.self)
+
+    // §4.4 operations
+    router.get("/healthz") { _, _ in "ok\n" }
+    router.get("/readyz") { _, _ -> Response in
+        node.isReady ? Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
+            : Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "starting\n")))
+    }
+    router.get("/metrics") { _, _ -> Response in
+        let text = node.metrics.render(streams: node.manager.all)
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
+    }
+    router.get("/streamer/api/v3/streams") { _, _ -> Response in
+        try jsonResponse(["streams": node.manager.all.map(StreamReport.init)])
+    }
+    router.get("/streamer/api/v3/streams/**") { _, context -> Response in
+        let name = context.parameters.getCatchAll().joined(separator: "/")
+        guard let stream = node.manager.stream(named: name) else { throw NodeError.streamNotFound(name) }
+        return try jsonResponse(StreamReport(stream))
+    }
+    router.get("/streamer/api/v3/config") { _, _ -> Response in
+        try jsonResponse(node.configReport())
+    }
+
+    // §4.1 live media: /{name}/m4f, /{name}/index.m3u8 (+ init-N.mp4, seg-N.m4s), /{name}/mpegts
+    router.get("**") { request, _ -> Response in
+        guard let media = MediaPath(path: request.uri.path) else {
+            throw NodeError(.notFound, "not_found", "no endpoint at \(request.uri.path)")
+        }
+        guard let stream = node.manager.stream(named: media.stream) else { throw NodeError.streamNotFound(media.stream) }
+        switch media {
+        case .m4f:
+            try node.authorizeClusterRequest(request)
+            return liveResponse(stream.pipeline.m4f, contentType: "video/mp4")
+        case .mpegts:
+            return liveResponse(stream.pipeline.mpegts, contentType: "video/mp2t")
+        case .hlsPlaylist:
+            guard let playlist = await waitForPlaylist(stream.pipeline) else {
+                throw NodeError(.serviceUnavailable, "stream_not_ready", "stream '\(stream.name)' has no complete HLS segment yet")
+            }
+            return Response(
+                status: .ok, headers: [.contentType: "application/vnd.apple.mpegurl", .cacheControl: "no-cache"],
+                body: .init(byteBuffer: ByteBuffer(string: playlist)))
+        case .hlsInit(_, let version):
+            guard let bytes = stream.pipeline.hlsInit(version) else {
+                throw NodeError(.notFound, "segment_not_found", "init segment \(version) of '\(stream.name)' is not held")
+            }
+            return Response(status: .ok, headers: [.contentType: "video/mp4"], body: .init(byteBuffer: bytes))
+        case .hlsSegment(_, let sequence):
+            guard let bytes = stream.pipeline.hlsSegment(sequence) else {
+                throw NodeError(.notFound, "segment_not_found", "segment \(sequence) of '\(stream.name)' is not held")
+            }
+            return Response(status: .ok, headers: [.contentType: "video/iso.segment"], body: .init(byteBuffer: bytes))
+        }
+    }
+    return router
+}
+
+/// An endless response that relays a hub's chunks until the stream stops, the client goes
+/// away, or the server shuts down gracefully.
+func liveResponse(_ hub: StreamHub<LiveChunk>, contentType: String) -> Response {
+    let subscription = hub.subscribe()
+    return Response(
+        status: .ok, headers: [.contentType: contentType, .cacheControl: "no-cache"],
+        body: .init { writer in
+            do {
+                for try await chunk in subscription.cancelOnGracefulShutdown() {
+                    try await writer.write(chunk.bytes)
+                }
+            } catch {
+                // The reader was too slow, or the client went away: end this response only.
+            }
+            subscription.cancel()
+            try await writer.finish(nil)
+        })
+}
+
+/// Waits up to 10 s for a stream's first HLS segment.
+func waitForPlaylist(_ pipeline: StreamPipeline) async -> String? {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while ContinuousClock.now < deadline, !Task.isCancelled {
+        if let playlist = pipeline.hlsPlaylist() { return playlist }
+        try? await Task.sleep(for: .milliseconds(100))
+    }
+    return pipeline.hlsPlaylist()
+}
+
+func jsonResponse(_ value: some Encodable) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    let data = try encoder.encode(value)
+    return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}

@@ -1,0 +1,98 @@
+import EstuaryMedia
+import Synchronization
+
+/// Decides which of a stream's running inputs delivers: the active one forwards; another that
+/// has higher priority takes over at its first keyframe (failback without a gap); the deposed
+/// one notices and stops.
+final class InputGate<Sink: MediaSink>: Sendable {
+    let sink: Sink
+    let status: InputStatus
+    private let active = Mutex<Int?>(nil)
+
+    init(sink: Sink, status: InputStatus) {
+        self.sink = sink
+        self.status = status
+    }
+
+    var activeIndex: Int? { active.withLock { $0 } }
+
+    /// Clears the active input if it is `index` (it failed). Returns whether it was active.
+    func release(_ index: Int) -> Bool {
+        active.withLock { active in
+            guard active == index else { return false }
+            active = nil
+            return true
+        }
+    }
+
+    /// Whether `index` was deposed by a higher-priority input.
+    func isDeposed(_ index: Int) -> Bool {
+        active.withLock { active in
+            guard let active else { return false }
+            return active < index
+        }
+    }
+
+    /// Makes `index` active if nothing is, or if it outranks the active input.
+    func claim(_ index: Int) -> Bool {
+        active.withLock { active in
+            if active == index { return false }
+            guard active.map({ index < $0 }) ?? true else { return false }
+            active = index
+            return true
+        }
+    }
+}
+
+/// The sink one input writes to: it records activity for the watchdog, and forwards only
+/// while its input is the active one.
+final class GatedSink<Sink: MediaSink>: MediaSink {
+    let index: Int
+    let url: String
+    let gate: InputGate<Sink>
+    private struct State {
+        var tracks: [TrackInfo] = []
+        var lastActivity = ContinuousClock.now
+        var forwarding = false
+    }
+    private let state = Mutex(State())
+
+    init(index: Int, url: String, gate: InputGate<Sink>) {
+        self.index = index
+        self.url = url
+        self.gate = gate
+    }
+
+    var lastActivity: ContinuousClock.Instant { state.withLock { $0.lastActivity } }
+
+    func setTracks(_ tracks: [TrackInfo]) {
+        let forward = state.withLock { state in
+            state.tracks = tracks
+            state.lastActivity = .now
+            return state.forwarding
+        }
+        if forward, gate.activeIndex == index { gate.sink.setTracks(tracks) }
+    }
+
+    func push(_ frame: MediaFrame) {
+        let (forwarding, tracks) = state.withLock { state in
+            state.lastActivity = .now
+            return (state.forwarding, state.tracks)
+        }
+        if forwarding {
+            if gate.activeIndex == index { gate.sink.push(frame) }
+            return
+        }
+        let canStart = frame.isKeyframe && (frame.codec.isVideo || !tracks.contains { $0.codec.isVideo })
+        guard canStart, !tracks.isEmpty, gate.claim(index) else { return }
+        state.withLock { $0.forwarding = true }
+        gate.status.activated(index, url: url)
+        gate.sink.discontinuity()
+        gate.sink.setTracks(tracks)
+        gate.sink.push(frame)
+    }
+
+    func flush() {
+        if state.withLock({ $0.forwarding }), gate.activeIndex == index { gate.sink.flush() }
+    }
+}

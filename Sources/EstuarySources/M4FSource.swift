@@ -1,0 +1,67 @@
+import AsyncHTTPClient
+import EstuaryClusterAuth
+import EstuaryMP4
+import EstuaryMedia
+import NIOCore
+import NIOHTTP1
+
+/// `m4f://host:port/name`: pulls another node's live M4F output (`GET /name/m4f`), signed
+/// with the cluster key when one is configured, and relays its frames with their UTC times.
+/// Upstream fragment boundaries are kept (the sink is flushed after each fragment).
+public struct M4FSource: MediaSource {
+    public let displayURL: String
+    let requestURL: String
+    let requestPath: String
+    let client: HTTPClient
+    let auth: ClusterAuth?
+
+    public init(url: String, displayURL: String, client: HTTPClient, auth: ClusterAuth?) throws(SourceError) {
+        let parsed = try InputURL(parsing: url)
+        guard !parsed.host.isEmpty else { throw .invalidURL(displayURL, reason: "missing host") }
+        let name = parsed.path.drop { $0 == "/" }
+        guard !name.isEmpty else { throw .invalidURL(displayURL, reason: "missing stream name") }
+        self.displayURL = displayURL
+        self.requestPath = "/\(name)/m4f"
+        let host = parsed.host.contains(":") ? "[\(parsed.host)]" : parsed.host
+        self.requestURL = "http://\(host):\(parsed.port ?? 80)\(requestPath)"
+        self.client = client
+        self.auth = auth
+    }
+
+    public func run(into sink: some MediaSink) async throws {
+        var request = HTTPClientRequest(url: requestURL)
+        if let auth {
+            request.headers.add(name: "Authorization", value: auth.authorizationHeader(method: "GET", path: requestPath))
+        }
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(request, timeout: .seconds(10))
+        } catch {
+            if Task.isCancelled { return }
+            throw SourceError.connectionFailed(url: displayURL, reason: "\(error)")
+        }
+        if response.status == .unauthorized { throw SourceError.unauthorized(url: displayURL) }
+        guard response.status == .ok else { throw SourceError.httpStatus(url: displayURL, status: Int(response.status.code)) }
+        var reader = M4FReader()
+        do {
+            for try await bytes in response.body {
+                for event in reader.feed(bytes, arrivalMicros: WallClock.nowMicros()) {
+                    switch event {
+                    case .initialization(let tracks, _):
+                        sink.setTracks(tracks)
+                    case .fragment(let fragment):
+                        for frame in fragment.frames { sink.push(frame) }
+                        sink.flush()
+                    case .error(let error):
+                        SourceDiagnostics.report(displayURL, "\(error)")
+                    }
+                }
+            }
+        } catch {
+            if Task.isCancelled { return }
+            throw SourceError.connectionFailed(url: displayURL, reason: "\(error)")
+        }
+        if Task.isCancelled { return }
+        throw SourceError.endOfStream(url: displayURL)
+    }
+}

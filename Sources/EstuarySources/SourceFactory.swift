@@ -1,0 +1,42 @@
+import AsyncHTTPClient
+import EstuaryClusterAuth
+import EstuaryConfig
+import NIOCore
+
+/// Turns input URLs into sources, sharing one HTTP client and event loop group per node.
+public struct SourceFactory: Sendable {
+    public let httpClient: HTTPClient
+    public let eventLoopGroup: any EventLoopGroup
+    /// The node's cluster key, used for `m4f://` inputs without their own `cluster_key`.
+    public let clusterKey: String?
+
+    public init(httpClient: HTTPClient, eventLoopGroup: any EventLoopGroup, clusterKey: String?) {
+        self.httpClient = httpClient
+        self.eventLoopGroup = eventLoopGroup
+        self.clusterKey = clusterKey
+    }
+
+    /// The source for one input.
+    public func makeSource(for input: InputConfig) throws(SourceError) -> any MediaSource {
+        let display = SecretMasking.mask(url: input.url)
+        let parsed = try InputURL(parsing: input.url)
+        switch parsed.scheme {
+        case "fake":
+            switch FakeClip.shared {
+            case .success(let clip): return FakeSource(url: display, clip: clip)
+            case .failure(let error): throw error
+            }
+        case "m4f":
+            let key = input.clusterKey ?? clusterKey
+            return try M4FSource(url: input.url, displayURL: display, client: httpClient, auth: key.map { ClusterAuth(key: $0) })
+        case "udp":
+            return try UDPTSSource(url: input.url, displayURL: display, group: eventLoopGroup)
+        case "tshttp", "tshttps", "http", "https":
+            return try TSHTTPSource(url: input.url, displayURL: display, client: httpClient)
+        case "publish":
+            throw .invalidURL(display, reason: "publish:// inputs wait for a publisher (RTMP or M4F push), which this node does not accept yet")
+        default:
+            throw .invalidURL(display, reason: "scheme '\(parsed.scheme)' is not supported yet")
+        }
+    }
+}
