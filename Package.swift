@@ -131,17 +131,26 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "EstuaryMediaTests", dependencies: ["EstuaryMedia"], swiftSettings: swiftSettings),
-        .testTarget(name: "EstuaryMP4Tests", dependencies: ["EstuaryMP4", "EstuaryMedia"], swiftSettings: swiftSettings),
-        .testTarget(name: "EstuaryMPEGTSTests", dependencies: ["EstuaryMPEGTS", "EstuaryMedia"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EstuaryMP4Tests",
+            dependencies: ["EstuaryMP4", "EstuaryMedia", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EstuaryMPEGTSTests",
+            dependencies: ["EstuaryMPEGTS", "EstuaryMedia", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "EstuaryHubTests", dependencies: ["EstuaryHub"], swiftSettings: swiftSettings),
         .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryClusterAuth"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EstuaryIntegrationTests",
             dependencies: [
                 "EstuaryNode", "EstuaryMedia", "EstuaryMP4", "EstuaryMPEGTS", "EstuaryConfig", "EstuarySources",
-                "EstuaryLive", "EstuaryClusterAuth",
+                "EstuaryLive", "EstuaryClusterAuth", "EstuaryHub",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,5 +1,17 @@
 import Synchronization
 
+/// Counters every reader of one hub adds to, so that they outlive the readers (the hub's
+/// statistics count everything since the hub was created, not only current readers).
+final class HubCounters: Sendable {
+    let skippedItems = Atomic<UInt64>(0)
+    let skipEvents = Atomic<UInt64>(0)
+    let deliveredBytes = Atomic<UInt64>(0)
+
+    func delivered(_ item: some HubItem) {
+        deliveredBytes.add(UInt64(item.byteCount), ordering: .relaxed)
+    }
+}
+
 /// One reader's bounded queue inside a ``StreamHub``. The hub appends; the reader's task takes.
 final class ReaderQueue<Item: HubItem>: Sendable {
     struct State {
@@ -11,9 +23,6 @@ final class ReaderQueue<Item: HubItem>: Sendable {
         var failure: HubError?
         var waiter: CheckedContinuation<Item?, any Error>?
         var lastTake = ContinuousClock.now
-        var skippedItems: UInt64 = 0
-        var skipEvents: UInt64 = 0
-        var deliveredBytes: UInt64 = 0
 
         var isEmpty: Bool { head >= items.count }
 
@@ -53,9 +62,11 @@ final class ReaderQueue<Item: HubItem>: Sendable {
 
     let id: Int
     let state: Mutex<State>
+    let counters: HubCounters
 
-    init(id: Int, initial: [Item]) {
+    init(id: Int, initial: [Item], counters: HubCounters) {
         self.id = id
+        self.counters = counters
         var state = State()
         for item in initial { state.append(item) }
         self.state = Mutex(state)
@@ -67,7 +78,7 @@ final class ReaderQueue<Item: HubItem>: Sendable {
             if state.finished { return .none }
             if state.skipping {
                 guard item.isSyncPoint else {
-                    state.skippedItems += 1
+                    counters.skippedItems.add(1, ordering: .relaxed)
                     return .none
                 }
                 state.skipping = false
@@ -84,12 +95,12 @@ final class ReaderQueue<Item: HubItem>: Sendable {
                     }
                     return .disconnected
                 }
-                state.skippedItems += UInt64(state.items.count - state.head)
+                counters.skippedItems.add(UInt64(state.items.count - state.head), ordering: .relaxed)
                 state.clear()
-                state.skipEvents += 1
+                counters.skipEvents.add(1, ordering: .relaxed)
                 guard item.isSyncPoint else {
                     state.skipping = true
-                    state.skippedItems += 1
+                    counters.skippedItems.add(1, ordering: .relaxed)
                     return .none
                 }
                 if let header { state.append(header) }
@@ -97,7 +108,7 @@ final class ReaderQueue<Item: HubItem>: Sendable {
             if let waiter = state.waiter, state.isEmpty {
                 state.waiter = nil
                 state.lastTake = ContinuousClock.now
-                state.deliveredBytes += UInt64(item.byteCount)
+                counters.delivered(item)
                 return .resume(waiter, item)
             }
             state.append(item)
@@ -105,7 +116,7 @@ final class ReaderQueue<Item: HubItem>: Sendable {
                 state.waiter = nil
                 let first = state.removeFirst()
                 state.lastTake = ContinuousClock.now
-                state.deliveredBytes += UInt64(first.byteCount)
+                counters.delivered(first)
                 return .resume(waiter, first)
             }
             return .none
@@ -134,7 +145,7 @@ final class ReaderQueue<Item: HubItem>: Sendable {
             if !state.isEmpty {
                 let item = state.removeFirst()
                 state.lastTake = ContinuousClock.now
-                state.deliveredBytes += UInt64(item.byteCount)
+                counters.delivered(item)
                 return .item(item)
             }
             if let failure = state.failure { return .failure(failure) }
@@ -152,7 +163,7 @@ final class ReaderQueue<Item: HubItem>: Sendable {
                     if !state.isEmpty {
                         let item = state.removeFirst()
                         state.lastTake = ContinuousClock.now
-                        state.deliveredBytes += UInt64(item.byteCount)
+                        counters.delivered(item)
                         return .success(item)
                     }
                     if let failure = state.failure { return .failure(failure) }

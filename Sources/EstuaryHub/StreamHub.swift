@@ -23,6 +23,7 @@ public final class StreamHub<Item: HubItem>: Sendable {
 
     public let limits: HubLimits
     private let state: Mutex<State>
+    private let counters = HubCounters()
 
     public init(limits: HubLimits = HubLimits()) {
         self.limits = limits
@@ -82,9 +83,12 @@ public final class StreamHub<Item: HubItem>: Sendable {
     public func subscribe() -> HubSubscription<Item> {
         let queue = state.withLock { state -> ReaderQueue<Item> in
             var initial: [Item] = []
-            if let header = state.header { initial.append(header) }
-            initial += state.cache
-            let queue = ReaderQueue<Item>(id: state.nextID, initial: initial)
+            // After finish() the stream is over: a new reader gets an ended sequence, not a replay.
+            if !state.finished {
+                if let header = state.header { initial.append(header) }
+                initial += state.cache
+            }
+            let queue = ReaderQueue<Item>(id: state.nextID, initial: initial, counters: counters)
             state.nextID += 1
             if state.finished {
                 _ = queue.finish()
@@ -102,6 +106,8 @@ public final class StreamHub<Item: HubItem>: Sendable {
             state.finished = true
             let waiters = state.readers.compactMap { $0.finish() }
             state.readers.removeAll()
+            state.cache.removeAll()
+            state.cacheBytes = 0
             return waiters
         }
         for waiter in waiters { waiter.resume(returning: nil) }
@@ -115,13 +121,9 @@ public final class StreamHub<Item: HubItem>: Sendable {
         state.withLock { state in
             var stats = state.stats
             stats.readers = state.readers.count
-            for reader in state.readers {
-                reader.state.withLock { queue in
-                    stats.skippedItems += queue.skippedItems
-                    stats.skipEvents += queue.skipEvents
-                    stats.deliveredBytes += queue.deliveredBytes
-                }
-            }
+            stats.skippedItems = counters.skippedItems.load(ordering: .relaxed)
+            stats.skipEvents = counters.skipEvents.load(ordering: .relaxed)
+            stats.deliveredBytes = counters.deliveredBytes.load(ordering: .relaxed)
             return stats
         }
     }
@@ -132,11 +134,6 @@ public final class StreamHub<Item: HubItem>: Sendable {
         state.withLock { state in
             guard let index = state.readers.firstIndex(where: { $0 === queue }) else { return }
             state.readers.remove(at: index)
-            queue.state.withLock { reader in
-                state.stats.skippedItems += reader.skippedItems
-                state.stats.skipEvents += reader.skipEvents
-                state.stats.deliveredBytes += reader.deliveredBytes
-            }
         }
     }
 }

@@ -79,8 +79,8 @@ public struct M4FReader: Sendable {
                 skip(1)
                 resyncSkipped += 1
                 needsKeyframe = true
-                moof = nil
-                fragmentRaw.clear()
+                // A styp or prft read before the damage belongs to no fragment that follows it.
+                resetFragment()
                 continue
             }
             guard pending.readableBytes >= Int(size) else { break }
@@ -203,17 +203,19 @@ public struct M4FReader: Sendable {
                 if track.info.codec.isVideo, track.nalLengthSize != 4 {
                     data = Self.convertToFourByteLengths(data, lengthSize: track.nalLengthSize)
                 }
+                // Timestamps wrap instead of trapping: a damaged tfdt or prft may hold any value.
                 let dts90k = Self.to90k(dts, timescale: track.timescale)
-                let pts90k = Self.to90k(dts + Int64(sample.compositionOffset), timescale: track.timescale)
+                let pts90k = Self.to90k(dts &+ Int64(sample.compositionOffset), timescale: track.timescale)
                 let isKeyframe = track.info.codec.isVideo ? sample.flags & 0x0001_0000 == 0 : true
-                let base = utcMedia90k ?? dts90k
-                let wallClock = utcBase + (dts90k - base) * 1_000_000 / mediaTimescale
+                let offset = dts90k &- (utcMedia90k ?? dts90k)
+                let wallClock =
+                    utcBase &+ (offset / mediaTimescale) &* 1_000_000 &+ (offset % mediaTimescale) * 1_000_000 / mediaTimescale
                 frames.append(
                     MediaFrame(
                         trackID: run.trackID, codec: track.info.codec, dts: dts90k, pts: pts90k, isKeyframe: isKeyframe, data: data,
                         wallClockMicros: wallClock))
                 position += Int64(sample.size)
-                dts += Int64(sample.duration)
+                dts &+= Int64(sample.duration)
             }
         }
         frames.sort { $0.dts < $1.dts }
@@ -237,8 +239,14 @@ public struct M4FReader: Sendable {
             frames: frames, raw: fragmentRaw)
     }
 
+    /// `value` (in `timescale` units) on the 90 kHz timeline, rounded toward zero; exact
+    /// wherever the result fits, wrapping (never trapping) where it does not.
     static func to90k(_ value: Int64, timescale: UInt32) -> Int64 {
-        timescale == 90_000 ? value : value * mediaTimescale / Int64(timescale)
+        guard timescale != 90_000 else { return value }
+        let scale = Int64(timescale)
+        let (product, overflow) = value.multipliedReportingOverflow(by: mediaTimescale)
+        if !overflow { return product / scale }
+        return (value / scale) &* mediaTimescale &+ (value % scale) * mediaTimescale / scale
     }
 
     private static func convertToFourByteLengths(_ data: ByteBuffer, lengthSize: Int) -> ByteBuffer {

@@ -86,7 +86,7 @@ enum MovieFragmentParser {
                 samples.append(ParsedSample(duration: duration, size: size, flags: sampleFlags, compositionOffset: offset))
             }
             runs.append(ParsedRun(trackID: trackID, dataOffset: dataOffset, baseDecodeTime: nextDecodeTime, samples: samples))
-            nextDecodeTime += samples.reduce(Int64(0)) { $0 + Int64($1.duration) }
+            nextDecodeTime &+= samples.reduce(Int64(0)) { $0 + Int64($1.duration) }
         }
         return runs
     }

@@ -12,10 +12,14 @@ public enum NTPTime {
         return seconds << 32 | fraction
     }
 
-    /// The UTC time in microseconds since 1970 of an NTP timestamp.
+    /// The UTC time in microseconds since 1970 of an NTP timestamp, rounded to the nearest
+    /// microsecond (so `unixMicros(fromNTP: ntp(fromUnixMicros: t)) == t`). Timestamps whose
+    /// seconds have the top bit clear are taken to be in NTP era 1 (2036-02-07 to 2104), as
+    /// RFC 4330 section 3 suggests.
     public static func unixMicros(fromNTP ntp: UInt64) -> Int64 {
-        let seconds = Int64(ntp >> 32) - Int64(unixEpochOffset)
-        let micros = Int64(((ntp & 0xFFFF_FFFF) * 1_000_000) >> 32)
-        return seconds * 1_000_000 + micros
+        var seconds = Int64(ntp >> 32)
+        if seconds < 0x8000_0000 { seconds += 1 << 32 }
+        let micros = Int64(((ntp & 0xFFFF_FFFF) * 1_000_000 + (1 << 31)) >> 32)
+        return (seconds - Int64(unixEpochOffset)) * 1_000_000 + micros
     }
 }

@@ -33,6 +33,7 @@ public enum TSDemuxError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Video parameter sets (SPS/PPS/VPS) could not be turned into a decoder configuration.
     case invalidParameterSets(pid: Int, reason: String)
 
+    /// A one-line account of the problem, naming the PID (hex), field and values involved.
     public var description: String {
         switch self {
         case .lostSync(let skipped):

@@ -57,6 +57,8 @@ public struct TSDemuxer: Sendable {
         var assembler: PESAssembler
         var config: AACConfig?
         var lastDTS: Int64?
+        /// Where the frame after the last one would start, for a PES without PTS.
+        var nextPTS: Int64?
     }
 
     private let maxPESSize: Int
@@ -119,6 +121,14 @@ public struct TSDemuxer: Sendable {
         let remaining = pending.readableBytes
         if inSync, remaining > 0 {
             events.append(.error(.truncatedPacket(bytes: remaining)))
+            // The PES the cut packet belonged to is incomplete, whatever its length says.
+            if let high = pending.getInteger(at: pending.readerIndex + 1, as: UInt8.self),
+                let low = pending.getInteger(at: pending.readerIndex + 2, as: UInt8.self)
+            {
+                lossOfStream(Int(high & 0x1F) << 8 | Int(low))
+            } else {
+                lossOfAllStreams()
+            }
         } else if !inSync, skippedBytes + remaining > 0 {
             events.append(.error(.lostSync(skippedBytes: skippedBytes + remaining)))
         }
@@ -232,8 +242,11 @@ public struct TSDemuxer: Sendable {
         let pid = header.pid
         guard pid != MPEGTS.nullPID, isRelevant(pid) else { return }
         if header.transportError {
+            // The packet (its counter too) is unreliable; the loss is reported here, so the
+            // counter check restarts with the next good packet.
             events.append(.error(.transportError(pid: pid)))
             lossOfStream(pid)
+            continuity[pid] = nil
             return
         }
         guard header.hasPayload else { return }
@@ -415,6 +428,12 @@ public struct TSDemuxer: Sendable {
         heldBytes = 0
     }
 
+    /// A configuration is about to change while frames of the old one may still be held:
+    /// announce the old set now, so those frames are not sent under the new one.
+    private mutating func announceHeldFramesBeforeAChange() {
+        if announced == nil, !held.isEmpty { announceIfReady(force: true) }
+    }
+
     private mutating func deliver(_ frame: MediaFrame) {
         if announced != nil {
             events.append(.frame(frame))
@@ -435,7 +454,7 @@ public struct TSDemuxer: Sendable {
             firstMediaTime = dts
             return
         }
-        if dts - first >= Self.trackWaitLimit {
+        if dts &- first >= Self.trackWaitLimit {
             announceIfReady(force: true)
         }
     }
@@ -485,6 +504,7 @@ public struct TSDemuxer: Sendable {
         var sps: [[UInt8]] = []
         var pps: [[UInt8]] = []
         var isKeyframe = false
+        var hasPicture = false
         for unit in NALUnits.splitAnnexB(pes.payload) {
             if codec == .h265 {
                 guard let type = NALUnits.h265Type(unit) else { continue }
@@ -495,6 +515,7 @@ public struct TSDemuxer: Sendable {
                 case H265NALType.accessUnitDelimiter, 38: continue  // 38: FD_NUT (filler)
                 default:
                     if H265NALType.irapRange.contains(type) { isKeyframe = true }
+                    if type <= 31 { hasPicture = true }  // VCL NAL unit types
                     kept.append(unit)
                 }
             } else {
@@ -505,6 +526,7 @@ public struct TSDemuxer: Sendable {
                 case H264NALType.accessUnitDelimiter, H264NALType.filler: continue
                 default:
                     if type == H264NALType.idr { isKeyframe = true }
+                    if (1...5).contains(type) { hasPicture = true }  // coded slices
                     kept.append(unit)
                 }
             }
@@ -514,7 +536,8 @@ public struct TSDemuxer: Sendable {
         }
         noteMediaTime(time.dts)
 
-        guard !kept.isEmpty, video?.config != nil, let needsKeyframe = video?.needsKeyframe else { return }
+        // A PES without a coded picture (only SEI or parameter sets, say) is no frame.
+        guard hasPicture, video?.config != nil, let needsKeyframe = video?.needsKeyframe else { return }
         if needsKeyframe {
             guard isKeyframe else { return }
             video?.needsKeyframe = false
@@ -549,6 +572,7 @@ public struct TSDemuxer: Sendable {
             return
         }
         guard config != stream.config else { return }
+        if stream.config != nil { announceHeldFramesBeforeAChange() }
         video?.config = config
         announceIfReady(force: false)
     }
@@ -575,11 +599,16 @@ public struct TSDemuxer: Sendable {
             events.append(.error(error))
             return
         }
-        guard let rawPTS = pes.pts else {
+        let time: (pts: Int64, dts: Int64)
+        if let rawPTS = pes.pts {
+            time = unwrap(pts: rawPTS, dts: rawPTS, previous: audio?.lastDTS)
+        } else if let next = audio?.nextPTS {
+            // A PES may omit its PTS (ISO 13818-1 §2.7.4): it continues the previous one.
+            time = (next, next)
+        } else {
             events.append(.error(.missingPTS(pid: pid)))
             return
         }
-        let time = unwrap(pts: rawPTS, dts: rawPTS, previous: audio?.lastDTS)
         audio?.lastDTS = time.dts
         noteMediaTime(time.dts)
 
@@ -606,15 +635,17 @@ public struct TSDemuxer: Sendable {
             }
             let config = header.config
             if config != audio?.config {
+                if audio?.config != nil { announceHeldFramesBeforeAChange() }
                 audio?.config = config
                 announceIfReady(force: false)
             }
             let offset = index * 1024 * mediaTimescale / Int64(max(config.sampleRate, 1))
             index += 1
+            audio?.nextPTS = time.pts &+ index * 1024 * mediaTimescale / Int64(max(config.sampleRate, 1))
             guard frame.readableBytes > 0 else { continue }
             deliver(
                 MediaFrame(
-                    trackID: Self.audioTrackID, codec: .aac, dts: time.dts + offset, pts: time.pts + offset,
+                    trackID: Self.audioTrackID, codec: .aac, dts: time.dts &+ offset, pts: time.pts &+ offset,
                     isKeyframe: true, data: frame, wallClockMicros: wallClockMicros))
         }
     }

@@ -13,10 +13,14 @@ import NIOCore
 ///   (VPS,) SPS, PPS before every keyframe; one PES per frame, stream_id 0xE0, PTS and DTS
 ///   (DTS omitted when equal to PTS), PES_packet_length 0 when it would not fit 16 bits.
 /// - Audio goes out one PES per frame, stream_id 0xC0, each frame behind its own ADTS header.
-/// - The PCR (on the video PID, or the audio PID without video) is the DTS of the frame it
-///   is written with minus ``pcrDelay``, never exceeds that DTS and never decreases. It is in
-///   every video PES's first packet (so on every keyframe), and packets with only a PCR are
-///   added when audio runs more than ``maxPCRInterval`` past the last PCR.
+/// - The PCR is on the video PID (the audio PID without video). Its value is the DTS of the
+///   frame it goes out with minus ``pcrDelay``, held up to the previous PCR so it never
+///   decreases, and never past that frame's DTS. It is in the first packet of every video PES
+///   (so of every keyframe; skipped only if the clamp would put it past the DTS, i.e. audio ran
+///   more than ``pcrDelay`` ahead of video) and of every audio PES without video. With video,
+///   audio frames add PCR-only packets (adaptation field, no payload) before the first video
+///   frame and whenever the PCR would otherwise fall more than ``maxPCRInterval`` behind, so
+///   the PCR interval stays within 100 ms as long as audio or video frames come that often.
 /// - The first packet of a video keyframe (of every audio frame, without video) has
 ///   random_access_indicator set.
 /// - Timestamps are written modulo 2^33, so they wrap as the format requires.
@@ -184,7 +188,9 @@ public struct TSMuxer: Sendable {
         let payloadLength = frame.data.readableBytes
         guard payloadLength <= Self.maxADTSPayload else { return }
         if videoTrack == nil {
-            let due = !tablesWritten || lastTablesDTS.map { abs(frame.dts - $0) >= mediaTimescale } ?? false
+            let due =
+                !tablesWritten
+                || lastTablesDTS.map { frame.dts &- $0 >= mediaTimescale || frame.dts &- $0 < 0 } ?? false
             if due { writeTables(into: &out) }
             if due || lastTablesDTS == nil { lastTablesDTS = frame.dts }
         } else if !tablesWritten {
@@ -194,8 +200,13 @@ public struct TSMuxer: Sendable {
         var pcr: Int64?
         if videoTrack == nil {
             pcr = nextPCR(for: frame.dts)
-        } else if let lastPCR, frame.dts - Self.pcrDelay - lastPCR > Self.maxPCRInterval {
-            writePCROnly(lastPCR + Self.maxPCRInterval, into: &out)
+        } else if let lastPCR {
+            if frame.dts &- Self.pcrDelay &- lastPCR > Self.maxPCRInterval {
+                writePCROnly(lastPCR &+ Self.maxPCRInterval, into: &out)
+            }
+        } else {
+            // Audio before the first video frame: start the clock from audio.
+            writePCROnly(frame.dts &- Self.pcrDelay, into: &out)
         }
 
         var pes = ByteBufferAllocator().buffer(capacity: payloadLength + 21)
@@ -213,7 +224,7 @@ public struct TSMuxer: Sendable {
 
     /// The PCR to write with a frame of `dts`, or nil if it would pass that DTS.
     private mutating func nextPCR(for dts: Int64) -> Int64? {
-        let candidate = max(dts - Self.pcrDelay, lastPCR ?? Int64.min)
+        let candidate = max(dts &- Self.pcrDelay, lastPCR ?? Int64.min)
         guard candidate <= dts else { return nil }
         lastPCR = candidate
         return candidate

@@ -53,8 +53,9 @@ struct TSPacketHeader: Sendable, Equatable {
             continuityCounter: b3 & 0x0F, discontinuity: false, randomAccess: false, payloadOffset: 4)
         if header.hasAdaptationField {
             guard let length = buffer.getInteger(at: index + 4, as: UInt8.self).map(Int.init) else { return nil }
-            let maxLength = header.hasPayload ? 182 : 183
-            guard length <= maxLength else {
+            // 183 is the most a packet can hold (182 when a payload follows; a zero-length
+            // payload after 183 is tolerated).
+            guard length <= 183 else {
                 throw .invalidAdaptationField(pid: pid, length: length)
             }
             if length > 0, let flags = buffer.getInteger(at: index + 5, as: UInt8.self) {

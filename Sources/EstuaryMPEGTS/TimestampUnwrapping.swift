@@ -15,6 +15,6 @@ enum TimestampUnwrapping {
         } else if difference > half {
             difference -= modulus
         }
-        return reference + difference
+        return reference &+ difference
     }
 }

@@ -14,10 +14,10 @@ public final class LiveStream: Sendable {
     let stopSignal = StopSignal()
     let startedMicros: Int64
 
-    init(config: StreamConfig, origin: StreamOrigin) {
+    init(config: StreamConfig, origin: StreamOrigin, limits: HubLimits) {
         self.config = config
         self.origin = origin
-        self.pipeline = StreamPipeline(name: config.name)
+        self.pipeline = StreamPipeline(name: config.name, limits: limits)
         self.startedMicros = WallClock.nowMicros()
     }
 

@@ -38,7 +38,7 @@ public final class Node: Service, Sendable {
         self.httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let factory = SourceFactory(
             httpClient: httpClient, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, clusterKey: options.clusterKey)
-        self.manager = StreamManager(factory: factory, logger: logger)
+        self.manager = StreamManager(factory: factory, readerLimits: options.readerLimits, logger: logger)
     }
 
     /// Whether the listener is up and the configuration loaded.

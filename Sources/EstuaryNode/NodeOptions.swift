@@ -17,11 +17,14 @@ public struct NodeOptions: Sendable {
     public var role: String
     /// How long graceful shutdown may take before the process gives up.
     public var shutdownTimeout: Duration
+    /// Per-reader queue bounds of every live output.
+    public var readerLimits: HubLimits
 
     public init(
         httpHost: String = "0.0.0.0", httpPort: Int = 8080, clusterKey: String? = nil, hostname: String = "localhost",
-        role: String = "ingest", shutdownTimeout: Duration = .seconds(10)
+        role: String = "ingest", shutdownTimeout: Duration = .seconds(10), readerLimits: HubLimits = HubLimits()
     ) {
+        self.readerLimits = readerLimits
         self.httpHost = httpHost
         self.httpPort = httpPort
         self.clusterKey = clusterKey

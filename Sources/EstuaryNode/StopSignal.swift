@@ -20,14 +20,19 @@ final class StopSignal: Sendable {
 
     var isFired: Bool { state.withLock { $0.fired } }
 
+    /// Waits until fired; a cancelled task stops waiting (and fires the signal: its owner is going away).
     func wait() async {
-        await withCheckedContinuation { continuation in
-            let resumeNow = state.withLock { state in
-                if state.fired { return true }
-                state.waiters.append(continuation)
-                return false
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let resumeNow = state.withLock { state in
+                    if state.fired { return true }
+                    state.waiters.append(continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
             }
-            if resumeNow { continuation.resume() }
+        } onCancel: {
+            fire()
         }
     }
 }

@@ -21,9 +21,11 @@ public final class StreamManager: Service, Sendable {
     private let commandSink: AsyncStream<LiveStream>.Continuation
     let factory: SourceFactory
     let logger: Logger
+    let readerLimits: HubLimits
 
-    public init(factory: SourceFactory, logger: Logger) {
+    public init(factory: SourceFactory, readerLimits: HubLimits = HubLimits(), logger: Logger) {
         self.factory = factory
+        self.readerLimits = readerLimits
         self.logger = logger
         (commands, commandSink) = AsyncStream.makeStream()
     }
@@ -51,7 +53,7 @@ public final class StreamManager: Service, Sendable {
                     if running.config == config { continue }
                     stop.append(running)
                 }
-                let stream = LiveStream(config: config, origin: origin)
+                let stream = LiveStream(config: config, origin: origin, limits: readerLimits)
                 streams[config.name] = stream
                 start.append(stream)
             }

@@ -41,6 +41,8 @@ struct StreamReport: Encodable {
         var lastErrorReason: String?
         var activeInput: String?
         var timestampDiscontinuities: Int
+        var inputErrors: Int
+        var lastInputError: String?
         var tracks: [Track]
 
         enum CodingKeys: String, CodingKey {
@@ -57,6 +59,8 @@ struct StreamReport: Encodable {
             case lastErrorReason = "last_error_reason"
             case activeInput = "active_input"
             case timestampDiscontinuities = "timestamp_discontinuities"
+            case inputErrors = "input_errors"
+            case lastInputError = "last_input_error"
         }
     }
 
@@ -75,12 +79,14 @@ struct StreamReport: Encodable {
         inputs = stream.config.inputsByPriority.enumerated().map { index, config in
             Input(url: SecretMasking.mask(url: config.url), priority: config.priority, active: input.activeInput == index)
         }
+        let inputErrors = stream.config.inputsByPriority.compactMap { SourceDiagnostics.errors(for: SecretMasking.mask(url: $0.url)) }
         stats = Stats(
             alive: stream.isAlive, inputBitrate: pipeline.inputBitsPerSecond, framesIn: pipeline.framesIn, bytesIn: pipeline.bytesIn,
             onlineClients: m4f.readers + ts.readers, skippedFragments: m4f.skippedItems + ts.skippedItems,
             disconnectedClients: m4f.disconnectedReaders + ts.disconnectedReaders, sourceReconnects: input.reconnects,
             inputSwitches: input.switches, lastError: input.lastError, lastErrorReason: input.lastErrorReason,
             activeInput: input.activeURL, timestampDiscontinuities: pipeline.timestampDiscontinuities,
+            inputErrors: inputErrors.reduce(0) { $0 + $1.count }, lastInputError: inputErrors.last?.last,
             tracks: pipeline.tracks.map(Self.track))
     }
 

@@ -37,7 +37,7 @@ public struct UDPTSSource: MediaSource {
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
                 .channelOption(.datagramVectorReadMessageCount, value: 32)
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 2048))  // split across the 32 vector-read messages
                 .bind(host: bindHost, port: port) { channel in
                     let joined: EventLoopFuture<Void>
                     if let multicastGroup, let multicast = channel as? any MulticastChannel {

@@ -93,18 +93,17 @@ import Testing
         #expect(events.errors.isEmpty)
         #expect(events.first == .tracks([video]))
         #expect(events.frames == frames)
-        // Held until frame 25 (one second of media), then released in order.
+        // Frames 0-24 are held (no event at all) until frame 25 brings one second of media.
+        let (same, offsets) = Synthetic.muxWithOffsets(frames, tracks: [video, Synthetic.audioTrack])
+        #expect(same == bytes)
         var demuxer = TSDemuxer()
-        let head = Synthetic.mux(Array(frames.prefix(25)), tracks: [video, Synthetic.audioTrack])
-        #expect(demuxer.feed(ByteBuffer(bytes: head), wallClockMicros: 0).isEmpty)
-        var rest = TSMuxer(tracks: [video, Synthetic.audioTrack])
-        var out = ByteBuffer()
-        _ = (0..<25).map { rest.write(frames[$0], into: &out) }
-        out.clear()
-        rest.write(frames[25], into: &out)
-        let released = demuxer.feed(out, wallClockMicros: 0)
-        #expect(released.first == .tracks([video]))
-        #expect(released.frames == Array(frames[0..<25]))
+        let whole = ByteBuffer(bytes: bytes)
+        let head = try #require(whole.getSlice(at: 0, length: offsets[25]))
+        let tail = try #require(whole.getSlice(at: offsets[25], length: bytes.count - offsets[25]))
+        #expect(demuxer.feed(head, wallClockMicros: 0).isEmpty)
+        let rest = demuxer.feed(tail, wallClockMicros: 0)
+        #expect(rest.first == .tracks([video]))
+        #expect(Array(rest.frames.prefix(26)) == Array(frames[0...25]))
     }
 
     @Test func audioIsHeldUntilVideoIsConfiguredThenReleasedFirst() throws {
@@ -189,13 +188,33 @@ import Testing
         let frames = (0..<10).map { Synthetic.videoFrame($0) }
         let bytes = Synthetic.mux(frames, tracks: [track])
         let events = demux(Array(bytes.dropLast(100)), pattern: .fixed(100))
-        #expect(events.errors.first == .truncatedPacket(bytes: 88))
-        guard events.errors.count == 2, case .truncatedPES(pid: 0x100, let expected, let got) = events.errors[1] else {
-            Issue.record("expected a truncated PES after the truncated packet, got \(events.errors)")
-            return
-        }
-        #expect(got < expected)
+        // The cut packet's PES is dropped, not emitted incomplete.
+        #expect(events.errors == [.truncatedPacket(bytes: 88)])
         #expect(events.frames == Array(frames.dropLast()))
+    }
+
+    @Test func anAudioPESWithoutPTSContinuesFromThePreviousOne() throws {
+        let frames = (0..<20).map { Synthetic.audioFrame($0) }
+        let bytes = Synthetic.mux(frames, tracks: [Synthetic.audioTrack])
+        let starts = RawPacket.all(in: bytes).filter { $0.pid == 0x101 && $0.unitStart }
+        #expect(starts.count == 20)
+        // Clear PTS_DTS_flags; the 5 PTS bytes stay behind as header stuffing.
+        func withoutPTS(_ indices: [Int]) -> [UInt8] {
+            var patched = bytes
+            for index in indices {
+                let flags = starts[index].offset + starts[index].payloadOffset + 7
+                #expect(patched[flags] == 0x80)
+                patched[flags] = 0x00
+            }
+            return patched
+        }
+        let continued = demux(withoutPTS([4, 5, 12]))
+        #expect(continued.errors.isEmpty)
+        #expect(continued.frames == frames)
+        // The first PES has nothing to continue from.
+        let first = demux(withoutPTS([0]))
+        #expect(first.errors == [.missingPTS(pid: 0x101)])
+        #expect(first.frames == Array(frames.dropFirst()))
     }
 
     @Test func errorDescriptionsNameTheProblem() {

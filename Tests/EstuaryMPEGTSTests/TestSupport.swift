@@ -196,11 +196,20 @@ enum Synthetic {
 
     /// Muxes `frames` for `tracks` (tables first) into bytes.
     static func mux(_ frames: [MediaFrame], tracks: [TrackInfo]) -> [UInt8] {
+        muxWithOffsets(frames, tracks: tracks).bytes
+    }
+
+    /// Muxes `frames` for `tracks` (tables first); also returns where each frame's output begins.
+    static func muxWithOffsets(_ frames: [MediaFrame], tracks: [TrackInfo]) -> (bytes: [UInt8], offsets: [Int]) {
         var muxer = TSMuxer(tracks: tracks)
         var out = ByteBuffer()
         muxer.writeTables(into: &out)
-        for frame in frames { muxer.write(frame, into: &out) }
-        return Array(out.readableBytesView)
+        var offsets: [Int] = []
+        for frame in frames {
+            offsets.append(out.writerIndex)
+            muxer.write(frame, into: &out)
+        }
+        return (Array(out.readableBytesView), offsets)
     }
 }
 

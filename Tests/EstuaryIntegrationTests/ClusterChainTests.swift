@@ -1,0 +1,62 @@
+import AsyncHTTPClient
+import EstuaryClusterAuth
+import EstuaryConfig
+import EstuaryHub
+import EstuaryLive
+import EstuaryMedia
+import EstuaryNode
+import EstuarySources
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+
+extension IntegrationTests {
+    /// Two nodes chained over M4F with a cluster key; a wrong key is refused and reported.
+    @Suite(.serialized) struct ClusterChainTests {
+        @Test func secondNodeRelaysWithTheKeyAndAWrongKeyIsRefused() async throws {
+            let key = "chain-secret"
+            try await withNode(streams: [stream("src", "fake://src")], clusterKey: key) { _, portA in
+                // Without credentials, node A refuses M4F.
+                let (body, status) = try await httpGet("http://127.0.0.1:\(portA)/src/m4f")
+                #expect(status == 401)
+                #expect(body.contains("cluster_auth_failed"))
+                #expect(!body.contains(key), "the key must never appear in an answer")
+
+                try await withNode(streams: [stream("relay", "m4f://127.0.0.1:\(portA)/src")], clusterKey: key) { nodeB, portB in
+                    try await waitUntil("relay alive on node B") { nodeB.manager.stream(named: "relay")?.isAlive == true }
+                    let auth = ClusterAuth(key: key).authorizationHeader(method: "GET", path: "/relay/m4f")
+                    let read = try await readM4F(url: "http://127.0.0.1:\(portB)/relay/m4f", authorization: auth) { _, fragments, _ in
+                        fragments.count >= 10
+                    }
+                    #expect(read.tracks.map(\.codec) == [.h264, .aac])
+                    let video = read.fragments.flatMap(\.frames).filter { $0.codec.isVideo }
+                    #expect(video.first?.isKeyframe == true)
+                    #expect(zip(video, video.dropFirst()).allSatisfy { $0.dts < $1.dts }, "relayed video is in decode order")
+                }
+
+                try await withNode(streams: [stream("relay", "m4f://127.0.0.1:\(portA)/src")], clusterKey: "wrong-key") { nodeC, portC in
+                    try await waitUntil("node C reports the refusal") {
+                        nodeC.manager.stream(named: "relay")?.inputStatus.snapshot.lastErrorReason == "unauthorized"
+                    }
+                    let relay = try #require(nodeC.manager.stream(named: "relay"))
+                    #expect(!relay.isAlive)
+                    #expect(relay.pipeline.statistics.framesIn == 0)
+                    let (api, _) = try await httpGet("http://127.0.0.1:\(portC)/streamer/api/v3/streams/relay")
+                    #expect(api.contains("\"last_error_reason\":\"unauthorized\""))
+                    #expect(!api.contains("wrong-key"))
+                }
+            }
+        }
+
+        @Test func staleSignatureIsRefused() async throws {
+            let key = "k"
+            try await withNode(streams: [stream("src", "fake://src")], clusterKey: key) { _, port in
+                let stale = ClusterAuth(key: key).authorizationHeader(
+                    method: "GET", path: "/src/m4f", now: Int64(Date().timeIntervalSince1970) - 121)
+                let (_, status) = try await httpGet("http://127.0.0.1:\(port)/src/m4f", headers: [("Authorization", stale)])
+                #expect(status == 401)
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import AsyncHTTPClient
+import EstuaryConfig
+import EstuaryHub
+import EstuaryLive
+import EstuaryMedia
+import EstuaryNode
+import EstuarySources
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+
+extension IntegrationTests {
+    /// The real `ingest-node` process exits 0 within 2 s of SIGTERM with live M4F clients attached.
+    @Suite(.serialized) struct ShutdownTests {
+        static var ingestNodeBinary: URL {
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ingest-node")
+        }
+
+        @Test func sigtermWithLiveClientsExitsCleanlyWithinTwoSeconds() async throws {
+            let binary = Self.ingestNodeBinary
+            try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build ingest-node first: \(binary.path)")
+            try await withTemporaryDirectory { directory in
+                let config = directory.appendingPathComponent("node.yaml")
+                try "streams:\n  - name: cam\n    inputs: [{url: \"fake://cam\"}]\n".write(to: config, atomically: true, encoding: .utf8)
+                let port = try await freeTCPPort()
+                let process = Process()
+                process.executableURL = binary
+                process.arguments = ["--config", config.path, "--http-port", String(port)]
+                process.environment = ["LOG_LEVEL": "error", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"]
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                try process.run()
+                defer { if process.isRunning { process.terminate() } }
+                try await waitUntil("node alive") {
+                    (try? await httpGet("http://127.0.0.1:\(port)/streamer/api/v3/streams/cam"))?.body.contains("\"alive\":true") == true
+                }
+                // Two live M4F readers that keep reading.
+                let readers = (0..<2).map { _ in
+                    Task {
+                        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/cam/m4f"), timeout: .seconds(5))
+                        var total = 0
+                        for try await bytes in response.body { total += bytes.readableBytes }
+                        return total
+                    }
+                }
+                try await waitUntil("both readers attached") {
+                    (try? await httpGet("http://127.0.0.1:\(port)/streamer/api/v3/streams/cam"))?.body.contains("\"online_clients\":2") == true
+                }
+                let start = ContinuousClock.now
+                kill(process.processIdentifier, SIGTERM)
+                try await waitUntil("process exit", timeout: .seconds(2)) { !process.isRunning }
+                let elapsed = ContinuousClock.now - start
+                #expect(process.terminationReason == .exit)
+                #expect(process.terminationStatus == 0)
+                #expect(elapsed < .seconds(2))
+                for reader in readers {
+                    // Each response ended (cleanly or by the closed connection) after delivering media.
+                    let received = (try? await reader.value) ?? 1
+                    #expect(received > 0)
+                }
+            }
+        }
+    }
+}
