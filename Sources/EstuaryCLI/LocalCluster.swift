@@ -54,7 +54,9 @@ enum LocalCluster {
             }
         }
         lines.append("")
-        lines.append("M4F between nodes is signed with the cluster key; try: ffplay \(plan.first.map { "http://127.0.0.1:\($0.options.httpPort)" } ?? "")/fake2/index.m3u8")
+        lines.append(
+            "M4F between nodes is signed with the cluster key; try: ffplay \(plan.first.map { "http://127.0.0.1:\($0.options.httpPort)" } ?? "")/fake2/index.m3u8"
+        )
         return lines.joined(separator: "\n")
     }
 }

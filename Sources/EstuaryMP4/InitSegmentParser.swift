@@ -124,7 +124,9 @@ enum InitSegmentParser {
             }
             switch tag {
             case 0x03:
-                guard buffer.readableBytes >= 3, let flags = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt8.self) else { return nil }
+                guard buffer.readableBytes >= 3, let flags = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt8.self) else {
+                    return nil
+                }
                 buffer.moveReaderIndex(forwardBy: 3)
                 if flags & 0x80 != 0 { buffer.moveReaderIndex(forwardBy: min(2, buffer.readableBytes)) }
                 if flags & 0x40 != 0 {

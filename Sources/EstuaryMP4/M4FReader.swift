@@ -93,7 +93,8 @@ public struct M4FReader: Sendable {
                 let body = pending.getSlice(at: start + headerSize, length: Int(size) - headerSize)
             else { break }
             skip(Int(size))
-            handle(type: type, box: box, body: body, offset: boxOffset, headerSize: headerSize, arrivalMicros: arrivalMicros, events: &events)
+            handle(
+                type: type, box: box, body: body, offset: boxOffset, headerSize: headerSize, arrivalMicros: arrivalMicros, events: &events)
         }
         if pending.readableBytes == 0 {
             pending.clear()
@@ -231,7 +232,9 @@ public struct M4FReader: Sendable {
         return fragmentValue(moof, frames, utcBase)
     }
 
-    private func fragmentValue(_ moof: (offset: Int64, sequence: UInt32, runs: [ParsedRun]), _ frames: [MediaFrame], _ utc: Int64)
+    private func fragmentValue(
+        _ moof: (offset: Int64, sequence: UInt32, runs: [ParsedRun]), _ frames: [MediaFrame], _ utc: Int64
+    )
         -> M4FFragment
     {
         M4FFragment(

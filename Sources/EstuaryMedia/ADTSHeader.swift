@@ -47,7 +47,9 @@ public struct ADTSHeader: Sendable, Equatable {
     }
 
     /// Writes a 7-byte header (no CRC) for a raw AAC payload of `payloadLength` bytes.
-    public static func write(objectType: Int, samplingFrequencyIndex: Int, channelConfiguration: Int, payloadLength: Int, into out: inout ByteBuffer) {
+    public static func write(
+        objectType: Int, samplingFrequencyIndex: Int, channelConfiguration: Int, payloadLength: Int, into out: inout ByteBuffer
+    ) {
         let length = payloadLength + 7
         out.writeInteger(UInt8(0xFF))
         out.writeInteger(UInt8(0xF1))

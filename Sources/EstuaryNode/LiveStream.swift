@@ -45,5 +45,3 @@ public final class LiveStream: Sendable {
 
     func stop() { stopSignal.fire() }
 }
-
-

@@ -107,6 +107,7 @@ public final class Node: Service, Sendable {
     }
 
     func configReport() -> ConfigReport {
-        ConfigReport(hostname: options.hostname, role: options.role, clusterKey: options.clusterKey == nil ? nil : "***", streams: manager.all.count)
+        ConfigReport(
+            hostname: options.hostname, role: options.role, clusterKey: options.clusterKey == nil ? nil : "***", streams: manager.all.count)
     }
 }

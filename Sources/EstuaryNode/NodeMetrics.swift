@@ -25,13 +25,17 @@ public final class NodeMetrics: Sendable {
             set(counter: "estuary_stream_input_bytes_total", Int64(pipeline.bytesIn), labels, "Media bytes received from the input")
             set(counter: "estuary_stream_input_frames_total", Int64(pipeline.framesIn), labels, "Frames received from the input")
             set(counter: "estuary_stream_source_reconnects_total", Int64(input.reconnects), labels, "Input reconnects and failovers")
-            set(counter: "estuary_stream_skipped_fragments_total", Int64(m4f.skippedItems + ts.skippedItems), labels,
+            set(
+                counter: "estuary_stream_skipped_fragments_total", Int64(m4f.skippedItems + ts.skippedItems), labels,
                 "Fragments slow readers skipped")
-            set(counter: "estuary_stream_disconnected_readers_total", Int64(m4f.disconnectedReaders + ts.disconnectedReaders), labels,
+            set(
+                counter: "estuary_stream_disconnected_readers_total", Int64(m4f.disconnectedReaders + ts.disconnectedReaders), labels,
                 "Readers disconnected for being too slow")
-            set(counter: "estuary_stream_delivered_bytes_total", Int64(m4f.deliveredBytes + ts.deliveredBytes), labels,
+            set(
+                counter: "estuary_stream_delivered_bytes_total", Int64(m4f.deliveredBytes + ts.deliveredBytes), labels,
                 "Bytes handed to live readers")
-            registry.makeGauge(name: "estuary_stream_readers", labels: labels, help: "Live readers now").set(to: Double(m4f.readers + ts.readers))
+            registry.makeGauge(name: "estuary_stream_readers", labels: labels, help: "Live readers now").set(
+                to: Double(m4f.readers + ts.readers))
             registry.makeGauge(name: "estuary_stream_alive", labels: labels, help: "1 if media arrived in the last 5 s")
                 .set(to: stream.isAlive ? 1 : 0)
             registry.makeGauge(name: "estuary_stream_input_bitrate_bits", labels: labels, help: "Input bit rate over the last second")

@@ -16,7 +16,8 @@ public func buildRouter(node: Node) -> Router<BasicRequestContext> {
     // §4.4 operations
     router.get("/healthz") { _, _ in "ok\n" }
     router.get("/readyz") { _, _ -> Response in
-        node.isReady ? Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
+        node.isReady
+            ? Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
             : Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "starting\n")))
     }
     router.get("/metrics") { _, _ -> Response in

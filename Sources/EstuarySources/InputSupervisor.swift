@@ -126,6 +126,7 @@ public struct InputSupervisor: Sendable {
         } catch {
             return .ended(index: index, error: error, ranFor: ContinuousClock.now - started)
         }
-        return .ended(index: index, error: Task.isCancelled ? nil : SourceError.endOfStream(url: display), ranFor: ContinuousClock.now - started)
+        return .ended(
+            index: index, error: Task.isCancelled ? nil : SourceError.endOfStream(url: display), ranFor: ContinuousClock.now - started)
     }
 }

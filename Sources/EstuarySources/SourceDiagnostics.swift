@@ -16,7 +16,8 @@ public enum SourceDiagnostics {
         }
         // Log the first errors of an input and then every 100th, so garbage cannot flood logs.
         if count <= 5 || count % 100 == 0 {
-            logger.warning("input error", metadata: ["input": .string(input), "error": .string(message), "count": .stringConvertible(count)])
+            logger.warning(
+                "input error", metadata: ["input": .string(input), "error": .string(message), "count": .stringConvertible(count)])
         }
     }
 

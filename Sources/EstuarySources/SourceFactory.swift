@@ -34,7 +34,8 @@ public struct SourceFactory: Sendable {
         case "tshttp", "tshttps", "http", "https":
             return try TSHTTPSource(url: input.url, displayURL: display, client: httpClient)
         case "publish":
-            throw .invalidURL(display, reason: "publish:// inputs wait for a publisher (RTMP or M4F push), which this node does not accept yet")
+            throw .invalidURL(
+                display, reason: "publish:// inputs wait for a publisher (RTMP or M4F push), which this node does not accept yet")
         default:
             throw .invalidURL(display, reason: "scheme '\(parsed.scheme)' is not supported yet")
         }

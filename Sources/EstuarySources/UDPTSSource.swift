@@ -36,8 +36,9 @@ public struct UDPTSSource: MediaSource {
             channel = try await DatagramBootstrap(group: group)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
+                // The receive buffer is split across the 32 messages of one vector read: 2 KiB each.
                 .channelOption(.datagramVectorReadMessageCount, value: 32)
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 2048))  // split across the 32 vector-read messages
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 2048))
                 .bind(host: bindHost, port: port) { channel in
                     let joined: EventLoopFuture<Void>
                     if let multicastGroup, let multicast = channel as? any MulticastChannel {

@@ -54,7 +54,8 @@ extension IntegrationTests {
                     let good = try #require(node.manager.stream(named: "good"))
                     let bad = try #require(node.manager.stream(named: "bad"))
                     try await waitUntil("good alive") { good.isAlive }
-                    let sender = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+                    let sender = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0)
+                        .get()
                     defer { sender.close(promise: nil) }
                     let target = try SocketAddress(ipAddress: "127.0.0.1", port: udpPort)
                     func send(_ bytes: [UInt8]) async throws {

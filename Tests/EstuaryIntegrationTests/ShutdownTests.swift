@@ -38,14 +38,16 @@ extension IntegrationTests {
                 // Two live M4F readers that keep reading.
                 let readers = (0..<2).map { _ in
                     Task {
-                        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/cam/m4f"), timeout: .seconds(5))
+                        let response = try await HTTPClient.shared.execute(
+                            HTTPClientRequest(url: "http://127.0.0.1:\(port)/cam/m4f"), timeout: .seconds(5))
                         var total = 0
                         for try await bytes in response.body { total += bytes.readableBytes }
                         return total
                     }
                 }
                 try await waitUntil("both readers attached") {
-                    (try? await httpGet("http://127.0.0.1:\(port)/streamer/api/v3/streams/cam"))?.body.contains("\"online_clients\":2") == true
+                    (try? await httpGet("http://127.0.0.1:\(port)/streamer/api/v3/streams/cam"))?.body.contains("\"online_clients\":2")
+                        == true
                 }
                 let start = ContinuousClock.now
                 kill(process.processIdentifier, SIGTERM)

@@ -51,7 +51,11 @@ extension IntegrationTests {
                 video.append((dts, pts))
             }
             let (_, audio) = try await FFmpeg.run(
-                "ffprobe", ["-v", "error", "-select_streams", "a", "-count_packets", "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", path])
+                "ffprobe",
+                [
+                    "-v", "error", "-select_streams", "a", "-count_packets", "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0",
+                    path,
+                ])
             #expect(video.count == 150, "6 s at 25 fps")
             return Clip(path: path, video: video, audioCount: Int(audio.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0)
         }
@@ -66,7 +70,9 @@ extension IntegrationTests {
                         fragments.reduce(0) { $0 + $1.frames.filter { $0.codec.isVideo }.count } >= needed
                     }
                 }
-                try await waitUntil("a reader is attached") { (node.manager.stream(named: streamName)?.pipeline.m4f.statistics.readers ?? 0) > 0 }
+                try await waitUntil("a reader is attached") {
+                    (node.manager.stream(named: streamName)?.pipeline.m4f.statistics.readers ?? 0) > 0
+                }
                 let ffmpeg = try feed()
                 defer { if ffmpeg.isRunning { ffmpeg.terminate() } }
                 let result = try #require(try await group.next())
@@ -100,8 +106,10 @@ extension IntegrationTests {
                     try await verify(clip: clip, node: node, port: port, streamName: "udpcam") {
                         try FFmpeg.start(
                             "ffmpeg",
-                            ["-v", "error", "-re", "-stream_loop", "1", "-i", clip.path, "-c", "copy", "-copyts", "-f", "mpegts",
-                             "udp://127.0.0.1:\(udpPort)?pkt_size=1316"])
+                            [
+                                "-v", "error", "-re", "-stream_loop", "1", "-i", clip.path, "-c", "copy", "-copyts", "-f", "mpegts",
+                                "udp://127.0.0.1:\(udpPort)?pkt_size=1316",
+                            ])
                     }
                 }
             }
@@ -116,8 +124,10 @@ extension IntegrationTests {
                         // ffmpeg serves the clip as an endless HTTP body; the node connects (retrying until it listens).
                         try FFmpeg.start(
                             "ffmpeg",
-                            ["-v", "error", "-re", "-stream_loop", "1", "-i", clip.path, "-c", "copy", "-copyts", "-f", "mpegts",
-                             "-listen", "1", "http://127.0.0.1:\(httpPort)/live.ts"])
+                            [
+                                "-v", "error", "-re", "-stream_loop", "1", "-i", clip.path, "-c", "copy", "-copyts", "-f", "mpegts",
+                                "-listen", "1", "http://127.0.0.1:\(httpPort)/live.ts",
+                            ])
                     }
                 }
             }

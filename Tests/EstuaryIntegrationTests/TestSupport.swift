@@ -31,7 +31,8 @@ enum FFmpeg {
 
     /// Runs a tool to completion (bounded by `timeout`) and returns its exit status and stdout.
     @discardableResult
-    static func run(_ tool: String, _ arguments: [String], timeout: Duration = .seconds(60)) async throws -> (status: Int32, output: String) {
+    static func run(_ tool: String, _ arguments: [String], timeout: Duration = .seconds(60)) async throws -> (status: Int32, output: String)
+    {
         guard let executable = path(of: tool) else {
             Issue.record("\(tool) is not installed (apt-get install ffmpeg)")
             throw TestFailure("\(tool) missing")
@@ -77,7 +78,9 @@ enum FFmpeg {
     }
 
     static func probe(_ url: String, readSeconds: Int? = nil) async throws -> [StreamSummary] {
-        var arguments = ["-v", "error", "-count_frames", "-show_entries", "stream=codec_name,width,height,nb_read_frames", "-of", "csv=p=0"]
+        var arguments = [
+            "-v", "error", "-count_frames", "-show_entries", "stream=codec_name,width,height,nb_read_frames", "-of", "csv=p=0",
+        ]
         if let readSeconds { arguments += ["-read_intervals", "%+\(readSeconds)"] }
         arguments.append(url)
         let (status, output) = try await run("ffprobe", arguments)
