@@ -130,24 +130,31 @@ let package = Package(
             path: "bench/EstuaryBench",
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "EstuaryMediaTests", dependencies: ["EstuaryMedia"], swiftSettings: swiftSettings),
+        // Helpers every test target shares: ffmpeg, fixtures, seeded randomness, chunking, waiting.
+        .target(
+            name: "EstuaryTestSupport",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            path: "Tests/EstuaryTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "EstuaryMediaTests", dependencies: ["EstuaryMedia", "EstuaryTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EstuaryMP4Tests",
-            dependencies: ["EstuaryMP4", "EstuaryMedia", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["EstuaryMP4", "EstuaryMedia", "EstuaryTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "EstuaryMPEGTSTests",
-            dependencies: ["EstuaryMPEGTS", "EstuaryMedia", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["EstuaryMPEGTS", "EstuaryMedia", "EstuaryTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "EstuaryHubTests", dependencies: ["EstuaryHub"], swiftSettings: swiftSettings),
+        .testTarget(name: "EstuaryHubTests", dependencies: ["EstuaryHub", "EstuaryTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryClusterAuth"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EstuaryIntegrationTests",
             dependencies: [
                 "EstuaryNode", "EstuaryMedia", "EstuaryMP4", "EstuaryMPEGTS", "EstuaryConfig", "EstuarySources",
-                "EstuaryLive", "EstuaryClusterAuth", "EstuaryHub",
+                "EstuaryLive", "EstuaryClusterAuth", "EstuaryHub", "EstuaryTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

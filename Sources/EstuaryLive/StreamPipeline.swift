@@ -33,24 +33,24 @@ public final class StreamPipeline: MediaSink {
         self.hls = Mutex(HLSPlaylist(windowSize: hlsWindow))
     }
 
-    /// Declares the source's tracks (call again when codec parameters change).
+    /// Declares the source's tracks (call again when codec parameters change). The fragments
+    /// in progress are completed first, then every output starts over with a new header.
     public func setTracks(_ tracks: [TrackInfo]) {
-        let chunks = packaging.withLock { state -> (LiveChunk?, LiveChunk?) in
-            guard tracks.sorted(by: { $0.id < $1.id }) != state.tracks else { return (nil, nil) }
-            state.tracks = tracks.sorted { $0.id < $1.id }
-            let m4f = state.m4f.flush()
-            if let m4f { deliverM4F(m4f) }
-            return (state.m4f.setTracks(tracks), state.ts.setTracks(tracks))
+        let sorted = tracks.sorted { $0.id < $1.id }
+        let output = packaging.withLock { state -> (flushed: PackagedOutput, headers: PackagedOutput)? in
+            guard sorted != state.tracks else { return nil }
+            state.tracks = sorted
+            let flushed = PackagedOutput(m4f: state.m4f.flush(), mpegts: state.ts.flush())
+            return (flushed, PackagedOutput(m4f: state.m4f.setTracks(sorted), mpegts: state.ts.setTracks(sorted)))
         }
-        stats.withLock { $0.tracks = tracks.sorted { $0.id < $1.id } }
-        if let header = chunks.0 {
-            m4f.setHeader(header)
-            m4f.publish(header)
-            hls.withLock { _ = $0.add(header) }
-        }
-        if let header = chunks.1 {
-            mpegts.setHeader(header)
-        }
+        guard let output else { return }
+        stats.withLock { $0.tracks = sorted }
+        deliver(output.flushed)
+        if let header = output.headers.m4f { m4f.setHeader(header) }
+        if let header = output.headers.mpegts { mpegts.setHeader(header) }
+        // The M4F header is also part of the byte stream (a mid-stream codec change); the TS
+        // header is only what joining readers start with, since each segment repeats PAT/PMT.
+        deliver(PackagedOutput(m4f: output.headers.m4f, mpegts: nil))
     }
 
     /// Adds one frame from the source.
@@ -71,20 +71,17 @@ public final class StreamPipeline: MediaSink {
             return rate
         }
         if let rate { stats.withLock { $0.inputBitsPerSecond = rate } }
-        let output = packaging.withLock { state -> (LiveChunk?, LiveChunk?) in
-            guard let normalized = state.normalizer.normalize(frame) else { return (nil, nil) }
-            return (state.m4f.push(normalized), state.ts.push(normalized))
+        let output = packaging.withLock { state -> PackagedOutput in
+            guard let normalized = state.normalizer.normalize(frame) else { return PackagedOutput(m4f: nil, mpegts: nil) }
+            return PackagedOutput(m4f: state.m4f.push(normalized), mpegts: state.ts.push(normalized))
         }
-        if let chunk = output.0 { deliverM4F(chunk) }
-        if let chunk = output.1 { mpegts.publish(chunk) }
+        deliver(output)
     }
 
     /// Completes the fragments in progress (the source reached a natural boundary, e.g. the
     /// end of an upstream M4F fragment), so relayed streams add no latency of their own.
     public func flush() {
-        let output = packaging.withLock { state in (state.m4f.flush(), state.ts.flush()) }
-        if let chunk = output.0 { deliverM4F(chunk) }
-        if let chunk = output.1 { mpegts.publish(chunk) }
+        deliver(packaging.withLock { state in PackagedOutput(m4f: state.m4f.flush(), mpegts: state.ts.flush()) })
     }
 
     /// Marks a source switch: the timeline is re-based at the next frame.
@@ -100,9 +97,20 @@ public final class StreamPipeline: MediaSink {
         mpegts.finish()
     }
 
-    private func deliverM4F(_ chunk: LiveChunk) {
-        m4f.publish(chunk)
-        hls.withLock { _ = $0.add(chunk) }
+    /// What one call into the packagers produced.
+    struct PackagedOutput {
+        var m4f: LiveChunk?
+        var mpegts: LiveChunk?
+    }
+
+    /// Hands packaged chunks to readers, outside the packaging lock. The HLS window is updated
+    /// before M4F readers see a chunk, so anyone woken by it finds the segment it completed.
+    private func deliver(_ output: PackagedOutput) {
+        if let chunk = output.m4f {
+            hls.withLock { _ = $0.add(chunk) }
+            m4f.publish(chunk)
+        }
+        if let chunk = output.mpegts { mpegts.publish(chunk) }
     }
 
     /// A snapshot of the stream's statistics.
@@ -116,6 +124,31 @@ public final class StreamPipeline: MediaSink {
 
     /// The HLS media playlist, or nil before the first segment is complete.
     public func hlsPlaylist() -> String? { hls.withLock { $0.playlist() } }
+
+    /// The HLS media playlist, waiting up to `timeout` for the first segment to complete.
+    /// Wakes on each packaged fragment (a subscription to ``m4f``), never by polling.
+    public func hlsPlaylist(waitingUpTo timeout: Duration) async -> String? {
+        if let playlist = hlsPlaylist() { return playlist }
+        return await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                do {
+                    for try await _ in self.m4f.subscribe() {
+                        if let playlist = self.hlsPlaylist() { return playlist }
+                    }
+                } catch {
+                    // A waiter that falls behind is disconnected: answer with what there is.
+                }
+                return self.hlsPlaylist()
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? hlsPlaylist()
+        }
+    }
 
     /// An HLS media segment by sequence number.
     public func hlsSegment(_ sequence: Int) -> ByteBuffer? { hls.withLock { $0.segment(sequence)?.bytes } }

@@ -12,7 +12,8 @@ public struct TSPackager: Sendable {
         accumulator = FragmentAccumulator(maximumDuration: chunkDuration)
     }
 
-    /// Declares the tracks; returns a header chunk (PAT+PMT) if they changed.
+    /// Declares the tracks (the caller calls this only when they change); returns the header
+    /// chunk (PAT+PMT) a joining reader needs first. The chunk being cut is discarded.
     public mutating func setTracks(_ tracks: [TrackInfo]) -> LiveChunk? {
         let sorted = tracks.sorted { $0.id < $1.id }
         accumulator.reset(hasVideo: sorted.contains { $0.codec.isVideo })

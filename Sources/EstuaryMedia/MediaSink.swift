@@ -8,8 +8,11 @@ public protocol MediaSink: Sendable {
     func flush()
     /// Marks a change of source: timestamps may restart, the output timeline must not.
     func discontinuity()
+    /// Reports damaged input the source skipped (a bad packet or box); capture goes on.
+    func inputError(_ description: String)
 }
 
 extension MediaSink {
     public func discontinuity() {}
+    public func inputError(_ description: String) {}
 }

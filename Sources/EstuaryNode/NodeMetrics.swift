@@ -26,6 +26,9 @@ public final class NodeMetrics: Sendable {
             set(counter: "estuary_stream_input_frames_total", Int64(pipeline.framesIn), labels, "Frames received from the input")
             set(counter: "estuary_stream_source_reconnects_total", Int64(input.reconnects), labels, "Input reconnects and failovers")
             set(
+                counter: "estuary_stream_input_errors_total", Int64(input.inputErrors), labels,
+                "Damaged input skipped (bad packets or boxes)")
+            set(
                 counter: "estuary_stream_skipped_fragments_total", Int64(m4f.skippedItems + ts.skippedItems), labels,
                 "Fragments slow readers skipped")
             set(

@@ -50,7 +50,7 @@ public func buildRouter(node: Node) -> Router<BasicRequestContext> {
         case .mpegts:
             return liveResponse(stream.pipeline.mpegts, contentType: "video/mp2t")
         case .hlsPlaylist:
-            guard let playlist = await waitForPlaylist(stream.pipeline) else {
+            guard let playlist = await stream.pipeline.hlsPlaylist(waitingUpTo: .seconds(10)) else {
                 throw NodeError(.serviceUnavailable, "stream_not_ready", "stream '\(stream.name)' has no complete HLS segment yet")
             }
             return Response(
@@ -88,16 +88,6 @@ func liveResponse(_ hub: StreamHub<LiveChunk>, contentType: String) -> Response 
             subscription.cancel()
             try await writer.finish(nil)
         })
-}
-
-/// Waits up to 10 s for a stream's first HLS segment.
-func waitForPlaylist(_ pipeline: StreamPipeline) async -> String? {
-    let deadline = ContinuousClock.now + .seconds(10)
-    while ContinuousClock.now < deadline, !Task.isCancelled {
-        if let playlist = pipeline.hlsPlaylist() { return playlist }
-        try? await Task.sleep(for: .milliseconds(100))
-    }
-    return pipeline.hlsPlaylist()
 }
 
 func jsonResponse(_ value: some Encodable) throws -> Response {

@@ -79,14 +79,13 @@ struct StreamReport: Encodable {
         inputs = stream.config.inputsByPriority.enumerated().map { index, config in
             Input(url: SecretMasking.mask(url: config.url), priority: config.priority, active: input.activeInput == index)
         }
-        let inputErrors = stream.config.inputsByPriority.compactMap { SourceDiagnostics.errors(for: SecretMasking.mask(url: $0.url)) }
         stats = Stats(
             alive: stream.isAlive, inputBitrate: pipeline.inputBitsPerSecond, framesIn: pipeline.framesIn, bytesIn: pipeline.bytesIn,
             onlineClients: m4f.readers + ts.readers, skippedFragments: m4f.skippedItems + ts.skippedItems,
             disconnectedClients: m4f.disconnectedReaders + ts.disconnectedReaders, sourceReconnects: input.reconnects,
             inputSwitches: input.switches, lastError: input.lastError, lastErrorReason: input.lastErrorReason,
             activeInput: input.activeURL, timestampDiscontinuities: pipeline.timestampDiscontinuities,
-            inputErrors: inputErrors.reduce(0) { $0 + $1.count }, lastInputError: inputErrors.last?.last,
+            inputErrors: input.inputErrors, lastInputError: input.lastInputError,
             tracks: pipeline.tracks.map(Self.track))
     }
 

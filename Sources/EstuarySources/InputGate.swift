@@ -1,4 +1,5 @@
 import EstuaryMedia
+import Logging
 import Synchronization
 
 /// Decides which of a stream's running inputs delivers: the active one forwards; another that
@@ -7,11 +8,13 @@ import Synchronization
 final class InputGate<Sink: MediaSink>: Sendable {
     let sink: Sink
     let status: InputStatus
+    let logger: Logger
     private let active = Mutex<Int?>(nil)
 
-    init(sink: Sink, status: InputStatus) {
+    init(sink: Sink, status: InputStatus, logger: Logger) {
         self.sink = sink
         self.status = status
+        self.logger = logger
     }
 
     var activeIndex: Int? { active.withLock { $0 } }
@@ -90,6 +93,17 @@ final class GatedSink<Sink: MediaSink>: MediaSink {
         gate.sink.discontinuity()
         gate.sink.setTracks(tracks)
         gate.sink.push(frame)
+    }
+
+    /// Counts damaged input in the stream's status and logs the first errors, then every 100th,
+    /// so garbage cannot flood the log.
+    func inputError(_ description: String) {
+        let count = gate.status.damaged(description)
+        if count <= 5 || count % 100 == 0 {
+            gate.logger.warning(
+                "damaged input skipped",
+                metadata: ["input": .string(url), "error": .string(description), "count": .stringConvertible(count)])
+        }
     }
 
     func flush() {

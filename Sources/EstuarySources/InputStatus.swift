@@ -14,6 +14,9 @@ public final class InputStatus: Sendable {
         public var reconnects: Int = 0
         /// Switches from one input to another.
         public var switches: Int = 0
+        /// Damaged input skipped by the sources (bad packets or boxes), and the last such error.
+        public var inputErrors: Int = 0
+        public var lastInputError: String?
     }
 
     private let state = Mutex(Snapshot())
@@ -40,6 +43,15 @@ public final class InputStatus: Sendable {
             }
             state.lastError = "\(error)"
             state.lastErrorReason = (error as? SourceError)?.reason ?? "error"
+        }
+    }
+
+    /// Records damaged input; returns how many such errors there were so far.
+    func damaged(_ description: String) -> Int {
+        state.withLock { state in
+            state.inputErrors += 1
+            state.lastInputError = description
+            return state.inputErrors
         }
     }
 

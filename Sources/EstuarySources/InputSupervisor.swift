@@ -37,7 +37,7 @@ public struct InputSupervisor: Sendable {
     /// Runs until the task is cancelled.
     public func run(into sink: some MediaSink) async {
         guard !inputs.isEmpty else { return }
-        let gate = InputGate(sink: sink, status: status)
+        let gate = InputGate(sink: sink, status: status, logger: logger)
         var running: Set<Int> = []
         var failures = 0
         await withTaskGroup(of: Outcome.self) { group in

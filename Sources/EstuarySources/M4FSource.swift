@@ -53,7 +53,7 @@ public struct M4FSource: MediaSource {
                         for frame in fragment.frames { sink.push(frame) }
                         sink.flush()
                     case .error(let error):
-                        SourceDiagnostics.report(displayURL, "\(error)")
+                        sink.inputError("\(error)")
                     }
                 }
             }

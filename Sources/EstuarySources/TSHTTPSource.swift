@@ -30,7 +30,7 @@ public struct TSHTTPSource: MediaSource {
             throw SourceError.connectionFailed(url: displayURL, reason: "\(error)")
         }
         guard response.status == .ok else { throw SourceError.httpStatus(url: displayURL, status: Int(response.status.code)) }
-        var feeder = TSFeeder(displayURL: displayURL)
+        var feeder = TSFeeder()
         do {
             for try await bytes in response.body {
                 feeder.feed(bytes, into: sink)
@@ -45,12 +45,9 @@ public struct TSHTTPSource: MediaSource {
     }
 }
 
-/// Runs bytes through a ``TSDemuxer`` into a sink, reporting demuxer errors.
+/// Runs bytes through a ``TSDemuxer`` into a sink, reporting demuxer errors to it.
 struct TSFeeder {
-    let displayURL: String
     var demuxer = TSDemuxer()
-
-    init(displayURL: String) { self.displayURL = displayURL }
 
     mutating func feed(_ bytes: ByteBuffer, into sink: some MediaSink) {
         deliver(demuxer.feed(bytes, wallClockMicros: WallClock.nowMicros()), into: sink)
@@ -65,7 +62,7 @@ struct TSFeeder {
             switch event {
             case .tracks(let tracks): sink.setTracks(tracks)
             case .frame(let frame): sink.push(frame)
-            case .error(let error): SourceDiagnostics.report(displayURL, "\(error)")
+            case .error(let error): sink.inputError("\(error)")
             }
         }
     }

@@ -58,7 +58,7 @@ public struct UDPTSSource: MediaSource {
         } catch {
             throw SourceError.connectionFailed(url: displayURL, reason: "cannot bind UDP \(bindHost):\(port): \(error)")
         }
-        var feeder = TSFeeder(displayURL: displayURL)
+        var feeder = TSFeeder()
         try await withTaskCancellationHandler {
             try await channel.executeThenClose { inbound, _ in
                 for try await envelope in inbound {

@@ -197,7 +197,10 @@ func drain(_ iterator: inout HubSubscription<TestItem>.AsyncIterator) async thro
         #expect(statistics.deliveredBytes == 30)
     }
 
-    @Test func finishWakesAWaitingReader() async throws {
+    /// How a reader's sequence can be ended from outside.
+    enum Ending: CaseIterable, Sendable { case hubFinished, subscriptionCancelled }
+
+    @Test(arguments: Ending.allCases) func endingWakesAWaitingReader(_ ending: Ending) async throws {
         let hub = StreamHub<TestItem>()
         let subscription = hub.subscribe()
         let reader = Task {
@@ -205,7 +208,10 @@ func drain(_ iterator: inout HubSubscription<TestItem>.AsyncIterator) async thro
             return try await drain(&iterator)
         }
         hub.publish(TestItem(0, sync: true))
-        hub.finish()
+        switch ending {
+        case .hubFinished: hub.finish()
+        case .subscriptionCancelled: subscription.cancel()
+        }
         #expect(try await reader.value == [0])
     }
 
@@ -254,18 +260,6 @@ func drain(_ iterator: inout HubSubscription<TestItem>.AsyncIterator) async thro
         #expect(try await take(3, from: &otherIterator) == [0, 1, 2])
         // The cancelled reader's delivered bytes stay counted.
         #expect(hub.statistics.deliveredBytes == 50)
-    }
-
-    @Test func cancelWakesAWaitingReader() async throws {
-        let hub = StreamHub<TestItem>()
-        let subscription = hub.subscribe()
-        let reader = Task {
-            var iterator = subscription.makeAsyncIterator()
-            return try await drain(&iterator)
-        }
-        hub.publish(TestItem(0, sync: true))
-        subscription.cancel()
-        #expect(try await reader.value == [0])
     }
 
     @Test func droppingASubscriptionUnsubscribes() {

@@ -6,6 +6,7 @@ import EstuaryLive
 import EstuaryMedia
 import EstuaryNode
 import EstuarySources
+import EstuaryTestSupport
 import Foundation
 import NIOCore
 import NIOHTTP1

@@ -5,6 +5,7 @@ import EstuaryLive
 import EstuaryMedia
 import EstuaryNode
 import EstuarySources
+import EstuaryTestSupport
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -13,14 +14,14 @@ import Testing
 extension IntegrationTests {
     /// ffprobe, as an independent client, reads every live output of a `fake://` stream.
     @Suite(.serialized) struct LiveOutputTests {
-        static let expectedVideo = FFmpeg.StreamSummary(codec: "h264", width: 960, height: 540, frames: nil)
+        static let expectedVideo = FFmpegTool.StreamSummary(codec: "h264", width: 960, height: 540, frames: nil)
 
-        @Test(.enabled(if: FFmpeg.enabled)) func ffprobeReadsM4FHLSAndMPEGTS() async throws {
+        @Test(.enabled(if: FFmpegTool.enabled)) func ffprobeReadsM4FHLSAndMPEGTS() async throws {
             try await withNode(streams: [stream("cam", "fake://cam")]) { node, port in
                 try await waitUntil("cam has an HLS segment") { node.manager.stream(named: "cam")?.pipeline.hlsPlaylist() != nil }
                 let base = "http://127.0.0.1:\(port)/cam"
                 for output in ["m4f", "mpegts"] {
-                    let streams = try await FFmpeg.probe("\(base)/\(output)", readSeconds: 4)
+                    let streams = try await FFmpegTool.probe("\(base)/\(output)", readSeconds: 4)
                     let video = try #require(streams.first { $0.codec == "h264" }, "\(output): no H.264 stream in \(streams)")
                     #expect(video.width == 960 && video.height == 540, "\(output): \(video)")
                     // 4 s at 25 fps is 100 frames; a reader starts at the last keyframe, so allow one GOP (50).
@@ -28,7 +29,7 @@ extension IntegrationTests {
                     #expect(abs(frames - 100) <= 50, "\(output): \(frames) video frames for 4 s")
                     #expect(streams.contains { $0.codec == "aac" }, "\(output): no AAC stream in \(streams)")
                 }
-                let hls = try await FFmpeg.probe("\(base)/index.m3u8", readSeconds: 3)
+                let hls = try await FFmpegTool.probe("\(base)/index.m3u8", readSeconds: 3)
                 let video = try #require(hls.first { $0.codec == "h264" }, "HLS: no H.264 stream in \(hls)")
                 #expect(video.width == 960 && video.height == 540)
                 #expect((video.frames ?? 0) >= 50, "HLS: \(video)")

@@ -6,6 +6,7 @@ import EstuaryMP4
 import EstuaryMedia
 import EstuaryNode
 import EstuarySources
+import EstuaryTestSupport
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -44,7 +45,7 @@ extension IntegrationTests {
             }
         }
 
-        @Test(.enabled(if: FFmpeg.enabled)) func damagedTSInputIsReportedAndRecovers() async throws {
+        @Test(.enabled(if: FFmpegTool.enabled)) func damagedTSInputIsReportedAndRecovers() async throws {
             try await withTemporaryDirectory { directory in
                 let clip = try await TSIngestTests.makeClip(in: directory)
                 let clipBytes = try Data(contentsOf: URL(fileURLWithPath: clip.path))

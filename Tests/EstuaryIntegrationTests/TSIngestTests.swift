@@ -6,6 +6,7 @@ import EstuaryMP4
 import EstuaryMedia
 import EstuaryNode
 import EstuarySources
+import EstuaryTestSupport
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -26,16 +27,18 @@ extension IntegrationTests {
         static func makeClip(in directory: URL) async throws -> Clip {
             let path = directory.appendingPathComponent("clip.ts").path
             let wrapOffset = String(Double(1 << 33) / 90_000 - 4)
-            let (status, _) = try await FFmpeg.run(
+            _ = try await FFmpegTool.run(
                 "ffmpeg",
                 [
                     "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i",
                     "sine=frequency=440:sample_rate=48000", "-t", "6", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-bf", "2",
                     "-pix_fmt", "yuv420p", "-c:a", "aac", "-output_ts_offset", wrapOffset, "-f", "mpegts", path,
-                ])
-            #expect(status == 0)
-            let (_, packets) = try await FFmpeg.run(
-                "ffprobe", ["-v", "error", "-select_streams", "v", "-show_entries", "packet=dts,pts", "-of", "csv=p=0", path])
+                ], timeout: .seconds(60))
+            let packets = String(
+                decoding: try await FFmpegTool.run(
+                    "ffprobe", ["-v", "error", "-select_streams", "v", "-show_entries", "packet=dts,pts", "-of", "csv=p=0", path],
+                    timeout: .seconds(60)),
+                as: UTF8.self)
             var video: [(Int64, Int64)] = []
             var wrap: Int64 = 0
             var lastDTS: Int64?
@@ -50,12 +53,15 @@ extension IntegrationTests {
                 lastDTS = dts
                 video.append((dts, pts))
             }
-            let (_, audio) = try await FFmpeg.run(
-                "ffprobe",
-                [
-                    "-v", "error", "-select_streams", "a", "-count_packets", "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0",
-                    path,
-                ])
+            let audio = String(
+                decoding: try await FFmpegTool.run(
+                    "ffprobe",
+                    [
+                        "-v", "error", "-select_streams", "a", "-count_packets", "-show_entries", "stream=nb_read_packets", "-of",
+                        "csv=p=0",
+                        path,
+                    ], timeout: .seconds(60)),
+                as: UTF8.self)
             #expect(video.count == 150, "6 s at 25 fps")
             return Clip(path: path, video: video, audioCount: Int(audio.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0)
         }
@@ -98,13 +104,13 @@ extension IntegrationTests {
             }
         }
 
-        @Test(.enabled(if: FFmpeg.enabled)) func udpIngestCarriesEveryFrameAcrossTheWrap() async throws {
+        @Test(.enabled(if: FFmpegTool.enabled)) func udpIngestCarriesEveryFrameAcrossTheWrap() async throws {
             try await withTemporaryDirectory { directory in
                 let clip = try await Self.makeClip(in: directory)
                 let udpPort = try await freeUDPPort()
                 try await withNode(streams: [stream("udpcam", "udp://127.0.0.1:\(udpPort)", timeout: 20)]) { node, port in
                     try await verify(clip: clip, node: node, port: port, streamName: "udpcam") {
-                        try FFmpeg.start(
+                        try FFmpegTool.start(
                             "ffmpeg",
                             [
                                 "-v", "error", "-re", "-stream_loop", "1", "-i", clip.path, "-c", "copy", "-copyts", "-f", "mpegts",
@@ -115,14 +121,14 @@ extension IntegrationTests {
             }
         }
 
-        @Test(.enabled(if: FFmpeg.enabled)) func httpIngestCarriesEveryFrameAcrossTheWrap() async throws {
+        @Test(.enabled(if: FFmpegTool.enabled)) func httpIngestCarriesEveryFrameAcrossTheWrap() async throws {
             try await withTemporaryDirectory { directory in
                 let clip = try await Self.makeClip(in: directory)
                 let httpPort = try await freeTCPPort()
                 try await withNode(streams: [stream("httpcam", "tshttp://127.0.0.1:\(httpPort)/live.ts", timeout: 20)]) { node, port in
                     try await verify(clip: clip, node: node, port: port, streamName: "httpcam") {
                         // ffmpeg serves the clip as an endless HTTP body; the node connects (retrying until it listens).
-                        try FFmpeg.start(
+                        try FFmpegTool.start(
                             "ffmpeg",
                             [
                                 "-v", "error", "-re", "-stream_loop", "1", "-i", clip.path, "-c", "copy", "-copyts", "-f", "mpegts",

@@ -7,6 +7,7 @@ import EstuaryMP4
 import EstuaryMedia
 import EstuaryNode
 import EstuarySources
+import EstuaryTestSupport
 import Foundation
 import Logging
 import NIOCore
@@ -14,62 +15,8 @@ import NIOHTTP1
 import NIOPosix
 import Testing
 
-/// ffmpeg/ffprobe on PATH: tests that need them skip without, unless ESTUARY_REQUIRE_FFMPEG=1
-/// (CI), where they run and fail.
-enum FFmpeg {
-    static let available: Bool = ["ffmpeg", "ffprobe"].allSatisfy { path(of: $0) != nil }
-    static let required = ProcessInfo.processInfo.environment["ESTUARY_REQUIRE_FFMPEG"] == "1"
-    static let enabled = available || required
-
-    static func path(of tool: String) -> String? {
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
-            let candidate = "\(dir)/\(tool)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }
-
-    /// Runs a tool to completion (bounded by `timeout`) and returns its exit status and stdout.
-    @discardableResult
-    static func run(_ tool: String, _ arguments: [String], timeout: Duration = .seconds(60)) async throws -> (status: Int32, output: String)
-    {
-        guard let executable = path(of: tool) else {
-            Issue.record("\(tool) is not installed (apt-get install ffmpeg)")
-            throw TestFailure("\(tool) missing")
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let reader = Task.detached { pipe.fileHandleForReading.readDataToEndOfFile() }
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now > deadline {
-                process.terminate()
-                throw TestFailure("\(tool) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        let data = await reader.value
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
-
-    /// Starts a tool in the background; the caller terminates it.
-    static func start(_ tool: String, _ arguments: [String]) throws -> Process {
-        guard let executable = path(of: tool) else { throw TestFailure("\(tool) missing") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
-
-    /// ffprobe's stream summary: codec, width, height, frames read.
+extension FFmpegTool {
+    /// ffprobe's summary of one stream: codec, width, height, frames decoded.
     struct StreamSummary: Equatable {
         var codec: String
         var width: Int?
@@ -77,14 +24,14 @@ enum FFmpeg {
         var frames: Int?
     }
 
+    /// Runs ffprobe on `url` (reading `readSeconds` of media from a live URL) and summarises its streams.
     static func probe(_ url: String, readSeconds: Int? = nil) async throws -> [StreamSummary] {
         var arguments = [
             "-v", "error", "-count_frames", "-show_entries", "stream=codec_name,width,height,nb_read_frames", "-of", "csv=p=0",
         ]
         if let readSeconds { arguments += ["-read_intervals", "%+\(readSeconds)"] }
         arguments.append(url)
-        let (status, output) = try await run("ffprobe", arguments)
-        #expect(status == 0, "ffprobe failed on \(url)")
+        let output = String(decoding: try await run("ffprobe", arguments, timeout: .seconds(60)), as: UTF8.self)
         return output.split(separator: "\n").map { line in
             let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             return StreamSummary(
@@ -97,16 +44,6 @@ enum FFmpeg {
 struct TestFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
-}
-
-/// Waits for a condition with a deadline (never a fixed sleep).
-func waitUntil(_ what: String, timeout: Duration = .seconds(15), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-    throw TestFailure("timed out after \(timeout) waiting for: \(what)")
 }
 
 /// Runs a node on 127.0.0.1 with a free port for the duration of `body`.
@@ -183,14 +120,6 @@ func freeTCPPort() async throws -> Int {
     let port = channel.localAddress?.port ?? 0
     try await channel.close()
     return port
-}
-
-/// A temporary directory removed when the test ends.
-func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async throws -> T {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("estuary-test-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: url) }
-    return try await body(url)
 }
 
 /// A plain GET returning the body as text and the status.

@@ -1,5 +1,6 @@
 import EstuaryMP4
 import EstuaryMedia
+import EstuaryTestSupport
 import NIOCore
 import Testing
 
@@ -8,7 +9,7 @@ import Testing
 @Suite struct M4FDamageTests {
     static let stream = SyntheticStream()
     static let garbage = Array(repeating: Array("GARBAGE-".utf8), count: 8).flatMap { $0 }
-    static let chunkings: [Chunking] = [.whole, .fixed(1), .fixed(13), .random(seed: 7, maxSize: 700)]
+    static let chunkings: [ChunkPattern] = [.whole, .fixed(1), .fixed(13), .random(seed: 7, maxSize: 700)]
 
     /// Checks that `bytes` read the same in every chunking and equal `expected`; also that after
     /// each error the first video frame delivered is a keyframe.

@@ -1,5 +1,6 @@
 import EstuaryMP4
 import EstuaryMedia
+import EstuaryTestSupport
 import Foundation
 import NIOCore
 import Testing
@@ -71,20 +72,20 @@ import Testing
         return (frames, first)
     }
 
-    @Test(.enabled(if: FFmpeg.enabled))
+    @Test(.enabled(if: FFmpegTool.enabled))
     func aWrittenFileOfRealH264AndAACReadsBackInFFprobe() throws {
-        let directory = try FFmpeg.temporaryDirectory()
+        let directory = try makeTemporaryDirectory(prefix: "estuary-mp4")
         defer { try? FileManager.default.removeItem(at: directory) }
         let h264 = directory.appendingPathComponent("clip.h264")
         let aac = directory.appendingPathComponent("clip.aac")
         let output = directory.appendingPathComponent("clip.mp4")
-        _ = try FFmpeg.run(
+        _ = try FFmpegTool.run(
             "ffmpeg",
             [
                 "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "2", "-c:v", "libx264", "-bf", "0",
                 "-g", "25", "-x264-params", "aud=1", "-bsf:v", "h264_mp4toannexb", "-f", "h264", h264.path,
             ])
-        _ = try FFmpeg.run(
+        _ = try FFmpegTool.run(
             "ffmpeg",
             [
                 "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "2", "-c:a", "aac", "-ac", "1",
@@ -133,7 +134,7 @@ import Testing
         #expect(nextAudio == audioFrames.count)
         try Data(bytes.readableBytesView).write(to: output)
 
-        let json = try FFmpeg.run(
+        let json = try FFmpegTool.run(
             "ffprobe",
             [
                 "-v", "error", "-count_frames", "-show_entries",

@@ -1,5 +1,6 @@
 import EstuaryMP4
 import EstuaryMedia
+import EstuaryTestSupport
 import NIOCore
 import Testing
 

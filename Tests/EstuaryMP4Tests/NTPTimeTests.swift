@@ -1,4 +1,5 @@
 import EstuaryMP4
+import EstuaryTestSupport
 import Testing
 
 @Suite struct NTPTimeTests {

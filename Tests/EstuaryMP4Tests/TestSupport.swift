@@ -1,5 +1,6 @@
 import EstuaryMP4
 import EstuaryMedia
+import EstuaryTestSupport
 import NIOCore
 
 /// A reader event in a comparable form (``M4FReader/Event`` is not `Equatable`).
@@ -54,51 +55,12 @@ struct ObservedFragment: Equatable, CustomStringConvertible {
     }
 }
 
-/// How a test cuts its input into `feed` calls.
-enum Chunking: Sendable, CustomStringConvertible {
-    case whole
-    case fixed(Int)
-    case sizes([Int])
-    case random(seed: UInt64, maxSize: Int)
-
-    var description: String {
-        switch self {
-        case .whole: "whole"
-        case .fixed(let size): "\(size)-byte chunks"
-        case .sizes(let sizes): "chunks \(sizes)"
-        case .random(let seed, let maxSize): "random chunks <= \(maxSize) (seed \(seed))"
-        }
-    }
-}
-
 /// Feeds `bytes` to `reader` cut as `chunking` says; returns every event in order.
 func read(
-    _ bytes: [UInt8], _ chunking: Chunking = .whole, reader: M4FReader = M4FReader(), arrivalMicros: Int64 = 0
+    _ bytes: [UInt8], _ chunking: ChunkPattern = .whole, reader: M4FReader = M4FReader(), arrivalMicros: Int64 = 0
 ) -> [Observed] {
     var reader = reader
-    var events: [Observed] = []
-    var offset = 0
-    var generator = SeededGenerator(seed: 0)
-    var sizes: [Int] = []
-    switch chunking {
-    case .random(let seed, _): generator = SeededGenerator(seed: seed)
-    case .sizes(let list): sizes = list
-    default: break
-    }
-    while offset < bytes.count {
-        var size: Int
-        switch chunking {
-        case .whole: size = bytes.count
-        case .fixed(let fixed): size = fixed
-        case .sizes: size = sizes.isEmpty ? bytes.count : sizes.removeFirst()
-        case .random(_, let maxSize): size = Int.random(in: 1...maxSize, using: &generator)
-        }
-        size = min(size, bytes.count - offset)
-        let chunk = ByteBuffer(bytes: bytes[offset..<offset + size])
-        events += reader.feed(chunk, arrivalMicros: arrivalMicros).map(Observed.init)
-        offset += size
-    }
-    return events
+    return chunking.chunks(of: bytes).flatMap { reader.feed($0, arrivalMicros: arrivalMicros).map(Observed.init) }
 }
 
 /// A stream of H.264 video and AAC audio written with ``InitSegmentWriter`` and

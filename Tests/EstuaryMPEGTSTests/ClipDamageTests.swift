@@ -1,5 +1,6 @@
 import EstuaryMPEGTS
 import EstuaryMedia
+import EstuaryTestSupport
 import NIOCore
 import Testing
 
@@ -89,7 +90,7 @@ import Testing
         return try #require(starts.first { Double($0.offset) >= Double(bytes.count) * fraction })
     }
 
-    @Test(.enabled(if: FFmpegSupport.shouldRun))
+    @Test(.enabled(if: FFmpegTool.enabled))
     func garbageBeforeTheStreamIsSkippedExactly() throws {
         let clip = try ClipKind.plain.load()
         let clean = demux(clip.bytes)
@@ -100,7 +101,7 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: FFmpegSupport.shouldRun))
+    @Test(.enabled(if: FFmpegTool.enabled))
     func garbageInTheMiddleIsReportedOnceAndVideoResumesAtAKeyframe() throws {
         let clip = try ClipKind.plain.load()
         let clean = demux(clip.bytes)
@@ -113,7 +114,7 @@ import Testing
         expectResumed(events, clean: clean, pesStarts: Self.audioPESStarts(in: clip.bytes))
     }
 
-    @Test(.enabled(if: FFmpegSupport.shouldRun))
+    @Test(.enabled(if: FFmpegTool.enabled))
     func aTruncatedPacketIsSkippedAndVideoResumesAtAKeyframe() throws {
         let clip = try ClipKind.plain.load()
         let clean = demux(clip.bytes)
@@ -126,7 +127,7 @@ import Testing
         expectResumed(events, clean: clean, pesStarts: Self.audioPESStarts(in: clip.bytes))
     }
 
-    @Test(.enabled(if: FFmpegSupport.shouldRun))
+    @Test(.enabled(if: FFmpegTool.enabled))
     func aTruncatedEndIsReported() throws {
         let clip = try ClipKind.plain.load()
         let clean = demux(clip.bytes)
@@ -149,7 +150,7 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: FFmpegSupport.shouldRun), arguments: [UInt64(1), 2, 3])
+    @Test(.enabled(if: FFmpegTool.enabled), arguments: [UInt64(1), 2, 3])
     func aFlippedPESStartCodeDropsTheFrameAndVideoResumesAtAKeyframe(seed: UInt64) throws {
         let clip = try ClipKind.plain.load()
         let clean = demux(clip.bytes)
@@ -168,7 +169,7 @@ import Testing
         expectResumed(events, clean: clean, pesStarts: [])
     }
 
-    @Test(.enabled(if: FFmpegSupport.shouldRun), arguments: [UInt64(1), 2, 3])
+    @Test(.enabled(if: FFmpegTool.enabled), arguments: [UInt64(1), 2, 3])
     func aFlippedContinuityCounterIsReported(seed: UInt64) throws {
         let clip = try ClipKind.plain.load()
         let clean = demux(clip.bytes)
@@ -198,7 +199,7 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: FFmpegSupport.shouldRun), arguments: [UInt64(11), 12, 13, 14])
+    @Test(.enabled(if: FFmpegTool.enabled), arguments: [UInt64(11), 12, 13, 14])
     func randomBitFlipsInPayloadsNeverCrashAndErrorsNameThePID(seed: UInt64) throws {
         // MPEG-TS carries no checksum over PES payloads, so flips inside slice data pass
         // through unnoticed; what must hold is that the demuxer survives, reports what it can
@@ -225,7 +226,7 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: FFmpegSupport.shouldRun), arguments: [UInt64(21), 22, 23, 24])
+    @Test(.enabled(if: FFmpegTool.enabled), arguments: [UInt64(21), 22, 23, 24])
     func randomBitFlipsAnywhereNeverCrash(seed: UInt64) throws {
         let clip = try ClipKind.wrapped.load()
         var generator = SeededGenerator(seed: seed)

@@ -1,5 +1,6 @@
 import EstuaryMPEGTS
 import EstuaryMedia
+import EstuaryTestSupport
 import NIOCore
 import Testing
 
@@ -28,7 +29,7 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: FFmpegSupport.shouldRun), arguments: ClipKind.allCases)
+    @Test(.enabled(if: FFmpegTool.enabled), arguments: ClipKind.allCases)
     func wholeClipMatchesFFprobe(kind: ClipKind) throws {
         let clip = try kind.load()
         let events = demux(clip.bytes)
@@ -63,7 +64,7 @@ import Testing
         #expect(video.allSatisfy { $0.codec == (kind == .hevc ? .h265 : .h264) && $0.pts >= $0.dts })
     }
 
-    @Test(.enabled(if: FFmpegSupport.shouldRun), arguments: ClipKind.allCases)
+    @Test(.enabled(if: FFmpegTool.enabled), arguments: ClipKind.allCases)
     func videoPayloadsAreLengthPrefixedWithoutAUDOrParameterSets(kind: ClipKind) throws {
         let clip = try kind.load()
         for frame in demux(clip.bytes).frames(track: 1) {
@@ -79,7 +80,7 @@ import Testing
     }
 
     @Test(
-        .enabled(if: FFmpegSupport.shouldRun),
+        .enabled(if: FFmpegTool.enabled),
         arguments: [ClipKind.plain, .wrapped],
         [
             ChunkPattern.fixed(1), .fixed(187), .fixed(188), .fixed(189), .random(seed: 1, maxSize: 5000),
@@ -93,7 +94,7 @@ import Testing
         #expect(split == whole)
     }
 
-    @Test(.enabled(if: FFmpegSupport.shouldRun))
+    @Test(.enabled(if: FFmpegTool.enabled))
     func timestampsStayContinuousAcrossThe33BitWrap() throws {
         let clip = try ClipKind.wrapped.load()
         let events = demux(clip.bytes)

@@ -1,5 +1,6 @@
 import EstuaryMPEGTS
 import EstuaryMedia
+import EstuaryTestSupport
 import NIOCore
 import Testing
 
@@ -14,7 +15,7 @@ import Testing
         return Array(out.readableBytesView)
     }
 
-    @Test(.enabled(if: FFmpegSupport.shouldRun), arguments: ClipKind.allCases)
+    @Test(.enabled(if: FFmpegTool.enabled), arguments: ClipKind.allCases)
     func demuxMuxDemuxKeepsFramesAndConfigs(kind: ClipKind) throws {
         let clip = try kind.load()
         let first = demux(clip.bytes)
@@ -27,7 +28,7 @@ import Testing
         #expect(second.frames == first.frames)
     }
 
-    @Test(.enabled(if: FFmpegSupport.shouldRun), arguments: ClipKind.allCases)
+    @Test(.enabled(if: FFmpegTool.enabled), arguments: ClipKind.allCases)
     func ffprobeReadsTheMuxersOutput(kind: ClipKind) throws {
         let clip = try kind.load()
         let muxed = try remux(demux(clip.bytes))

@@ -1,3 +1,4 @@
+import EstuaryTestSupport
 import Foundation
 
 /// One packet as ffprobe lists it.
@@ -60,12 +61,12 @@ enum ClipKind: String, Sendable, CaseIterable, CustomStringConvertible {
 
     private static func make(
         videoCodec: [String], audioCodec: [String] = ["-c:a", "aac"], extra: [String]
-    ) -> Result<Clip, FFmpegSupport.ToolError> {
+    ) -> Result<Clip, FFmpegTool.ToolError> {
         do {
             return .success(
                 try withTemporaryDirectory { directory in
                     let path = directory + "/clip.ts"
-                    _ = try FFmpegSupport.run(
+                    _ = try FFmpegTool.run(
                         "ffmpeg",
                         [
                             "-v", "error", "-nostdin", "-y",
@@ -78,14 +79,14 @@ enum ClipKind: String, Sendable, CaseIterable, CustomStringConvertible {
                     guard let video = streams.first(where: { $0.codecType == "video" }),
                         let audio = streams.first(where: { $0.codecName == "aac" })
                     else {
-                        throw FFmpegSupport.ToolError(description: "ffprobe did not find video and audio in the clip")
+                        throw FFmpegTool.ToolError(description: "ffprobe did not find video and audio in the clip")
                     }
                     return Clip(bytes: bytes, video: video, audio: audio)
                 })
-        } catch let error as FFmpegSupport.ToolError {
+        } catch let error as FFmpegTool.ToolError {
             return .failure(error)
         } catch {
-            return .failure(FFmpegSupport.ToolError(description: "fixture: \(error)"))
+            return .failure(FFmpegTool.ToolError(description: "fixture: \(error)"))
         }
     }
 }
@@ -116,13 +117,13 @@ enum Probe {
 
     /// The streams of the file at `path`, with decoded-frame counts and packet timestamps.
     static func streams(path: String) throws -> [ProbedStream] {
-        let streamData = try FFmpegSupport.run(
+        let streamData = try FFmpegTool.run(
             "ffprobe",
             [
                 "-v", "error", "-count_frames", "-show_entries",
                 "stream=index,codec_type,codec_name,width,height,nb_read_frames", "-of", "json", path,
             ])
-        let packetData = try FFmpegSupport.run(
+        let packetData = try FFmpegTool.run(
             "ffprobe", ["-v", "error", "-show_entries", "packet=stream_index,pts,dts,flags", "-of", "json", path])
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
@@ -150,10 +151,9 @@ enum Probe {
     }
 }
 
-/// Runs `body` with a fresh temporary directory, removed afterwards.
+/// Runs `body` with a fresh temporary directory (its path), removed afterwards.
 func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("estuary-mpegts-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try body(path)
+    let url = try makeTemporaryDirectory(prefix: "estuary-mpegts")
+    defer { try? FileManager.default.removeItem(at: url) }
+    return try body(url.path)
 }

@@ -1,5 +1,6 @@
 import EstuaryMPEGTS
 import EstuaryMedia
+import EstuaryTestSupport
 import NIOCore
 import Testing
 

@@ -1,38 +1,7 @@
 import EstuaryMPEGTS
 import EstuaryMedia
+import EstuaryTestSupport
 import NIOCore
-
-/// A small seeded generator (SplitMix64), so "random" test data is the same every run.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-/// How a test cuts its input into `feed` calls.
-enum ChunkPattern: Sendable, CustomStringConvertible {
-    case whole
-    case fixed(Int)
-    case random(seed: UInt64, maxSize: Int)
-
-    var description: String {
-        switch self {
-        case .whole: "whole"
-        case .fixed(let size): "\(size)-byte chunks"
-        case .random(let seed, let maxSize): "random chunks ≤\(maxSize) (seed \(seed))"
-        }
-    }
-}
 
 /// Demuxes `bytes` fed as `pattern` says, then flushes; returns every event in order.
 func demux(
@@ -40,24 +9,7 @@ func demux(
     demuxer: TSDemuxer = TSDemuxer()
 ) -> [TSDemuxer.Event] {
     var demuxer = demuxer
-    let whole = ByteBuffer(bytes: bytes)
-    var events: [TSDemuxer.Event] = []
-    var offset = 0
-    var generator = SeededGenerator(seed: 0)
-    if case .random(let seed, _) = pattern { generator = SeededGenerator(seed: seed) }
-    while offset < bytes.count {
-        let size: Int
-        switch pattern {
-        case .whole: size = bytes.count
-        case .fixed(let fixed): size = fixed
-        case .random(_, let maxSize): size = Int.random(in: 1...maxSize, using: &generator)
-        }
-        let length = min(size, bytes.count - offset)
-        if let chunk = whole.getSlice(at: offset, length: length) {
-            events += demuxer.feed(chunk, wallClockMicros: wallClockMicros)
-        }
-        offset += length
-    }
+    var events = pattern.chunks(of: bytes).flatMap { demuxer.feed($0, wallClockMicros: wallClockMicros) }
     events += demuxer.flush()
     return events
 }

@@ -1,4 +1,5 @@
 import EstuaryMedia
+import EstuaryTestSupport
 import Testing
 
 @Suite struct H264ParsingTests {

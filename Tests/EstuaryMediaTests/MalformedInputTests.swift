@@ -1,4 +1,5 @@
 import EstuaryMedia
+import EstuaryTestSupport
 import Testing
 
 /// Truncated and random bytes must make every parser throw a ``MediaFormatError`` or return

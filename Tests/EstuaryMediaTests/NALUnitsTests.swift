@@ -1,4 +1,5 @@
 import EstuaryMedia
+import EstuaryTestSupport
 import NIOCore
 import Testing
 

@@ -60,10 +60,7 @@ struct FanoutCommand: AsyncParsableCommand {
         let counters = FanoutCounters()
         var channels: [any Channel] = []
         do {
-            try await node.waitHealthy()
-            guard await node.waitAlive(["bench"], timeout: .seconds(15)) == 1 else {
-                throw BenchError("stream bench not alive after 15 s; see \(node.logPath)")
-            }
+            try await node.waitServing(["bench"])
             let idleRSS = node.residentBytes
             channels = try await connectReaders(count: count, port: node.port, counters: counters, group: group)
             // Every reader must have its response head before the window opens.

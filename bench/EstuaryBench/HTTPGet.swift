@@ -54,11 +54,7 @@ private final class ResponseCollector: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path)
-        head.headers.add(name: "Host", value: "127.0.0.1")
-        head.headers.add(name: "Connection", value: "close")
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        sendGET(path, closing: true, context: context)
         context.fireChannelActive()
     }
 
@@ -88,5 +84,16 @@ private final class ResponseCollector: ChannelInboundHandler {
         guard !done else { return }
         done = true
         promise.completeWith(result)
+    }
+}
+
+extension ChannelInboundHandler where OutboundOut == HTTPClientRequestPart {
+    /// Writes `GET path` to 127.0.0.1 on a client pipeline (`Connection: close` when `closing`).
+    func sendGET(_ path: String, closing: Bool, context: ChannelHandlerContext) {
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path)
+        head.headers.add(name: "Host", value: "127.0.0.1")
+        if closing { head.headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 }

@@ -35,18 +35,12 @@ struct LatencyCommand: AsyncParsableCommand {
                 label: "latency-a", binary: binary,
                 yaml: "streams:\n  - name: bench\n    inputs: [{url: \"fake://bench\"}]\n", directory: scratch.url)
             nodes.append(origin)
-            try await origin.waitHealthy()
-            guard await origin.waitAlive(["bench"], timeout: .seconds(15)) == 1 else {
-                throw BenchError("stream bench on node A not alive after 15 s; see \(origin.logPath)")
-            }
+            try await origin.waitServing(["bench"])
             let relay = try NodeProcess(
                 label: "latency-b", binary: binary,
                 yaml: "streams:\n  - name: relay\n    inputs: [{url: \"m4f://127.0.0.1:\(origin.port)/bench\"}]\n", directory: scratch.url)
             nodes.append(relay)
-            try await relay.waitHealthy()
-            guard await relay.waitAlive(["relay"], timeout: .seconds(15)) == 1 else {
-                throw BenchError("stream relay on node B not alive after 15 s; see \(relay.logPath)")
-            }
+            try await relay.waitServing(["relay"])
 
             let viaRelay = LatencyRecorder()
             let direct = LatencyRecorder()
@@ -171,10 +165,7 @@ final class LatencyReader: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: path)
-        head.headers.add(name: "Host", value: "127.0.0.1")
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        sendGET(path, closing: false, context: context)
         context.fireChannelActive()
     }
 

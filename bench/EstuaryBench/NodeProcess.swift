@@ -63,6 +63,16 @@ final class NodeProcess {
         throw BenchError("node \(label) did not answer /healthz within \(timeout); see \(logPath)")
     }
 
+    /// Waits until the node answers `/healthz` and every named stream is alive.
+    /// - Throws: ``BenchError`` naming the first thing that did not happen within `timeout`.
+    func waitServing(_ names: [String], timeout: Duration = .seconds(15)) async throws {
+        try await waitHealthy()
+        let alive = await waitAlive(names, timeout: timeout)
+        guard alive == names.count else {
+            throw BenchError("node \(label): \(alive) of \(names.count) streams alive after \(timeout); see \(logPath)")
+        }
+    }
+
     /// Waits until every named stream reports `alive` in the API; returns how many do.
     @discardableResult
     func waitAlive(_ names: [String], timeout: Duration) async -> Int {

@@ -1,12 +1,12 @@
-/// SplitMix64: a small deterministic generator, so random inputs are the same on every run.
-struct SeededGenerator: RandomNumberGenerator {
+/// SplitMix64: a small deterministic generator, so random test inputs are the same on every run.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
-    init(seed: UInt64) {
+    public init(seed: UInt64) {
         state = seed
     }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
