@@ -104,36 +104,36 @@ extension IntegrationTests {
             }
         }
 
-        @Test(.enabled(if: FFmpegTool.enabled)) func udpIngestCarriesEveryFrameAcrossTheWrap() async throws {
-            try await withTemporaryDirectory { directory in
-                let clip = try await Self.makeClip(in: directory)
-                let udpPort = try await freeUDPPort()
-                try await withNode(streams: [stream("udpcam", "udp://127.0.0.1:\(udpPort)", timeout: 20)]) { node, port in
-                    try await verify(clip: clip, node: node, port: port, streamName: "udpcam") {
-                        try FFmpegTool.start(
-                            "ffmpeg",
-                            [
-                                "-v", "error", "-re", "-stream_loop", "1", "-i", clip.path, "-c", "copy", "-copyts", "-f", "mpegts",
-                                "udp://127.0.0.1:\(udpPort)?pkt_size=1316",
-                            ])
-                    }
-                }
-            }
+        /// How ffmpeg hands the clip to the node.
+        enum Transport: String, CaseIterable, Sendable {
+            /// ffmpeg sends datagrams; the node listens on `udp://`.
+            case udp
+            /// ffmpeg serves an endless HTTP body; the node pulls `tshttp://` (retrying until it listens).
+            case http
         }
 
-        @Test(.enabled(if: FFmpegTool.enabled)) func httpIngestCarriesEveryFrameAcrossTheWrap() async throws {
+        @Test(.enabled(if: FFmpegTool.enabled), arguments: Transport.allCases)
+        func ingestCarriesEveryFrameAcrossTheWrap(_ transport: Transport) async throws {
             try await withTemporaryDirectory { directory in
                 let clip = try await Self.makeClip(in: directory)
-                let httpPort = try await freeTCPPort()
-                try await withNode(streams: [stream("httpcam", "tshttp://127.0.0.1:\(httpPort)/live.ts", timeout: 20)]) { node, port in
-                    try await verify(clip: clip, node: node, port: port, streamName: "httpcam") {
-                        // ffmpeg serves the clip as an endless HTTP body; the node connects (retrying until it listens).
+                let input: String
+                let output: [String]
+                switch transport {
+                case .udp:
+                    let port = try await freeUDPPort()
+                    input = "udp://127.0.0.1:\(port)"
+                    output = ["udp://127.0.0.1:\(port)?pkt_size=1316"]
+                case .http:
+                    let port = try await freeTCPPort()
+                    input = "tshttp://127.0.0.1:\(port)/live.ts"
+                    output = ["-listen", "1", "http://127.0.0.1:\(port)/live.ts"]
+                }
+                let name = "\(transport.rawValue)cam"
+                try await withNode(streams: [stream(name, input, timeout: 20)]) { node, port in
+                    try await verify(clip: clip, node: node, port: port, streamName: name) {
                         try FFmpegTool.start(
                             "ffmpeg",
-                            [
-                                "-v", "error", "-re", "-stream_loop", "1", "-i", clip.path, "-c", "copy", "-copyts", "-f", "mpegts",
-                                "-listen", "1", "http://127.0.0.1:\(httpPort)/live.ts",
-                            ])
+                            ["-v", "error", "-re", "-stream_loop", "1", "-i", clip.path, "-c", "copy", "-copyts", "-f", "mpegts"] + output)
                     }
                 }
             }
