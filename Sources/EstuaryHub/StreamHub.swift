@@ -113,6 +113,21 @@ public final class StreamHub<Item: HubItem>: Sendable {
         for waiter in waiters { waiter.resume(returning: nil) }
     }
 
+    /// The header new readers start with.
+    public var header: Item? { state.withLock { $0.header } }
+
+    /// Whether any reader is subscribed (cheap: no per-reader work).
+    public var hasReaders: Bool { state.withLock { !$0.readers.isEmpty } }
+
+    /// Forgets the GOP cache, e.g. when the publisher pauses: a reader joining later starts
+    /// at the next sync point instead of replaying stale items.
+    public func dropCache() {
+        state.withLock { state in
+            state.cache.removeAll()
+            state.cacheBytes = 0
+        }
+    }
+
     /// Whether ``finish()`` was called.
     public var isFinished: Bool { state.withLock { $0.finished } }
 

@@ -6,6 +6,11 @@ import Synchronization
 /// Everything one live stream's frames go through after their source: timestamp
 /// normalisation, then the M4F, MPEG-TS and HLS packagers whose outputs readers take.
 ///
+/// M4F is always packaged (other nodes and the recorder read it, and HLS is cut from it).
+/// MPEG-TS is packaged only while it has readers, and starts at a keyframe when one joins.
+/// HLS is packaged from the first HLS request until none came for ``hlsIdleTimeout``: a stream
+/// nobody watches costs one GOP of memory, not an HLS window.
+///
 /// A single source task calls ``setTracks(_:)``, ``push(_:)`` and ``flush()``; any number of
 /// tasks may read the hubs, the HLS window and the statistics at the same time.
 public final class StreamPipeline: MediaSink {
@@ -13,7 +18,14 @@ public final class StreamPipeline: MediaSink {
         var normalizer = TimestampNormalizer()
         var m4f = M4FPackager()
         var ts = TSPackager()
+        var tsActive = false
         var tracks: [TrackInfo] = []
+    }
+
+    struct HLSState {
+        var playlist: HLSPlaylist
+        /// The last HLS request; nil while HLS is not packaged.
+        var lastRequest: ContinuousClock.Instant?
     }
 
     public let name: String
@@ -22,15 +34,20 @@ public final class StreamPipeline: MediaSink {
     /// The live MPEG-TS output (header = PAT+PMT).
     public let mpegts: StreamHub<LiveChunk>
     private let packaging = Mutex(Packaging())
-    private let hls: Mutex<HLSPlaylist>
+    private let hls: Mutex<HLSState>
+    private let hlsWindow: Int
+    /// HLS packaging stops after this long without an HLS request.
+    public let hlsIdleTimeout: Duration
     private let stats = Mutex(StreamStatistics())
     private let bitrateWindow = Mutex((start: Int64(0), bytes: Int64(0)))
 
-    public init(name: String, limits: HubLimits = HubLimits(), hlsWindow: Int = 6) {
+    public init(name: String, limits: HubLimits = HubLimits(), hlsWindow: Int = 6, hlsIdleTimeout: Duration = .seconds(60)) {
         self.name = name
         self.m4f = StreamHub(limits: limits)
         self.mpegts = StreamHub(limits: limits)
-        self.hls = Mutex(HLSPlaylist(windowSize: hlsWindow))
+        self.hlsWindow = hlsWindow
+        self.hlsIdleTimeout = hlsIdleTimeout
+        self.hls = Mutex(HLSState(playlist: HLSPlaylist(windowSize: hlsWindow)))
     }
 
     /// Declares the source's tracks (call again when codec parameters change). The fragments
@@ -71,10 +88,16 @@ public final class StreamPipeline: MediaSink {
             return rate
         }
         if let rate { stats.withLock { $0.inputBitsPerSecond = rate } }
+        let tsWanted = mpegts.hasReaders
         let output = packaging.withLock { state -> PackagedOutput in
+            if tsWanted != state.tsActive {
+                state.tsActive = tsWanted
+                if tsWanted { state.ts.restart() }
+            }
             guard let normalized = state.normalizer.normalize(frame) else { return PackagedOutput(m4f: nil, mpegts: nil) }
-            return PackagedOutput(m4f: state.m4f.push(normalized), mpegts: state.ts.push(normalized))
+            return PackagedOutput(m4f: state.m4f.push(normalized), mpegts: state.tsActive ? state.ts.push(normalized) : nil)
         }
+        if !tsWanted { mpegts.dropCache() }
         deliver(output)
     }
 
@@ -92,7 +115,7 @@ public final class StreamPipeline: MediaSink {
     /// Ends every reader's stream.
     public func finish() {
         flush()
-        hls.withLock { _ = $0.closeCurrent() }
+        hls.withLock { _ = $0.playlist.closeCurrent() }
         m4f.finish()
         mpegts.finish()
     }
@@ -107,7 +130,14 @@ public final class StreamPipeline: MediaSink {
     /// before M4F readers see a chunk, so anyone woken by it finds the segment it completed.
     private func deliver(_ output: PackagedOutput) {
         if let chunk = output.m4f {
-            hls.withLock { _ = $0.add(chunk) }
+            hls.withLock { state in
+                guard let last = state.lastRequest else { return }
+                if ContinuousClock.now - last > hlsIdleTimeout {
+                    state = HLSState(playlist: HLSPlaylist(windowSize: hlsWindow))
+                } else {
+                    state.playlist.add(chunk)
+                }
+            }
             m4f.publish(chunk)
         }
         if let chunk = output.mpegts { mpegts.publish(chunk) }
@@ -122,12 +152,25 @@ public final class StreamPipeline: MediaSink {
         return snapshot
     }
 
-    /// The HLS media playlist, or nil before the first segment is complete.
-    public func hlsPlaylist() -> String? { hls.withLock { $0.playlist() } }
+    /// The HLS media playlist, or nil before the first segment is complete. Does not count as
+    /// an HLS request.
+    public func hlsPlaylist() -> String? { hls.withLock { $0.playlist.playlist() } }
 
-    /// The HLS media playlist, waiting up to `timeout` for the first segment to complete.
-    /// Wakes on each packaged fragment (a subscription to ``m4f``), never by polling.
+    /// Records an HLS request: starts HLS packaging (from the current init segment, at the
+    /// next segment start) if it was idle, and keeps it going.
+    public func hlsRequested() {
+        let header = m4f.header
+        hls.withLock { state in
+            if state.lastRequest == nil, let header { state.playlist.add(header) }
+            state.lastRequest = .now
+        }
+    }
+
+    /// The HLS media playlist for a player: records the request, then waits up to `timeout`
+    /// for the first segment to complete. Wakes on each packaged fragment (a subscription to
+    /// ``m4f``), never by polling.
     public func hlsPlaylist(waitingUpTo timeout: Duration) async -> String? {
+        hlsRequested()
         if let playlist = hlsPlaylist() { return playlist }
         return await withTaskGroup(of: String?.self) { group in
             group.addTask {
@@ -150,9 +193,21 @@ public final class StreamPipeline: MediaSink {
         }
     }
 
-    /// An HLS media segment by sequence number.
-    public func hlsSegment(_ sequence: Int) -> ByteBuffer? { hls.withLock { $0.segment(sequence)?.bytes } }
+    /// An HLS media segment by sequence number (a request that keeps HLS packaged).
+    public func hlsSegment(_ sequence: Int) -> ByteBuffer? {
+        hls.withLock { state in
+            guard state.lastRequest != nil else { return nil }
+            state.lastRequest = .now
+            return state.playlist.segment(sequence)?.bytes
+        }
+    }
 
-    /// An HLS init segment by version.
-    public func hlsInit(_ version: Int) -> ByteBuffer? { hls.withLock { $0.initSegments[version] } }
+    /// An HLS init segment by version (a request that keeps HLS packaged).
+    public func hlsInit(_ version: Int) -> ByteBuffer? {
+        hls.withLock { state in
+            guard state.lastRequest != nil else { return nil }
+            state.lastRequest = .now
+            return state.playlist.initSegments[version]
+        }
+    }
 }

@@ -24,6 +24,12 @@ public struct TSPackager: Sendable {
         return LiveChunk(kind: .header, bytes: bytes, startsSegment: false, decodeTime: 0, duration: 0, wallClockMicros: 0)
     }
 
+    /// Starts cutting anew at the next keyframe (packaging resumes after a pause); the tracks,
+    /// continuity counters and PCR are kept.
+    public mutating func restart() {
+        accumulator.reset(hasVideo: muxer?.tracks.contains { $0.codec.isVideo } ?? false)
+    }
+
     /// Adds a frame; returns a chunk when one is complete.
     public mutating func push(_ frame: MediaFrame) -> LiveChunk? {
         guard muxer != nil else { return nil }

@@ -24,6 +24,8 @@ struct PESAssembler: Sendable {
     let pid: Int
     let maxSize: Int
     private var buffer = ByteBuffer()
+    /// The size of the last PES begun, so the next buffer rarely has to grow.
+    private var lastSize = 4096
     private var open = false
     private var length = Length.unknown
     private var wallClockMicros: Int64 = 0
@@ -42,7 +44,7 @@ struct PESAssembler: Sendable {
             if open { finish(into: &output) }
             open = true
             length = .unknown
-            buffer = ByteBufferAllocator().buffer(capacity: 4096)
+            buffer = ByteBufferAllocator().buffer(capacity: min(lastSize + lastSize / 4, maxSize))
             self.wallClockMicros = wallClockMicros
         }
         guard open else { return }
@@ -88,6 +90,7 @@ struct PESAssembler: Sendable {
 
     /// Discards the open PES (after a loss); collection restarts at the next unit start.
     mutating func drop() {
+        if buffer.readableBytes > 0 { lastSize = max(buffer.readableBytes, 4096) }
         open = false
         length = .unknown
         buffer = ByteBuffer()

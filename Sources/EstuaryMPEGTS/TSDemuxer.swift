@@ -104,7 +104,7 @@ public struct TSDemuxer: Sendable {
         if bytes.readableBytes > 0 {
             fedOffset += Int64(bytes.readableBytes)
             arrivals.append((fedOffset, wallClockMicros))
-            pending.writeImmutableBuffer(bytes)
+            appendPending(bytes)
         }
         process(final: false)
         return takeEvents()
@@ -210,9 +210,18 @@ public struct TSDemuxer: Sendable {
                 break
             }
         }
-        if pending.readerIndex >= 65_536 || pending.readableBytes == 0 {
-            pending.discardReadBytes()
-        }
+        if pending.readableBytes == 0 { pending = ByteBuffer() }
+    }
+
+    /// Appends input to the unconsumed tail. The tail (at most a packet or two) and the new
+    /// bytes go into a buffer of their own, so each feed costs what it brings, however
+    /// large the buffer was and whether or not its storage is shared (ByteBuffer's
+    /// copy-on-write would copy all of it).
+    private mutating func appendPending(_ bytes: ByteBuffer) {
+        var merged = ByteBufferAllocator().buffer(capacity: pending.readableBytes + bytes.readableBytes)
+        merged.writeImmutableBuffer(pending)
+        merged.writeImmutableBuffer(bytes)
+        pending = merged
     }
 
     /// Moves past `count` pending bytes and forgets arrival times of chunks wholly consumed.

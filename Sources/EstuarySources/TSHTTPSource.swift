@@ -49,15 +49,20 @@ public struct TSHTTPSource: MediaSource {
 struct TSFeeder {
     var demuxer = TSDemuxer()
 
+    // `deliver` is static and the events are taken first: calling a method of `self` with
+    // `demuxer.feed(…)` as its argument makes Swift copy `self`, and a copied demuxer's
+    // buffers are then shared, so its next write copies each of them whole.
     mutating func feed(_ bytes: ByteBuffer, into sink: some MediaSink) {
-        deliver(demuxer.feed(bytes, wallClockMicros: WallClock.nowMicros()), into: sink)
+        let events = demuxer.feed(bytes, wallClockMicros: WallClock.nowMicros())
+        Self.deliver(events, into: sink)
     }
 
     mutating func finish(into sink: some MediaSink) {
-        deliver(demuxer.flush(), into: sink)
+        let events = demuxer.flush()
+        Self.deliver(events, into: sink)
     }
 
-    private func deliver(_ events: [TSDemuxer.Event], into sink: some MediaSink) {
+    private static func deliver(_ events: [TSDemuxer.Event], into sink: some MediaSink) {
         for event in events {
             switch event {
             case .tracks(let tracks): sink.setTracks(tracks)

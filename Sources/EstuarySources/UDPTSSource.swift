@@ -31,42 +31,51 @@ public struct UDPTSSource: MediaSource {
     }
 
     public func run(into sink: some MediaSink) async throws {
-        let channel: NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>
+        let channel: any Channel
         do {
             channel = try await DatagramBootstrap(group: group)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
-                // The receive buffer is split across the 32 messages of one vector read: 2 KiB each.
-                .channelOption(.datagramVectorReadMessageCount, value: 32)
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 2048))
-                .bind(host: bindHost, port: port) { channel in
-                    let joined: EventLoopFuture<Void>
-                    if let multicastGroup, let multicast = channel as? any MulticastChannel {
-                        do {
-                            joined = multicast.joinGroup(try SocketAddress(ipAddress: multicastGroup, port: port))
-                        } catch {
-                            joined = channel.eventLoop.makeFailedFuture(error)
-                        }
-                    } else {
-                        joined = channel.eventLoop.makeSucceededVoidFuture()
-                    }
-                    return joined.flatMapThrowing {
-                        try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(
-                            wrappingChannelSynchronously: channel)
+                // One datagram per read: at a few hundred datagrams a second per socket a read
+                // rarely finds more, and a vector read would hand out a large buffer each time.
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(UDPTSHandler(sink: sink))
                     }
                 }
+                .bind(host: bindHost, port: port).get()
+            if let multicastGroup, let multicast = channel as? any MulticastChannel {
+                try await multicast.joinGroup(try SocketAddress(ipAddress: multicastGroup, port: port)).get()
+            }
         } catch {
             throw SourceError.connectionFailed(url: displayURL, reason: "cannot bind UDP \(bindHost):\(port): \(error)")
         }
-        var feeder = TSFeeder()
-        try await withTaskCancellationHandler {
-            try await channel.executeThenClose { inbound, _ in
-                for try await envelope in inbound {
-                    feeder.feed(envelope.data, into: sink)
-                }
-            }
+        // The handler feeds the sink on the event loop; this task only holds the socket open.
+        await withTaskCancellationHandler {
+            try? await channel.closeFuture.get()
         } onCancel: {
-            channel.channel.close(promise: nil)
+            channel.close(promise: nil)
         }
+    }
+}
+
+/// Feeds each datagram through the MPEG-TS demuxer into the sink, on the channel's event loop:
+/// no hop to another task per datagram. The demuxer state is confined to that loop.
+final class UDPTSHandler<Sink: MediaSink>: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    private let sink: Sink
+    private var feeder = TSFeeder()
+
+    init(sink: Sink) { self.sink = sink }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        feeder.feed(unwrapInboundIn(data).data, into: sink)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A failed receive (e.g. ICMP errors on a connected socket) is not fatal for a listener.
+        sink.inputError("UDP receive error: \(error)")
     }
 }

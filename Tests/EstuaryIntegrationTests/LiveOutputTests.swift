@@ -14,11 +14,9 @@ import Testing
 extension IntegrationTests {
     /// ffprobe, as an independent client, reads every live output of a `fake://` stream.
     @Suite(.serialized) struct LiveOutputTests {
-        static let expectedVideo = FFmpegTool.StreamSummary(codec: "h264", width: 960, height: 540, frames: nil)
-
         @Test(.enabled(if: FFmpegTool.enabled)) func ffprobeReadsM4FHLSAndMPEGTS() async throws {
             try await withNode(streams: [stream("cam", "fake://cam")]) { node, port in
-                try await waitUntil("cam has an HLS segment") { node.manager.stream(named: "cam")?.pipeline.hlsPlaylist() != nil }
+                try await waitUntil("cam alive") { node.manager.stream(named: "cam")?.isAlive == true }
                 let base = "http://127.0.0.1:\(port)/cam"
                 for output in ["m4f", "mpegts"] {
                     let streams = try await FFmpegTool.probe("\(base)/\(output)", readSeconds: 4)
@@ -39,6 +37,10 @@ extension IntegrationTests {
 
         @Test func playlistListsSegmentsWithTargetDurationAndMap() async throws {
             try await withNode(streams: [stream("cam", "fake://cam")]) { node, port in
+                // The first request starts HLS packaging and waits for the first segment.
+                let (first, firstStatus) = try await httpGet("http://127.0.0.1:\(port)/cam/index.m3u8")
+                #expect(firstStatus == 200)
+                #expect(first.contains("#EXTINF:"))
                 try await waitUntil("two segments") {
                     (node.manager.stream(named: "cam")?.pipeline.hlsPlaylist()?.components(separatedBy: "#EXTINF").count ?? 0) >= 3
                 }
@@ -54,6 +56,26 @@ extension IntegrationTests {
                 }
                 let (_, segmentStatus) = try await httpGet("http://127.0.0.1:\(port)/cam/\(segments[0])")
                 #expect(segmentStatus == 200)
+            }
+        }
+
+        @Test func anUnwatchedStreamPackagesNeitherHLSNorMPEGTS() async throws {
+            try await withNode(streams: [stream("cam", "fake://cam")]) { node, port in
+                let pipeline = try #require(node.manager.stream(named: "cam")?.pipeline)
+                // Five seconds of media: more than two HLS segments and many TS chunks' worth.
+                try await waitUntil("5 s of media") { pipeline.statistics.framesIn >= 5 * (25 + 47) }
+                #expect(pipeline.hlsPlaylist() == nil, "HLS was packaged with no HLS request")
+                #expect(pipeline.mpegts.statistics.publishedItems == 0, "MPEG-TS was packaged with no reader")
+                #expect(pipeline.m4f.statistics.publishedItems > 0)
+
+                // An MPEG-TS reader starts TS packaging; its first bytes are PAT/PMT then a keyframe.
+                let response = try await HTTPClient.shared.execute(
+                    HTTPClientRequest(url: "http://127.0.0.1:\(port)/cam/mpegts"), timeout: .seconds(10))
+                var body = response.body.makeAsyncIterator()
+                let firstBytes = try #require(try await body.next())
+                #expect(firstBytes.getInteger(at: firstBytes.readerIndex, as: UInt8.self) == 0x47)
+                try await waitUntil("TS packaged for the reader") { pipeline.mpegts.statistics.publishedItems > 0 }
+                #expect(pipeline.hlsPlaylist() == nil)
             }
         }
 
