@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
     ],
     targets: [
         // Media formats: depend on NIOCore at most.
@@ -69,6 +70,18 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // config_external: the configuration backend client, the sync cycle, dynamic names.
+        .target(
+            name: "EstuaryConfigExternal",
+            dependencies: [
+                "EstuaryConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Ingest sources: fake, m4f, MPEG-TS over UDP and HTTP, input failover.
         .target(
             name: "EstuarySources",
@@ -88,9 +101,10 @@ let package = Package(
             name: "EstuaryNode",
             dependencies: [
                 "EstuaryMedia", "EstuaryMP4", "EstuaryMPEGTS", "EstuaryHub", "EstuaryLive",
-                "EstuaryConfig", "EstuaryClusterAuth", "EstuarySources",
+                "EstuaryConfig", "EstuaryClusterAuth", "EstuarySources", "EstuaryConfigExternal",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -126,6 +140,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             path: "bench/EstuaryBench",
             swiftSettings: swiftSettings
@@ -151,11 +166,21 @@ let package = Package(
         .testTarget(name: "EstuaryHubTests", dependencies: ["EstuaryHub", "EstuaryTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryClusterAuth"], swiftSettings: swiftSettings),
         .testTarget(
+            name: "EstuaryConfigExternalTests",
+            dependencies: [
+                "EstuaryConfigExternal", "EstuaryConfig", "EstuaryTestSupport",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "EstuaryIntegrationTests",
             dependencies: [
                 "EstuaryNode", "EstuaryMedia", "EstuaryMP4", "EstuaryMPEGTS", "EstuaryConfig", "EstuarySources",
-                "EstuaryLive", "EstuaryClusterAuth", "EstuaryHub", "EstuaryTestSupport",
+                "EstuaryLive", "EstuaryClusterAuth", "EstuaryHub", "EstuaryTestSupport", "EstuaryConfigExternal",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,10 +1,12 @@
 import AsyncHTTPClient
 import EstuaryClusterAuth
 import EstuaryConfig
+import EstuaryConfigExternal
 import EstuaryHub
 import EstuaryLive
 import EstuaryMedia
 import EstuarySources
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -24,7 +26,13 @@ public final class Node: Service, Sendable {
     let logger: Logger
     let httpClient: HTTPClient
     let clusterAuth: ClusterAuth?
+    /// The config_external cycle (idle while no backend is configured).
+    public let configSync: ConfigSync
     private let initialStreams: [StreamConfig]
+    private let stateStore: NodeStateStore?
+    /// The API-managed state (its `config_external` and streams), changed under this lock and persisted.
+    private let apiState: Mutex<NodeStateStore.State>
+    private let stateLoadError: String?
     private let state = Mutex<(port: Int?, ready: Bool, waiters: [CheckedContinuation<Int, Never>])>((nil, false, []))
 
     public init(options: NodeOptions, streams: [StreamConfig], logger: Logger) {
@@ -39,6 +47,22 @@ public final class Node: Service, Sendable {
         let factory = SourceFactory(
             httpClient: httpClient, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, clusterKey: options.clusterKey)
         self.manager = StreamManager(factory: factory, readerLimits: options.readerLimits, logger: logger)
+        self.stateStore = options.stateDirectory.map { NodeStateStore(directory: $0) }
+        var loaded = NodeStateStore.State()
+        var loadError: String?
+        if let stateStore {
+            do {
+                loaded = try stateStore.load()
+            } catch {
+                loadError = error.description
+            }
+        }
+        self.apiState = Mutex(loaded)
+        self.stateLoadError = loadError
+        let metrics = self.metrics
+        self.configSync = ConfigSync(
+            host: options.hostname, httpClient: httpClient, target: manager, logger: logger, interval: options.configExternalInterval,
+            requestTimeout: options.configExternalTimeout, observer: { metrics.record($0) })
     }
 
     /// Whether the listener is up and the configuration loaded.
@@ -76,12 +100,118 @@ public final class Node: Service, Sendable {
                 logger.info("listening", metadata: ["port": .stringConvertible(port), "role": .string(options.role)])
             },
             logger: logger)
+        if let stateLoadError { logger.error("\(stateLoadError); starting without the API's saved state") }
+        try applyConfigExternal()
         manager.apply(initialStreams, origin: .file)
+        let apiStreams = apiState.withLock { Array($0.streams.values) }
+        for name in manager.apply(apiStreams, origin: .api) {
+            logger.error(
+                "stream saved through the API is also defined in the YAML file; the file's runs", metadata: ["stream": .string(name)])
+        }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await self.manager.run() }
             group.addTask { try await app.run() }
+            group.addTask { await cancelWhenGracefulShutdown { await self.configSync.run() } }
         }
         try? await httpClient.shutdown()
+    }
+
+    /// The `config_external` in force and where it came from: the environment (or flag) wins over the API,
+    /// the API over the YAML file.
+    var configExternalSelection: (url: String, source: String)? {
+        if let value = options.configExternalOverride { return (value, "env") }
+        if let value = apiState.withLock({ $0.configExternal }) { return (value, "api") }
+        if let value = options.configExternalFile { return (value, "file") }
+        return nil
+    }
+
+    /// Hands the selected backend to the cycle (or turns config_external off).
+    func applyConfigExternal() throws(ConfigExternalError) {
+        guard let selection = configExternalSelection else {
+            configSync.setURL(nil)
+            return
+        }
+        let url = try ConfigBackendURL(selection.url)
+        if configSync.url != url {
+            logger.info("config_external set", metadata: ["url": .string(url.masked), "source": .string(selection.source)])
+        }
+        configSync.setURL(url)
+    }
+
+    /// Whether streams are managed by a backend (then the API may not change them).
+    var configExternalEnabled: Bool { configSync.url != nil }
+
+    /// `PUT /streamer/api/v3/config {"config_external": …}`: validates, persists and applies the URL
+    /// (`nil` or empty removes it, which stops only the backend's streams).
+    func setConfigExternal(_ text: String?) throws {
+        let value = text.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+        if let value {
+            do {
+                _ = try ConfigBackendURL(value)
+            } catch {
+                throw NodeError(.badRequest, "invalid_config_external", error.detail)
+            }
+        }
+        try apiState.withLock { state in
+            try stateStore?.saveConfigExternal(value)
+            state.configExternal = value
+        }
+        try? applyConfigExternal()
+    }
+
+    /// `PUT /streamer/api/v3/streams/{name}`: starts or restarts an API-managed stream and persists it.
+    func putStream(_ config: StreamConfig) throws {
+        guard !configExternalEnabled else { throw NodeError.configExternalEnabled }
+        try apiState.withLock { state in
+            if let running = manager.stream(named: config.name), running.origin != .api {
+                throw NodeError(
+                    .conflict, "stream_defined_elsewhere",
+                    "stream '\(config.name)' is defined by the node's \(running.origin.rawValue) configuration; change it there")
+            }
+            var streams = state.streams
+            streams[config.name] = config
+            try stateStore?.saveStreams(streams)
+            state.streams = streams
+            _ = manager.put(config, origin: .api)
+        }
+    }
+
+    /// `DELETE /streamer/api/v3/streams/{name}`: stops an API-managed stream and forgets it.
+    func deleteStream(_ name: String) throws {
+        guard !configExternalEnabled else { throw NodeError.configExternalEnabled }
+        try apiState.withLock { state in
+            guard state.streams[name] != nil else {
+                if let running = manager.stream(named: name) {
+                    throw NodeError(
+                        .badRequest, "stream_defined_elsewhere",
+                        "stream '\(name)' is defined by the node's \(running.origin.rawValue) configuration; remove it there")
+                }
+                throw NodeError.streamNotFound(name)
+            }
+            var streams = state.streams
+            streams[name] = nil
+            try stateStore?.saveStreams(streams)
+            state.streams = streams
+            manager.stop(name)
+        }
+    }
+
+    /// The stream a client asked to play: a running one, or one the backend returns for the unknown name
+    /// (DESIGN §3 step 3).
+    func streamForPlayback(_ name: String) async throws -> LiveStream {
+        if let stream = manager.stream(named: name) { return stream }
+        guard StreamConfig.isValidName(name), configSync.acceptsDynamicNames else { throw NodeError.streamNotFound(name) }
+        switch await configSync.resolve(name) {
+        case .found(let config):
+            guard let stream = manager.startDynamic(config) else { throw NodeError.streamNotFound(name) }
+            return stream
+        case .notFound:
+            throw NodeError.streamNotFound(name)
+        case .failed(let error):
+            throw NodeError(
+                .serviceUnavailable, "config_external_error",
+                "stream '\(name)' is unknown here and the configuration backend could not be asked: \(error)")
+        }
     }
 
     /// Checks `Authorization: Cluster …` on a node-to-node request (open without a key).
@@ -99,15 +229,27 @@ public final class Node: Service, Sendable {
         var role: String
         var clusterKey: String?
         var streams: Int
+        var configExternal: String?
+        var configExternalSource: String?
+        var configExternalError: ConfigExternalStatus.Problem?
+        var configExternalStatus: ConfigExternalStatus?
 
         enum CodingKeys: String, CodingKey {
             case hostname, role, streams
             case clusterKey = "cluster_key"
+            case configExternal = "config_external"
+            case configExternalSource = "config_external_source"
+            case configExternalError = "config_external_error"
+            case configExternalStatus = "config_external_status"
         }
     }
 
     func configReport() -> ConfigReport {
-        ConfigReport(
-            hostname: options.hostname, role: options.role, clusterKey: options.clusterKey == nil ? nil : "***", streams: manager.all.count)
+        let selection = configExternalSelection
+        let status = selection == nil ? nil : configSync.status
+        return ConfigReport(
+            hostname: options.hostname, role: options.role, clusterKey: options.clusterKey == nil ? nil : "***", streams: manager.all.count,
+            configExternal: selection.map { SecretMasking.mask(url: $0.url) }, configExternalSource: selection?.source,
+            configExternalError: status?.error, configExternalStatus: status)
     }
 }

@@ -27,6 +27,11 @@ public struct NodeError: HTTPResponseError, CustomStringConvertible {
         NodeError(.notFound, "stream_not_found", "no stream named '\(name)' runs on this node")
     }
 
+    /// The API may not change streams while a configuration backend manages them (DESIGN §3).
+    public static let configExternalEnabled = NodeError(
+        .badRequest, "config_external_enabled",
+        "streams are managed by the configuration backend (config_external); change them there, or remove config_external first")
+
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let body = (try? JSONEncoder().encode(["error": code, "detail": detail])) ?? Data()
         var headers = HTTPFields()

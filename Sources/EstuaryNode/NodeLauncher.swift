@@ -25,8 +25,13 @@ public enum NodeLauncher {
             logger.critical("cannot load configuration: \(error)")
             throw error
         }
+        // The flag or STREAMER_CONFIG_EXTERNAL wins over the API's value; the YAML line loses to it (DESIGN §3).
+        let overriding = [flags.configExternal, environment[NodeEnvironmentKey.configExternal.rawValue]]
+            .compactMap { $0?.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty }
         let options = NodeOptions(
-            httpPort: settings.httpPort, clusterKey: settings.clusterKey, hostname: settings.hostname, role: role)
+            httpPort: settings.httpPort, clusterKey: settings.clusterKey, hostname: settings.hostname, role: role,
+            stateDirectory: settings.stateDir, configExternalOverride: overriding,
+            configExternalFile: overriding == nil ? settings.configExternal : nil)
         let node = Node(options: options, streams: settings.streams, logger: logger)
         try await runServices([node], logger: logger, shutdownTimeout: options.shutdownTimeout)
     }

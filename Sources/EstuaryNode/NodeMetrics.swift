@@ -1,4 +1,5 @@
 import EstuaryConfig
+import EstuaryConfigExternal
 import EstuaryHub
 import EstuaryLive
 import EstuaryMedia
@@ -12,6 +13,51 @@ public final class NodeMetrics: Sendable {
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
+    }
+
+    /// Counts one configuration backend request by endpoint and outcome, with its latency and bytes.
+    func record(_ request: ConfigBackendRequest) {
+        let endpoint = request.endpoint.rawValue
+        counter(
+            name: "estuary_config_external_requests_total", labels: [("endpoint", endpoint), ("outcome", request.outcome)],
+            help: "Requests to the configuration backend by endpoint and outcome (ok or the error reason)"
+        ).increment()
+        counter(
+            name: "estuary_config_external_response_bytes_total", labels: [("endpoint", endpoint)],
+            help: "Body bytes received from the configuration backend"
+        ).increment(by: Int64(request.bytes))
+        registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(
+                namespace: "estuary", metricName: "config_external_request", unitName: "seconds",
+                helpText: "Configuration backend request latency, body included"),
+            labels: [("endpoint", endpoint)],
+            buckets: [.milliseconds(5), .milliseconds(20), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5)]
+        ).record(request.duration)
+    }
+
+    /// Refreshes the config_external and per-origin gauges.
+    func refresh(configSync: ConfigSync, enabled: Bool, counts: [StreamOrigin: Int]) {
+        for origin in [StreamOrigin.file, .api, .external, .dynamic] {
+            gauge(
+                name: "estuary_streams", labels: [("origin", origin.rawValue)],
+                help: "Running streams by where their configuration came from"
+            )
+            .set(to: Double(counts[origin] ?? 0))
+        }
+        let status = configSync.status
+        gauge(
+            name: "estuary_config_external_enabled", labels: [], help: "1 when a configuration backend manages streams"
+        ).set(to: enabled ? 1 : 0)
+        gauge(
+            name: "estuary_config_external_last_sync_timestamp_seconds", labels: [],
+            help: "UTC time of the last completed config_external cycle (0 before the first)"
+        ).set(to: Double(status.lastSync ?? 0))
+        for reason in ConfigExternalReason.allCases {
+            gauge(
+                name: "estuary_config_external_error", labels: [("reason", reason.rawValue)],
+                help: "1 while config_external_error has this reason"
+            ).set(to: status.error?.reason == reason ? 1 : 0)
+        }
     }
 
     /// Refreshes the per-stream metrics from `streams`, then renders the exposition text.
@@ -37,11 +83,11 @@ public final class NodeMetrics: Sendable {
             set(
                 counter: "estuary_stream_delivered_bytes_total", Int64(m4f.deliveredBytes + ts.deliveredBytes), labels,
                 "Bytes handed to live readers")
-            registry.makeGauge(name: "estuary_stream_readers", labels: labels, help: "Live readers now").set(
+            gauge(name: "estuary_stream_readers", labels: labels, help: "Live readers now").set(
                 to: Double(m4f.readers + ts.readers))
-            registry.makeGauge(name: "estuary_stream_alive", labels: labels, help: "1 if media arrived in the last 5 s")
+            gauge(name: "estuary_stream_alive", labels: labels, help: "1 if media arrived in the last 5 s")
                 .set(to: stream.isAlive ? 1 : 0)
-            registry.makeGauge(name: "estuary_stream_input_bitrate_bits", labels: labels, help: "Input bit rate over the last second")
+            gauge(name: "estuary_stream_input_bitrate_bits", labels: labels, help: "Input bit rate over the last second")
                 .set(to: Double(pipeline.inputBitsPerSecond))
         }
         var out: [UInt8] = []
@@ -49,8 +95,18 @@ public final class NodeMetrics: Sendable {
         return out
     }
 
+    /// A counter by its full exposition name (the descriptor's unit part left empty).
+    private func counter(name: String, labels: [(String, String)], help: String) -> Counter {
+        registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+    }
+
+    /// A gauge by its full exposition name.
+    private func gauge(name: String, labels: [(String, String)], help: String) -> Gauge {
+        registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+    }
+
     private func set(counter name: String, _ value: Int64, _ labels: [(String, String)], _ help: String) {
-        let counter = registry.makeCounter(name: name, labels: labels, help: help)
+        let counter = counter(name: name, labels: labels, help: help)
         counter.reset()
         counter.increment(by: value)
     }

@@ -19,11 +19,25 @@ public struct NodeOptions: Sendable {
     public var shutdownTimeout: Duration
     /// Per-reader queue bounds of every live output.
     public var readerLimits: HubLimits
+    /// Where API-managed streams and the API's `config_external` persist; `nil` keeps them in memory.
+    public var stateDirectory: String?
+    /// `config_external` from the environment (`STREAMER_CONFIG_EXTERNAL`) or the flag: it wins over the API.
+    public var configExternalOverride: String?
+    /// `config_external` from the YAML file: the API's value wins over it.
+    public var configExternalFile: String?
+    /// The pause between config_external cycles (DESIGN §3: 2–3 s).
+    public var configExternalInterval: ClosedRange<Duration> = .seconds(2) ... .seconds(3)
+    /// The bound on one config_external request (DESIGN §3: 5 s).
+    public var configExternalTimeout: Duration = .seconds(5)
 
     public init(
         httpHost: String = "0.0.0.0", httpPort: Int = 8080, clusterKey: String? = nil, hostname: String = "localhost",
-        role: String = "ingest", shutdownTimeout: Duration = .seconds(10), readerLimits: HubLimits = HubLimits()
+        role: String = "ingest", shutdownTimeout: Duration = .seconds(10), readerLimits: HubLimits = HubLimits(),
+        stateDirectory: String? = nil, configExternalOverride: String? = nil, configExternalFile: String? = nil
     ) {
+        self.stateDirectory = stateDirectory
+        self.configExternalOverride = configExternalOverride
+        self.configExternalFile = configExternalFile
         self.readerLimits = readerLimits
         self.httpHost = httpHost
         self.httpPort = httpPort

@@ -1,5 +1,6 @@
 import EstuaryClusterAuth
 import EstuaryConfig
+import EstuaryConfigExternal
 import EstuaryHub
 import EstuaryLive
 import EstuaryMedia
@@ -21,6 +22,7 @@ public func buildRouter(node: Node) -> Router<BasicRequestContext> {
             : Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "starting\n")))
     }
     router.get("/metrics") { _, _ -> Response in
+        node.metrics.refresh(configSync: node.configSync, enabled: node.configExternalEnabled, counts: node.manager.countsByOrigin)
         let text = node.metrics.render(streams: node.manager.all)
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
@@ -33,8 +35,47 @@ public func buildRouter(node: Node) -> Router<BasicRequestContext> {
         guard let stream = node.manager.stream(named: name) else { throw NodeError.streamNotFound(name) }
         return try jsonResponse(StreamReport(stream))
     }
+    router.put("/streamer/api/v3/streams/**") { request, context -> Response in
+        let name = context.parameters.getCatchAll().joined(separator: "/")
+        guard !node.configExternalEnabled else { throw NodeError.configExternalEnabled }
+        guard StreamConfig.isValidName(name) else {
+            throw NodeError(.badRequest, "invalid_stream_name", "'\(name)' is not a valid stream name: [A-Za-z0-9_.-/]{1,128}, no '..'")
+        }
+        let body = try await request.body.collect(upTo: 1 << 20)
+        let config: StreamConfig
+        do {
+            config = try StreamConfig.decode(json: Data(body.readableBytesView), name: name).config
+        } catch {
+            throw NodeError(.badRequest, "invalid_stream", "\(error)")
+        }
+        guard config.name == name else {
+            throw NodeError(.badRequest, "invalid_stream", "the body names stream '\(config.name)' but the path names '\(name)'")
+        }
+        try node.putStream(config)
+        return try jsonResponse(config)
+    }
+    router.delete("/streamer/api/v3/streams/**") { _, context -> Response in
+        let name = context.parameters.getCatchAll().joined(separator: "/")
+        try node.deleteStream(name)
+        return Response(status: .noContent)
+    }
     router.get("/streamer/api/v3/config") { _, _ -> Response in
         try jsonResponse(node.configReport())
+    }
+    router.put("/streamer/api/v3/config") { request, _ -> Response in
+        let body = try await request.body.collect(upTo: 64 << 10)
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView))) as? [String: Any] else {
+            throw NodeError(
+                .badRequest, "invalid_json", "the body must be a JSON object such as {\"config_external\": \"http://…/streams\"}")
+        }
+        if let value = object["config_external"] {
+            switch value {
+            case let text as String: try node.setConfigExternal(text)
+            case is NSNull: try node.setConfigExternal(nil)
+            default: throw NodeError(.badRequest, "invalid_config_external", "config_external must be a URL string or null")
+            }
+        }
+        return try jsonResponse(node.configReport())
     }
 
     // §4.1 live media: /{name}/m4f, /{name}/index.m3u8 (+ init-N.mp4, seg-N.m4s), /{name}/mpegts
@@ -42,7 +83,7 @@ public func buildRouter(node: Node) -> Router<BasicRequestContext> {
         guard let media = MediaPath(path: request.uri.path) else {
             throw NodeError(.notFound, "not_found", "no endpoint at \(request.uri.path)")
         }
-        guard let stream = node.manager.stream(named: media.stream) else { throw NodeError.streamNotFound(media.stream) }
+        let stream = try await node.streamForPlayback(media.stream)
         switch media {
         case .m4f:
             try node.authorizeClusterRequest(request)

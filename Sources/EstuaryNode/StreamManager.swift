@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import EstuaryConfig
+import EstuaryConfigExternal
 import EstuaryHub
 import EstuaryLive
 import EstuaryMedia
@@ -35,42 +36,96 @@ public final class StreamManager: Service, Sendable {
     /// and a name already running from another origin is reported, not overridden.
     @discardableResult
     public func apply(_ configs: [StreamConfig], origin: StreamOrigin) -> [String] {
-        var conflicts: [String] = []
-        let wanted = Dictionary(configs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        let (toStart, toStop) = streams.withLock { streams -> ([LiveStream], [LiveStream]) in
-            var start: [LiveStream] = []
-            var stop: [LiveStream] = []
-            for (name, stream) in streams where stream.origin == origin && wanted[name] == nil {
-                stop.append(stream)
+        let wanted = Set(configs.map(\.name))
+        return change(origin: origin) { streams, plan in
+            for (name, stream) in streams where stream.origin == origin && !wanted.contains(name) {
+                plan.stop.append(stream)
                 streams[name] = nil
             }
-            for config in configs {
-                if let running = streams[config.name] {
-                    if running.origin != origin {
-                        conflicts.append(config.name)
-                        continue
-                    }
-                    if running.config == config { continue }
-                    stop.append(running)
-                }
-                let stream = LiveStream(config: config, origin: origin, limits: readerLimits)
-                streams[config.name] = stream
-                start.append(stream)
-            }
-            return (start, stop)
+            for config in configs { plan.place(config, origin: origin, in: &streams) { $0 == origin } }
         }
-        for stream in toStop {
+    }
+
+    /// Starts or restarts one stream of `origin` (the API's `PUT`). Returns `false` when the name runs
+    /// from another origin, which is left untouched.
+    public func put(_ config: StreamConfig, origin: StreamOrigin) -> Bool {
+        change(origin: origin) { streams, plan in
+            plan.place(config, origin: origin, in: &streams) { $0 == origin }
+        }.isEmpty
+    }
+
+    /// Starts a stream the backend returned for a dynamic name, unless one of that name already runs.
+    /// Returns the stream now running under that name.
+    public func startDynamic(_ config: StreamConfig) -> LiveStream? {
+        var running: LiveStream?
+        _ = change(origin: .dynamic) { streams, plan in
+            if let existing = streams[config.name] {
+                running = existing
+                return
+            }
+            plan.place(config, origin: .dynamic, in: &streams) { _ in false }
+            running = streams[config.name]
+        }
+        return running
+    }
+
+    private struct Plan {
+        var start: [LiveStream] = []
+        var stop: [LiveStream] = []
+        var conflicts: [String] = []
+        let limits: HubLimits
+
+        /// Starts `config` unless an identical one runs; restarts it (keeping the running stream's origin)
+        /// when the running one may be replaced (`replaceable(origin)`) and differs; else a conflict.
+        mutating func place(
+            _ config: StreamConfig, origin: StreamOrigin, in streams: inout [String: LiveStream], replaceable: (StreamOrigin) -> Bool
+        ) {
+            var origin = origin
+            if let running = streams[config.name] {
+                guard replaceable(running.origin) else {
+                    conflicts.append(config.name)
+                    return
+                }
+                if running.config == config { return }
+                origin = running.origin
+                stop.append(running)
+            }
+            let stream = LiveStream(config: config, origin: origin, limits: limits)
+            streams[config.name] = stream
+            start.append(stream)
+        }
+    }
+
+    /// Changes the table under the lock, then stops and starts outside it. Returns the conflicts.
+    private func change(origin: StreamOrigin, _ body: (inout [String: LiveStream], inout Plan) -> Void) -> [String] {
+        let plan = streams.withLock { streams in
+            var plan = Plan(limits: readerLimits)
+            body(&streams, &plan)
+            return plan
+        }
+        for stream in plan.stop {
             logger.info("stopping stream", metadata: ["stream": .string(stream.name)])
             stream.stop()
         }
-        for stream in toStart {
-            logger.info("starting stream", metadata: ["stream": .string(stream.name), "origin": .string(origin.rawValue)])
+        for stream in plan.start {
+            logger.info("starting stream", metadata: ["stream": .string(stream.name), "origin": .string(stream.origin.rawValue)])
             commandSink.yield(stream)
         }
-        for name in conflicts {
-            logger.error("stream defined twice", metadata: ["stream": .string(name), "origin": .string(origin.rawValue)])
+        for name in plan.conflicts {
+            logger.error(
+                "stream defined twice; the running definition stays",
+                metadata: ["stream": .string(name), "origin": .string(origin.rawValue)])
         }
-        return conflicts
+        return plan.conflicts
+    }
+
+    /// How many streams run from each origin.
+    public var countsByOrigin: [StreamOrigin: Int] {
+        streams.withLock { streams in
+            var counts: [StreamOrigin: Int] = [:]
+            for stream in streams.values { counts[stream.origin, default: 0] += 1 }
+            return counts
+        }
     }
 
     /// Stops one stream, whatever its origin. Returns whether it was running.
@@ -113,5 +168,29 @@ public final class StreamManager: Service, Sendable {
         }
         for stream in running { stream.stop() }
         commandSink.finish()
+    }
+}
+
+extension StreamManager: ExternalStreamTarget {
+    /// Streams from the backend's list and from dynamic requests.
+    public func externalStreamNames() -> Set<String> {
+        streams.withLock { streams in
+            Set(streams.values.filter { $0.origin == .external || $0.origin == .dynamic }.map(\.name))
+        }
+    }
+
+    /// Starts, restarts (keeping a dynamic stream dynamic) and stops the backend's streams; a name the file
+    /// or the API defines is a conflict and stays as it is.
+    public func applyExternal(_ configs: [StreamConfig], stopping: [String]) -> [String] {
+        change(origin: .external) { streams, plan in
+            for name in stopping {
+                guard let stream = streams[name], stream.origin == .external || stream.origin == .dynamic else { continue }
+                plan.stop.append(stream)
+                streams[name] = nil
+            }
+            for config in configs {
+                plan.place(config, origin: .external, in: &streams) { $0 == .external || $0 == .dynamic }
+            }
+        }
     }
 }

@@ -106,6 +106,9 @@ public struct InputSupervisor: Sendable {
         }
         let sink = GatedSink(index: index, url: display, gate: gate)
         let timeout = Duration.seconds(max(input.sourceTimeout, 1))
+        // A tenth of the timeout, within 100 ms…1 s: silence is noticed within 10 % of source_timeout, and an
+        // idle node with many streams does not wake for each of them four times a second.
+        let tick = min(max(timeout / 10, .milliseconds(100)), .seconds(1))
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -113,7 +116,7 @@ public struct InputSupervisor: Sendable {
                 }
                 group.addTask {
                     while !Task.isCancelled {
-                        try await Task.sleep(for: .milliseconds(250))
+                        try await Task.sleep(for: tick)
                         if gate.isDeposed(index) { throw WatchdogStop.deposed }
                         if ContinuousClock.now - sink.lastActivity > timeout {
                             throw SourceError.timeout(url: display, seconds: input.sourceTimeout)

@@ -3,6 +3,7 @@ import EstuaryClusterAuth
 import EstuaryConfig
 import EstuaryHub
 import EstuaryLive
+import EstuaryMP4
 import EstuaryMedia
 import EstuaryNode
 import EstuarySources

@@ -48,13 +48,14 @@ struct TestFailure: Error, CustomStringConvertible {
 
 /// Runs a node on 127.0.0.1 with a free port for the duration of `body`.
 func withNode<T: Sendable>(
-    streams: [StreamConfig], clusterKey: String? = nil, options configure: (inout NodeOptions) -> Void = { _ in },
+    streams: [StreamConfig], clusterKey: String? = nil, logLevel: Logger.Level = .warning,
+    options configure: (inout NodeOptions) -> Void = { _ in },
     _ body: (Node, Int) async throws -> T
 ) async throws -> T {
     var options = NodeOptions(httpHost: "127.0.0.1", httpPort: 0, clusterKey: clusterKey, hostname: "test-node")
     configure(&options)
     var logger = Logger(label: "test.node")
-    logger.logLevel = .warning
+    logger.logLevel = logLevel
     let node = Node(options: options, streams: streams, logger: logger)
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await node.run() }
@@ -120,6 +121,25 @@ func freeTCPPort() async throws -> Int {
     let port = channel.localAddress?.port ?? 0
     try await channel.close()
     return port
+}
+
+/// The status of a GET, without reading the body (live bodies never end).
+func httpStatus(_ url: String) async throws -> Int {
+    let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(15))
+    return Int(response.status.code)
+}
+
+/// A request with a method and a JSON body; returns the body as text and the status.
+func httpSend(_ method: HTTPMethod, _ url: String, json: String? = nil) async throws -> (body: String, status: Int) {
+    var request = HTTPClientRequest(url: url)
+    request.method = method
+    if let json {
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: json))
+    }
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
+    let body = try await response.body.collect(upTo: 16 << 20)
+    return (String(buffer: body), Int(response.status.code))
 }
 
 /// A plain GET returning the body as text and the status.

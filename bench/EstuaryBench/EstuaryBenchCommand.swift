@@ -6,7 +6,7 @@ struct EstuaryBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "estuary-bench",
         abstract: "Benchmarks of Estuary's ingest-node. Each starts the nodes it measures on 127.0.0.1 and prints plain lines.",
-        subcommands: [FanoutCommand.self, IngestCommand.self, LatencyCommand.self])
+        subcommands: [FanoutCommand.self, IngestCommand.self, LatencyCommand.self, ConfigCommand.self])
 }
 
 /// Options every benchmark shares: where the node binary is and how long to wait for it.

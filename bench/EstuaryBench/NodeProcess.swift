@@ -16,7 +16,7 @@ final class NodeProcess {
     private let process: Process
 
     /// Starts `binary --config <label>.yaml --http-port <free port>` in `directory`.
-    init(label: String, binary: String, yaml: String, directory: URL) throws {
+    init(label: String, binary: String, yaml: String, directory: URL, environment extra: [String: String] = [:]) throws {
         self.label = label
         self.port = try freeTCPPort()
         let configPath = directory.appendingPathComponent("\(label).yaml").path
@@ -34,6 +34,7 @@ final class NodeProcess {
         for key in ["STREAMER_CONFIG_EXTERNAL", "ESTUARY_CONFIG", "ESTUARY_CLUSTER_KEY", "ESTUARY_HTTP_PORT", "ESTUARY_STATE_DIR"] {
             environment.removeValue(forKey: key)
         }
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = log
@@ -203,7 +204,12 @@ struct StreamInfo: Decodable {
         var timestampDiscontinuities: Int
     }
 
+    struct Input: Decodable {
+        var url: String
+    }
+
     var name: String
+    var inputs: [Input]
     var stats: Stats
 
     static var decoder: JSONDecoder {
