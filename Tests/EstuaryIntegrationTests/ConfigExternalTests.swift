@@ -358,6 +358,19 @@ extension IntegrationTests {
                         #expect(report.contains("\"config_external_source\":\"env\""), "\(report)")
                         try await waitUntil("the env's backend drives the node") { node.manager.stream(named: "ext") != nil }
                     }
+                    // The YAML line applies when neither the environment nor the API set one.
+                    try await withNode(
+                        streams: file, logLevel: .error,
+                        options: { options in
+                            configure(&options)
+                            options.configExternalFile = control.url
+                        }
+                    ) { node, port in
+                        _ = try await httpSend(.PUT, "http://127.0.0.1:\(port)/streamer/api/v3/config", json: "{\"config_external\": null}")
+                        try await waitUntil("the file's backend drives the node") { node.manager.stream(named: "ext") != nil }
+                        let report = try await httpGet("http://127.0.0.1:\(port)/streamer/api/v3/config").body
+                        #expect(report.contains("\"config_external_source\":\"file\""), "\(report)")
+                    }
                 }
             }
         }

@@ -70,7 +70,8 @@ struct ConfigCommand: AsyncParsableCommand {
         // The same streams from a YAML file, no backend: what the idle streams cost by themselves.
         var yaml = "streams:\n"
         for index in 0..<nodeStreams {
-            yaml += "  - {name: b\(index), inputs: [{url: \"udp://127.0.0.1:\(basePort + backendStreams + 100 + index)\", source_timeout: 600}]}\n"
+            yaml +=
+                "  - {name: b\(index), inputs: [{url: \"udp://127.0.0.1:\(basePort + backendStreams + 100 + index)\", source_timeout: 600}]}\n"
         }
         let baseline = try NodeProcess(label: "baseline", binary: binary, yaml: yaml, directory: scratch.url)
         do {
@@ -91,7 +92,9 @@ struct ConfigCommand: AsyncParsableCommand {
     }
 
     /// Start-up, the idle window and the single-stream changes; returns the idle window's node CPU and cycles.
-    private func measure(node: NodeProcess, backend: BenchBackend, started: ContinuousClock.Instant) async throws -> (
+    private func measure(
+        node: NodeProcess, backend: BenchBackend, started: ContinuousClock.Instant
+    ) async throws -> (
         cpuSeconds: Double, cycles: Int
     ) {
         try await node.waitHealthy()
@@ -119,7 +122,8 @@ struct ConfigCommand: AsyncParsableCommand {
             "config idle seconds=\(seconds) cycles=\(cycles) cycle_interval_s=\(fixed(Double(seconds) / Double(cycles), 2)) "
                 + "requests_per_cycle=\(fixed(Double(after.requests - before.requests) / Double(cycles), 2)) "
                 + "bytes_per_cycle=\(fixed(Double(after.bytes - before.bytes) / Double(cycles), 0)) "
-                + "node_cpu_ms_per_cycle=\(fixed(cpu * 1000 / Double(cycles), 1)) node_cpu_percent=\(fixed(cpu * 100 / Double(seconds), 2))")
+                + "node_cpu_ms_per_cycle=\(fixed(cpu * 1000 / Double(cycles), 1)) node_cpu_percent=\(fixed(cpu * 100 / Double(seconds), 2))"
+        )
 
         // One stream's configuration changes: how long until the node runs the new one.
         var delays: [Double] = []
@@ -206,7 +210,8 @@ final class BenchBackend: Sendable {
                 body = "{\"streams\":[\(found.joined(separator: ","))]}"
             } else {
                 let mine = query["host"].map(String.init) == self.host
-                let listed = mine ? stride(from: 0, to: self.total, by: step).prefix(self.assigned).map { self.json($0, port: ports[$0]) } : []
+                let listed =
+                    mine ? stride(from: 0, to: self.total, by: step).prefix(self.assigned).map { self.json($0, port: ports[$0]) } : []
                 body = "{\"streams\":[\(listed.joined(separator: ","))],\"next\":null}"
             }
             self.counting.withLock { counters in
