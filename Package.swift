@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ingest-node", targets: ["IngestNode"]),
+        .executable(name: "dvr-node", targets: ["DVRNode"]),
         .executable(name: "estuary", targets: ["EstuaryCLI"]),
         .executable(name: "estuary-bench", targets: ["EstuaryBench"]),
     ],
@@ -96,12 +97,24 @@ let package = Package(
             resources: [.copy("Resources/fake.ts")],
             swiftSettings: swiftSettings
         ),
+        // DVR storage: the archive on disk, recording, cleanup, playback and import formats.
+        .target(
+            name: "EstuaryDVR",
+            dependencies: [
+                "EstuaryLive", "EstuaryConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The node runtime: HTTP server, stream manager, services, metrics.
         .target(
             name: "EstuaryNode",
             dependencies: [
                 "EstuaryMedia", "EstuaryMP4", "EstuaryMPEGTS", "EstuaryHub", "EstuaryLive",
-                "EstuaryConfig", "EstuaryClusterAuth", "EstuarySources", "EstuaryConfigExternal",
+                "EstuaryConfig", "EstuaryClusterAuth", "EstuarySources", "EstuaryConfigExternal", "EstuaryDVR",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -116,6 +129,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "IngestNode",
+            dependencies: [
+                "EstuaryNode",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "DVRNode",
             dependencies: [
                 "EstuaryNode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -165,6 +186,15 @@ let package = Package(
         ),
         .testTarget(name: "EstuaryHubTests", dependencies: ["EstuaryHub", "EstuaryTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryClusterAuth"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EstuaryDVRTests",
+            dependencies: [
+                "EstuaryDVR", "EstuaryLive", "EstuaryConfig", "EstuaryTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "EstuaryConfigExternalTests",
             dependencies: [

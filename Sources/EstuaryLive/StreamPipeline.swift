@@ -39,6 +39,7 @@ public final class StreamPipeline: MediaSink {
     /// HLS packaging stops after this long without an HLS request.
     public let hlsIdleTimeout: Duration
     private let stats = Mutex(StreamStatistics())
+    private let taps = Mutex<[@Sendable (LiveChunk) -> Void]>([])
     private let bitrateWindow = Mutex((start: Int64(0), bytes: Int64(0)))
 
     public init(name: String, limits: HubLimits = HubLimits(), hlsWindow: Int = 6, hlsIdleTimeout: Duration = .seconds(60)) {
@@ -48,6 +49,13 @@ public final class StreamPipeline: MediaSink {
         self.hlsWindow = hlsWindow
         self.hlsIdleTimeout = hlsIdleTimeout
         self.hls = Mutex(HLSState(playlist: HLSPlaylist(windowSize: hlsWindow)))
+    }
+
+    /// Adds a consumer of every M4F chunk (init and media) as it is packaged, such as the recorder. It is
+    /// called on the source's task and must not block; it first receives the current init segment, if any.
+    public func tap(_ consumer: @escaping @Sendable (LiveChunk) -> Void) {
+        taps.withLock { $0.append(consumer) }
+        if let header = m4f.header { consumer(header) }
     }
 
     /// Declares the source's tracks (call again when codec parameters change). The fragments
@@ -139,6 +147,7 @@ public final class StreamPipeline: MediaSink {
                 }
             }
             m4f.publish(chunk)
+            for consumer in taps.withLock({ $0 }) { consumer(chunk) }
         }
         if let chunk = output.mpegts { mpegts.publish(chunk) }
     }

@@ -1,9 +1,11 @@
 import EstuaryConfig
+import EstuaryDVR
 import EstuaryHub
 import EstuaryLive
 import EstuaryMedia
 import EstuarySources
 import Logging
+import Synchronization
 
 /// One running stream: its configuration, its pipeline (what readers take) and its inputs.
 public final class LiveStream: Sendable {
@@ -13,6 +15,7 @@ public final class LiveStream: Sendable {
     public let inputStatus = InputStatus()
     let stopSignal = StopSignal()
     let startedMicros: Int64
+    private let recording = Mutex<(recorder: Recorder?, error: String?)>((nil, nil))
 
     init(config: StreamConfig, origin: StreamOrigin, limits: HubLimits) {
         self.config = config
@@ -29,18 +32,43 @@ public final class LiveStream: Sendable {
         return last > 0 && WallClock.nowMicros() - last < 5_000_000
     }
 
-    /// Runs the inputs until the stream is stopped or the task cancelled, then ends readers.
-    func run(factory: SourceFactory, logger: Logger) async {
+    /// The recorder, while a stream with a `dvr` block runs.
+    public var recorder: Recorder? { recording.withLock { $0.recorder } }
+
+    /// Why the archive could not be opened, if it could not.
+    public var recordingError: String? { recording.withLock { $0.error } }
+
+    /// Runs the inputs (and the recorder, with a `dvr` block) until the stream is stopped or the task
+    /// cancelled, then ends readers and completes the segment being recorded.
+    func run(factory: SourceFactory, archives: ArchiveRegistry, logger: Logger) async {
         var logger = logger
         logger[metadataKey: "stream"] = .string(name)
+        var recorder: Recorder?
+        if let dvr = config.dvr {
+            do {
+                let archive = try await archives.archive(root: dvr.root, name: name)
+                recorder = Recorder(archive: archive, logger: logger)
+            } catch {
+                logger.error("dvr: cannot open the archive; the stream runs without recording", metadata: ["error": "\(error)"])
+                recording.withLock { $0.error = "\(error)" }
+            }
+        }
+        if let recorder {
+            recording.withLock { $0.recorder = recorder }
+            pipeline.tap { recorder.record($0) }
+        }
         let supervisor = InputSupervisor(inputs: config.inputs, factory: factory, status: inputStatus, logger: logger)
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await supervisor.run(into: self.pipeline) }
-            group.addTask { await self.stopSignal.wait() }
-            await group.next()
-            group.cancelAll()
+            if let recorder { group.addTask { await recorder.run() } }
+            await withTaskGroup(of: Void.self) { inputs in
+                inputs.addTask { await supervisor.run(into: self.pipeline) }
+                inputs.addTask { await self.stopSignal.wait() }
+                await inputs.next()
+                inputs.cancelAll()
+            }
+            pipeline.finish()
+            recorder?.finish()
         }
-        pipeline.finish()
     }
 
     func stop() { stopSignal.fire() }

@@ -112,6 +112,7 @@ public final class Node: Service, Sendable {
             group.addTask { await self.manager.run() }
             group.addTask { try await app.run() }
             group.addTask { await cancelWhenGracefulShutdown { await self.configSync.run() } }
+            group.addTask { await cancelWhenGracefulShutdown { await DVRCleanup(node: self).run() } }
         }
         try? await httpClient.shutdown()
     }

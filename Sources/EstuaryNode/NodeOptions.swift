@@ -29,6 +29,10 @@ public struct NodeOptions: Sendable {
     public var configExternalInterval: ClosedRange<Duration> = .seconds(2) ... .seconds(3)
     /// The bound on one config_external request (DESIGN §3: 5 s).
     public var configExternalTimeout: Duration = .seconds(5)
+    /// How often DVR cleanup runs (expiration, storage and disk limits).
+    public var dvrCleanupInterval: Duration = .seconds(60)
+    /// Size and free bytes of the filesystem holding a path (`statvfs`); tests may substitute a probe.
+    public var diskUsageProbe: @Sendable (String) -> (total: Int, available: Int)? = StreamArchiveDisk.filesystem
 
     public init(
         httpHost: String = "0.0.0.0", httpPort: Int = 8080, clusterKey: String? = nil, hostname: String = "localhost",

@@ -30,10 +30,24 @@ public func buildRouter(node: Node) -> Router<BasicRequestContext> {
     router.get("/streamer/api/v3/streams") { _, _ -> Response in
         try jsonResponse(["streams": node.manager.all.map(StreamReport.init)])
     }
-    router.get("/streamer/api/v3/streams/**") { _, context -> Response in
+    // §4.2 archive API: …/{name}/dvr/ranges (GET, DELETE), …/{name}/dvr/segments, …/{name}/dvr/import (POST)
+    router.get("/streamer/api/v3/streams/**") { request, context -> Response in
         let name = context.parameters.getCatchAll().joined(separator: "/")
+        if let stream = name.strippingSuffix("/dvr/ranges") { return try await ArchiveEndpoints.ranges(node, stream) }
+        if let stream = name.strippingSuffix("/dvr/segments") {
+            try node.authorizeClusterRequest(request)
+            return try await ArchiveEndpoints.segments(node, stream, request)
+        }
         guard let stream = node.manager.stream(named: name) else { throw NodeError.streamNotFound(name) }
         return try jsonResponse(StreamReport(stream))
+    }
+    router.post("/streamer/api/v3/streams/**") { request, context -> Response in
+        let name = context.parameters.getCatchAll().joined(separator: "/")
+        guard let stream = name.strippingSuffix("/dvr/import") else {
+            throw NodeError(.notFound, "not_found", "no POST endpoint at \(request.uri.path)")
+        }
+        try node.authorizeClusterRequest(request)
+        return try await ArchiveEndpoints.importArchive(node, stream, request)
     }
     router.put("/streamer/api/v3/streams/**") { request, context -> Response in
         let name = context.parameters.getCatchAll().joined(separator: "/")
@@ -54,8 +68,9 @@ public func buildRouter(node: Node) -> Router<BasicRequestContext> {
         try node.putStream(config)
         return try jsonResponse(config)
     }
-    router.delete("/streamer/api/v3/streams/**") { _, context -> Response in
+    router.delete("/streamer/api/v3/streams/**") { request, context -> Response in
         let name = context.parameters.getCatchAll().joined(separator: "/")
+        if let stream = name.strippingSuffix("/dvr/ranges") { return try await ArchiveEndpoints.deleteRange(node, stream, request) }
         try node.deleteStream(name)
         return Response(status: .noContent)
     }
@@ -78,10 +93,23 @@ public func buildRouter(node: Node) -> Router<BasicRequestContext> {
         return try jsonResponse(node.configReport())
     }
 
-    // §4.1 live media: /{name}/m4f, /{name}/index.m3u8 (+ init-N.mp4, seg-N.m4s), /{name}/mpegts
+    // §4.1 live media and §4.2 archive playback: /{name}/m4f, /{name}/index.m3u8 (+ init-N.mp4, seg-N.m4s), /{name}/mpegts
     router.get("**") { request, _ -> Response in
         guard let media = MediaPath(path: request.uri.path) else {
             throw NodeError(.notFound, "not_found", "no endpoint at \(request.uri.path)")
+        }
+        switch media {
+        case .recordingStatus(let name):
+            return try await ArchiveEndpoints.recordingStatus(node, name)
+        case .archive(let name, let from, let duration, let format):
+            if format == .m4f { try node.authorizeClusterRequest(request) }
+            return try await ArchiveEndpoints.export(node, name, from: from, duration: duration, format: format)
+        case .archiveSegment(let name, let start):
+            return try await ArchiveEndpoints.segment(node, name, startMs: start)
+        case .archiveInit(let name, let id):
+            return try await ArchiveEndpoints.initSegment(node, name, id: id)
+        default:
+            break
         }
         let stream = try await node.streamForPlayback(media.stream)
         switch media {
@@ -107,6 +135,8 @@ public func buildRouter(node: Node) -> Router<BasicRequestContext> {
                 throw NodeError(.notFound, "segment_not_found", "segment \(sequence) of '\(stream.name)' is not held")
             }
             return Response(status: .ok, headers: [.contentType: "video/iso.segment"], body: .init(byteBuffer: bytes))
+        case .recordingStatus, .archive, .archiveSegment, .archiveInit:
+            throw NodeError(.notFound, "not_found", "no endpoint at \(request.uri.path)")
         }
     }
     return router
@@ -136,4 +166,12 @@ func jsonResponse(_ value: some Encodable) throws -> Response {
     encoder.outputFormatting = [.sortedKeys]
     let data = try encoder.encode(value)
     return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+extension String {
+    /// The string without `suffix`, or nil when it does not end with it (or is nothing else).
+    func strippingSuffix(_ suffix: String) -> String? {
+        guard hasSuffix(suffix), count > suffix.count else { return nil }
+        return String(dropLast(suffix.count))
+    }
 }

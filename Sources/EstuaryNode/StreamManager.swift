@@ -23,6 +23,8 @@ public final class StreamManager: Service, Sendable {
     let factory: SourceFactory
     let logger: Logger
     let readerLimits: HubLimits
+    /// The archives of recorded streams.
+    public let archives = ArchiveRegistry()
 
     public init(factory: SourceFactory, readerLimits: HubLimits = HubLimits(), logger: Logger) {
         self.factory = factory
@@ -151,7 +153,7 @@ public final class StreamManager: Service, Sendable {
             await withGracefulShutdownHandler {
                 for await stream in commands {
                     if stream.stopSignal.isFired { continue }
-                    group.addTask { await stream.run(factory: self.factory, logger: self.logger) }
+                    group.addTask { await stream.run(factory: self.factory, archives: self.archives, logger: self.logger) }
                 }
             } onGracefulShutdown: {
                 self.shutdown()

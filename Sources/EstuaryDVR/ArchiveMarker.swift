@@ -1,0 +1,49 @@
+import Foundation
+import NIOCore
+
+/// The box that introduces each segment in an archive M4F stream (`archive-…m4f`, the replication wire):
+/// a top-level `skip` box whose payload is `{"estuary_segment": {"start_ms", "duration_ms", "init",
+/// "sha256"}}`. Players (ffprobe included) ignore `skip` boxes; the importer uses it to cut the stream back
+/// into the very segments the primary stored and to check each one's sha256.
+public struct ArchiveMarker: Sendable, Equatable, Codable {
+    public var startMs: Int64
+    public var durationMs: Int64
+    public var initID: String
+    public var sha256: String
+
+    enum CodingKeys: String, CodingKey {
+        case startMs = "start_ms"
+        case durationMs = "duration_ms"
+        case initID = "init"
+        case sha256
+    }
+
+    private struct Envelope: Codable {
+        var estuarySegment: ArchiveMarker
+        enum CodingKeys: String, CodingKey { case estuarySegment = "estuary_segment" }
+    }
+
+    /// The marker of a stored segment.
+    public init(_ record: SegmentRecord) {
+        startMs = record.startMs
+        durationMs = record.durationMs
+        initID = record.initID
+        sha256 = record.sha256Hex
+    }
+
+    /// The whole `skip` box.
+    public func box() -> ByteBuffer {
+        let payload = (try? JSONEncoder().encode(Envelope(estuarySegment: self))) ?? Data()
+        var buffer = ByteBuffer()
+        buffer.writeInteger(UInt32(8 + payload.count))
+        buffer.writeString("skip")
+        buffer.writeBytes(payload)
+        return buffer
+    }
+
+    /// Reads a marker from a `skip` box's payload; nil if it is some other `skip` box.
+    public init?(payload: ByteBuffer) {
+        guard let envelope = try? JSONDecoder().decode(Envelope.self, from: Data(payload.readableBytesView)) else { return nil }
+        self = envelope.estuarySegment
+    }
+}

@@ -1,0 +1,294 @@
+import EstuaryConfig
+import EstuaryDVR
+import EstuarySources
+import Foundation
+import Hummingbird
+import NIOCore
+import NIOPosix
+
+/// The archive endpoints of DESIGN §4.2 (routed in ``buildRouter(node:)``).
+enum ArchiveEndpoints {
+    /// The archive of a stream recorded here.
+    static func archive(_ node: Node, _ name: String) async throws -> StreamArchive {
+        guard let stream = node.manager.stream(named: name) else { throw NodeError.streamNotFound(name) }
+        guard let dvr = stream.config.dvr else {
+            throw NodeError(.notFound, "not_recorded", "stream '\(name)' has no dvr block on this node")
+        }
+        do {
+            return try await node.manager.archives.archive(root: dvr.root, name: name)
+        } catch {
+            throw NodeError(.internalServerError, "archive_unavailable", "the archive of '\(name)' cannot be opened: \(error)")
+        }
+    }
+
+    static func io<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        do {
+            return try await blockingIO(body)
+        } catch let error as DVRError {
+            throw NodeError(.internalServerError, "archive_io_error", error.description)
+        }
+    }
+
+    struct RangeJSON: Codable {
+        var from: Int64
+        var duration: Int64
+    }
+
+    static func rangesJSON(_ ranges: [ArchiveRange]) -> [RangeJSON] {
+        ranges.map { RangeJSON(from: $0.fromMs / 1000, duration: max(1, ($0.toMs + 999) / 1000 - $0.fromMs / 1000)) }
+    }
+
+    /// `GET /streamer/api/v3/streams/{name}/dvr/ranges`.
+    static func ranges(_ node: Node, _ name: String) async throws -> Response {
+        let archive = try await archive(node, name)
+        return try jsonResponse(["ranges": rangesJSON(archive.ranges())])
+    }
+
+    /// `DELETE /streamer/api/v3/streams/{name}/dvr/ranges` with `{"from", "duration"}`: deletes the segments
+    /// that start inside the range.
+    static func deleteRange(_ node: Node, _ name: String, _ request: Request) async throws -> Response {
+        let archive = try await archive(node, name)
+        let body = try await request.body.collect(upTo: 64 << 10)
+        guard let range = try? JSONDecoder().decode(RangeJSON.self, from: Data(body.readableBytesView)) else {
+            throw NodeError(.badRequest, "invalid_range", "the body must be {\"from\": UTC seconds, \"duration\": seconds}")
+        }
+        guard range.duration > 0, range.from >= 0, range.from <= Int64.max / 2000, range.duration <= Int64.max / 2000 else {
+            throw NodeError(.badRequest, "invalid_range", "from must be ≥ 0 and duration > 0 (seconds)")
+        }
+        let fromMs = range.from * 1000
+        let toMs = fromMs + range.duration * 1000
+        let deleted = try await io { try archive.delete(fromMs: fromMs, toMs: toMs) { $0.startMs >= fromMs && $0.startMs < toMs } }
+        return try jsonResponse(["deleted_segments": deleted.segments, "deleted_bytes": deleted.bytes])
+    }
+
+    struct SegmentJSON: Codable {
+        var startMs: Int64
+        var durationMs: Int64
+        var bytes: Int
+        var sha256: String
+
+        enum CodingKeys: String, CodingKey {
+            case bytes, sha256
+            case startMs = "start_ms"
+            case durationMs = "duration_ms"
+        }
+    }
+
+    /// `GET /streamer/api/v3/streams/{name}/dvr/segments?from=&to=` (UTC seconds; both optional).
+    static func segments(_ node: Node, _ name: String, _ request: Request) async throws -> Response {
+        let archive = try await archive(node, name)
+        let query = request.uri.queryParameters
+        func seconds(_ key: String, default value: Int64) throws -> Int64 {
+            guard let text = query[Substring(key)].map(String.init) else { return value }
+            guard let number = Int64(text), number >= 0, number <= Int64.max / 2000 else {
+                throw NodeError(.badRequest, "invalid_range", "\(key) must be UTC seconds, got '\(text)'")
+            }
+            return number
+        }
+        let from = try seconds("from", default: 0)
+        let to = try seconds("to", default: Int64.max / 2000)
+        guard to >= from else { throw NodeError(.badRequest, "invalid_range", "to (\(to)) is before from (\(from))") }
+        let records = try await io { try archive.records(fromMs: from * 1000, toMs: to * 1000) }
+        return try jsonResponse([
+            "segments": records.map { SegmentJSON(startMs: $0.startMs, durationMs: $0.durationMs, bytes: $0.bytes, sha256: $0.sha256Hex) }
+        ])
+    }
+
+    struct RecordingStatus: Encodable {
+        var from: Int64?
+        var depth: Int64
+        var ranges: [RangeJSON]
+        var bytes: Int
+        var diskSize: Int
+        var duration: Int64
+        var segments: Int
+        var recording: Bool
+        var diskFull: Bool
+        var writeErrors: Int
+        var droppedChunks: Int
+        var overlaps: Int
+        var lastError: String?
+
+        enum CodingKeys: String, CodingKey {
+            case from, depth, ranges, bytes, duration, segments, recording, overlaps
+            case diskSize = "disk_size"
+            case diskFull = "dvr_disk_full"
+            case writeErrors = "write_errors"
+            case droppedChunks = "dropped_chunks"
+            case lastError = "last_error"
+        }
+    }
+
+    /// `GET /{name}/recording_status.json`.
+    static func recordingStatus(_ node: Node, _ name: String) async throws -> Response {
+        let archive = try await archive(node, name)
+        let ranges = archive.ranges()
+        let status = node.manager.stream(named: name)?.recorder?.status ?? Recorder.RecorderStatus()
+        let now = Int64(Date().timeIntervalSince1970)
+        let from = ranges.first.map { $0.fromMs / 1000 }
+        let diskSize = StreamArchiveDisk.filesystem(archive.root)?.total ?? 0
+        return try jsonResponse(
+            RecordingStatus(
+                from: from, depth: from.map { now - $0 } ?? 0, ranges: rangesJSON(ranges), bytes: archive.totalBytes, diskSize: diskSize,
+                duration: ranges.reduce(0) { $0 + $1.durationMs } / 1000, segments: archive.segmentCount,
+                recording: node.manager.stream(named: name)?.recorder != nil, diskFull: status.diskFull,
+                writeErrors: status.writeErrors, droppedChunks: status.droppedChunks, overlaps: archive.overlaps,
+                lastError: status.lastError))
+    }
+
+    /// `GET /{name}/archive-{from}-{duration}.{m3u8|mp4|m4f}`.
+    static func export(
+        _ node: Node, _ name: String, from fromText: String, duration durationText: String, format: MediaPath.ArchiveFormat
+    ) async throws -> Response {
+        let now = Int64(Date().timeIntervalSince1970)
+        guard let from = Int64(fromText), from >= 0, from <= Int64.max / 2000 else {
+            throw NodeError(.badRequest, "invalid_range", "from must be UTC seconds, got '\(fromText)'")
+        }
+        guard from <= now + 5 else { throw NodeError(.badRequest, "invalid_range", "from (\(from)) is in the future (now \(now))") }
+        let live = durationText == "now"
+        let duration: Int64
+        if live {
+            guard format == .m3u8 else {
+                throw NodeError(.badRequest, "invalid_range", "duration 'now' is for .m3u8 only; give seconds for .\(format.rawValue)")
+            }
+            duration = now - from + 1
+        } else {
+            guard let seconds = Int64(durationText), seconds > 0, seconds <= 366 * 86_400 else {
+                throw NodeError(
+                    .badRequest, "invalid_range", "duration must be a positive number of seconds or 'now', got '\(durationText)'")
+            }
+            duration = seconds
+        }
+        if format == .mp4 && duration > 86_400 {
+            throw NodeError(.badRequest, "invalid_range", "an .mp4 export is at most 24 h (86400 s), asked \(duration) s")
+        }
+        let archive = try await archive(node, name)
+        let records = try await io { try archive.records(fromMs: from * 1000, toMs: (from + duration) * 1000) }
+        if format == .m3u8 {
+            return Response(
+                status: .ok, headers: [.contentType: "application/vnd.apple.mpegurl", .cacheControl: live ? "no-cache" : "max-age=60"],
+                body: .init(byteBuffer: ByteBuffer(string: ArchivePlaylist.render(records, live: live))))
+        }
+        guard !records.isEmpty else {
+            throw NodeError(.notFound, "no_archive", "stream '\(name)' has no archive between \(from) and \(from + duration)")
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "video/mp4"],
+            body: .init { writer in
+                var currentInit: String?
+                for record in records {
+                    if record.initID != currentInit {
+                        // One .mp4 file has one init segment: it ends where the codec parameters change.
+                        if format == .mp4 && currentInit != nil { break }
+                        guard let initBytes = try await io({ try archive.initSegment(record.initID) }) else { break }
+                        try await writer.write(initBytes)
+                        currentInit = record.initID
+                    }
+                    if format == .m4f { try await writer.write(ArchiveMarker(record).box()) }
+                    let bytes = try await io { try archive.segmentBytes(record) }
+                    try await writer.write(bytes)
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    /// `GET /{name}/archive/seg-{start}.m4s`.
+    static func segment(_ node: Node, _ name: String, startMs: Int64) async throws -> Response {
+        let archive = try await archive(node, name)
+        let bytes = try await io { () -> ByteBuffer? in
+            guard let record = try archive.record(startingAt: startMs) else { return nil }
+            return try archive.segmentBytes(record)
+        }
+        guard let bytes else { throw NodeError(.notFound, "segment_not_found", "stream '\(name)' has no segment starting at \(startMs)") }
+        return Response(
+            status: .ok, headers: [.contentType: "video/iso.segment", .cacheControl: "max-age=86400"], body: .init(byteBuffer: bytes))
+    }
+
+    /// `GET /{name}/archive/init-{id}.mp4`.
+    static func initSegment(_ node: Node, _ name: String, id: String) async throws -> Response {
+        let archive = try await archive(node, name)
+        guard let bytes = try await io({ try archive.initSegment(id) }) else {
+            throw NodeError(.notFound, "segment_not_found", "stream '\(name)' has no init segment \(id)")
+        }
+        return Response(status: .ok, headers: [.contentType: "video/mp4", .cacheControl: "max-age=86400"], body: .init(byteBuffer: bytes))
+    }
+
+    struct ImportResult: Encodable {
+        var startMs: Int64
+        var status: String
+        var detail: String?
+
+        enum CodingKeys: String, CodingKey {
+            case status, detail
+            case startMs = "start_ms"
+        }
+    }
+
+    /// `POST /streamer/api/v3/streams/{name}/dvr/import`: an archive M4F body; every whole segment whose
+    /// sha256 matches its marker is stored (atomically, idempotently), even if the body is cut short.
+    static func importArchive(_ node: Node, _ name: String, _ request: Request) async throws -> Response {
+        let archive = try await archive(node, name)
+        var importer = ArchiveImporter()
+        var results: [ImportResult] = []
+        var currentInit: String?
+        var failure: String?
+        func handle(_ events: [ArchiveImporter.Event]) async throws {
+            for event in events {
+                switch event {
+                case .initialization(let bytes):
+                    currentInit = try await io { try archive.storeInit(bytes) }
+                case .segment(let marker, let bytes):
+                    guard currentInit == marker.initID else {
+                        results.append(
+                            ImportResult(
+                                startMs: marker.startMs, status: "rejected",
+                                detail: "init \(marker.initID) was not sent before the segment (have \(currentInit ?? "none"))"))
+                        continue
+                    }
+                    do {
+                        let (_, existed) = try await blockingIO {
+                            try archive.importSegment(
+                                bytes, startMs: marker.startMs, durationMs: marker.durationMs, initID: marker.initID, sha256: marker.sha256)
+                        }
+                        results.append(ImportResult(startMs: marker.startMs, status: existed ? "exists" : "stored"))
+                    } catch let error as DVRError where !error.isDiskFull {
+                        if case .io = error { throw error }
+                        results.append(ImportResult(startMs: marker.startMs, status: "rejected", detail: error.description))
+                    }
+                case .truncated(let detail):
+                    failure = "body ended early: \(detail)"
+                }
+            }
+        }
+        do {
+            for try await chunk in request.body { try await handle(importer.feed(chunk)) }
+            try await handle(importer.finish())
+        } catch let error as DVRError {
+            failure = error.description
+        } catch {
+            failure = "\(error)"
+        }
+        let stored = results.count { $0.status == "stored" }
+        let existing = results.count { $0.status == "exists" }
+        let rejected = results.count { $0.status == "rejected" }
+        struct Summary: Encodable {
+            var stored: Int
+            var existing: Int
+            var rejected: Int
+            var error: String?
+            var segments: [ImportResult]
+        }
+        var response = try jsonResponse(Summary(stored: stored, existing: existing, rejected: rejected, error: failure, segments: results))
+        if failure != nil && stored + existing == 0 { response.status = .badRequest }
+        return response
+    }
+}
+
+/// Filesystem figures for `recording_status.json` and `disk_usage_limit`.
+enum StreamArchiveDisk {
+    static func filesystem(_ path: String) -> (total: Int, available: Int)? {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return nil }
+        return (Int(info.f_blocks) * Int(info.f_frsize), Int(info.f_bavail) * Int(info.f_frsize))
+    }
+}

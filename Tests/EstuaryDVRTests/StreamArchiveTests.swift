@@ -1,0 +1,98 @@
+import EstuaryDVR
+import EstuaryTestSupport
+import Foundation
+import NIOCore
+import Testing
+
+@Suite struct StreamArchiveTests {
+    @Test func dayNamesAreUTCCalendarDays() {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyy-MM-dd"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        var generator = SeededGenerator(seed: 3)
+        for _ in 0..<2000 {
+            let ms = Int64.random(in: 0...4_102_444_800_000, using: &generator)
+            #expect(SegmentRecord.dayName(ofMs: ms) == formatter.string(from: Date(timeIntervalSince1970: Double(ms) / 1000)))
+        }
+    }
+
+    @Test func writtenSegmentsSurviveReopeningWithTheirChecksums() throws {
+        try withTemporaryDirectorySync { root in
+            let archive = try StreamArchive.open(root: root, name: "cams/one")
+            // Across midnight: the segments land in two day directories.
+            let written = try writeSegments(archive, count: 10, startMs: 1_795_305_600_000 - 20_000)
+            #expect(archive.ranges() == [ArchiveRange(fromMs: written[0].startMs, toMs: written[9].endMs)])
+            let reopened = try StreamArchive.open(root: root, name: "cams/one")
+            let records = try reopened.records(fromMs: 0, toMs: Int64.max)
+            #expect(records == written)
+            for record in records { #expect(try fileSHA256(reopened.path(of: record)) == record.sha256Hex) }
+            #expect(reopened.totalBytes == written.reduce(0) { $0 + $1.bytes })
+            #expect(
+                try reopened.records(fromMs: written[3].startMs + 1, toMs: written[5].startMs).map(\.startMs)
+                    == [written[3].startMs, written[4].startMs])
+        }
+    }
+
+    @Test func aCrashLeavesNothingHalfWrittenAndLosesNoCompletedSegment() throws {
+        try withTemporaryDirectorySync { root in
+            let archive = try StreamArchive.open(root: root, name: "cam")
+            let written = try writeSegments(archive, count: 5, startMs: 1_700_000_000_000)
+            let day = "\(root)/cam/\(written[0].dayName)"
+            // A torn index record, a renamed-but-unindexed segment, and a half-written temporary file.
+            let index = FileHandle(forWritingAtPath: "\(day)/index.bin")!
+            index.seekToEndOfFile()
+            index.write(Data([1, 2, 3, 4, 5, 6, 7]))
+            index.closeFile()
+            let orphan = Data(repeating: 0x42, count: 5000)
+            let orphanStart = written[4].endMs
+            try orphan.write(to: URL(fileURLWithPath: "\(day)/\(orphanStart)-4000-\(written[0].initID).m4s"))
+            try Data(repeating: 0, count: 100).write(
+                to: URL(fileURLWithPath: "\(day)/\(orphanStart + 4000)-4000-\(written[0].initID).m4s.tmp"))
+
+            let recovered = try StreamArchive.open(root: root, name: "cam")
+            let records = try recovered.records(fromMs: 0, toMs: Int64.max)
+            #expect(Array(records.prefix(5)) == written)
+            #expect(records.count == 6)
+            #expect(records.last?.startMs == orphanStart)
+            #expect(records.last?.sha256Hex == sha256Hex(Array(orphan)))
+            #expect(!FileManager.default.fileExists(atPath: "\(day)/\(orphanStart + 4000)-4000-\(written[0].initID).m4s.tmp"))
+            #expect(FileManager.default.contents(atPath: "\(day)/index.bin")?.count == 6 * 56)
+            // And again: recovery is idempotent.
+            #expect(try StreamArchive.open(root: root, name: "cam").records(fromMs: 0, toMs: Int64.max) == records)
+        }
+    }
+
+    @Test func anOutageIsTwoRangesAndThePlaylistHasADiscontinuity() throws {
+        try withTemporaryDirectorySync { root in
+            let archive = try StreamArchive.open(root: root, name: "cam")
+            let before = try writeSegments(archive, count: 3, startMs: 1_700_000_000_000)
+            let after = try writeSegments(archive, count: 2, startMs: before[2].endMs + 10_000)
+            #expect(archive.ranges().count == 2)
+            let playlist = ArchivePlaylist.render(try archive.records(fromMs: 0, toMs: Int64.max), live: false)
+            #expect(playlist.components(separatedBy: "#EXT-X-DISCONTINUITY").count == 2)
+            #expect(playlist.components(separatedBy: "#EXT-X-PROGRAM-DATE-TIME:").count == 3)
+            #expect(playlist.contains("archive/seg-\(after[0].startMs).m4s"))
+            #expect(playlist.hasSuffix("#EXT-X-ENDLIST\n"))
+            #expect(!ArchivePlaylist.render(before, live: true).contains("ENDLIST"))
+            #expect(ArchivePlaylist.iso8601(ms: 1_700_000_000_123) == "2023-11-14T22:13:20.123Z")
+        }
+    }
+
+    @Test func aClockThatJumpsBackIsOrderedAndCounted() throws {
+        try withTemporaryDirectorySync { root in
+            let archive = try StreamArchive.open(root: root, name: "cam")
+            try writeSegments(archive, count: 3, startMs: 1_700_000_100_000)
+            try writeSegments(archive, count: 2, startMs: 1_700_000_000_000)
+            let starts = try archive.records(fromMs: 0, toMs: Int64.max).map(\.startMs)
+            #expect(starts == starts.sorted())
+            #expect(archive.overlaps == 1)
+        }
+    }
+}
+
+/// Runs `body` with a new temporary directory path and removes it afterwards.
+func withTemporaryDirectorySync<T>(_ body: (String) throws -> T) throws -> T {
+    let url = try makeTemporaryDirectory(prefix: "estuary-dvr")
+    defer { try? FileManager.default.removeItem(at: url) }
+    return try body(url.path)
+}
