@@ -138,7 +138,8 @@ enum ArchiveEndpoints {
 
     /// `GET /{name}/archive-{from}-{duration}.{m3u8|mp4|m4f}`.
     static func export(
-        _ node: Node, _ name: String, from fromText: String, duration durationText: String, format: MediaPath.ArchiveFormat
+        _ node: Node, _ name: String, from fromText: String, duration durationText: String, format: MediaPath.ArchiveFormat,
+        request: Request
     ) async throws -> Response {
         let now = Int64(Date().timeIntervalSince1970)
         guard let from = Int64(fromText), from >= 0, from <= Int64.max / 2000 else {
@@ -172,24 +173,83 @@ enum ArchiveEndpoints {
         guard !records.isEmpty else {
             throw NodeError(.notFound, "no_archive", "stream '\(name)' has no archive between \(from) and \(from + duration)")
         }
+        // What the body holds, decided up front so that its length is known (players seek and read the
+        // duration of a file with a Content-Length). One .mp4 file has one init segment: it ends where
+        // the codec parameters change; .m4f repeats the init at each change and marks each segment.
+        var parts: [(initID: String?, record: SegmentRecord)] = []
+        var inits: [String: ByteBuffer] = [:]
+        var currentInit: String?
+        for record in records {
+            if record.initID != currentInit {
+                if format == .mp4 && currentInit != nil { break }
+                if inits[record.initID] == nil {
+                    guard let bytes = try await io({ try archive.initSegment(record.initID) }) else { break }
+                    inits[record.initID] = bytes
+                }
+                currentInit = record.initID
+                parts.append((record.initID, record))
+            } else {
+                parts.append((nil, record))
+            }
+        }
+        let markers = parts.map { format == .m4f ? ArchiveMarker($0.record).box() : ByteBuffer() }
+        let length = parts.enumerated().reduce(0) { total, part in
+            total + (part.element.initID.flatMap { inits[$0]?.readableBytes } ?? 0) + markers[part.offset].readableBytes
+                + part.element.record.bytes
+        }
+        // Each piece of the body with its offset: [init] [marker] segment, …
+        var pieces: [(offset: Int, length: Int, piece: ExportPiece)] = []
+        var offset = 0
+        for (index, part) in parts.enumerated() {
+            if let id = part.initID, let bytes = inits[id] {
+                pieces.append((offset, bytes.readableBytes, .bytes(bytes)))
+                offset += bytes.readableBytes
+            }
+            if markers[index].readableBytes > 0 {
+                pieces.append((offset, markers[index].readableBytes, .bytes(markers[index])))
+                offset += markers[index].readableBytes
+            }
+            pieces.append((offset, part.record.bytes, .segment(part.record, first: index == 0)))
+            offset += part.record.bytes
+        }
+        let byteRange = try ByteRangeRequest.parse(request.headers[.range], length: length)
+        let selected = pieces.filter { $0.offset + $0.length > byteRange.lowerBound && $0.offset < byteRange.upperBound }
+        let firstRecord = parts[0].record
+        var headers: HTTPFields = [.contentType: "video/mp4", .acceptRanges: "bytes"]
+        var status = HTTPResponse.Status.ok
+        if request.headers[.range] != nil {
+            status = .partialContent
+            headers[.contentRange] = "bytes \(byteRange.lowerBound)-\(byteRange.upperBound - 1)/\(length)"
+        }
         return Response(
-            status: .ok, headers: [.contentType: "video/mp4"],
-            body: .init { writer in
-                var currentInit: String?
-                for record in records {
-                    if record.initID != currentInit {
-                        // One .mp4 file has one init segment: it ends where the codec parameters change.
-                        if format == .mp4 && currentInit != nil { break }
-                        guard let initBytes = try await io({ try archive.initSegment(record.initID) }) else { break }
-                        try await writer.write(initBytes)
-                        currentInit = record.initID
+            status: status, headers: headers,
+            body: .init(contentLength: byteRange.count) { writer in
+                var timeline = ExportTimeline()
+                if format == .mp4 && selected.first.map({ if case .segment(_, true) = $0.piece { false } else { true } }) == true {
+                    // The range starts after the first segment: learn the timeline's origin from it.
+                    _ = timeline.rebase(try await io { try archive.segmentBytes(firstRecord) })
+                }
+                for (pieceOffset, _, piece) in selected {
+                    var bytes: ByteBuffer
+                    switch piece {
+                    case .bytes(let fixed): bytes = fixed
+                    case .segment(let record, _):
+                        let stored = try await io { try archive.segmentBytes(record) }
+                        // The .mp4 file starts at zero; .m4f carries the stored bytes untouched (replication).
+                        bytes = format == .mp4 ? timeline.rebase(stored) : stored
                     }
-                    if format == .m4f { try await writer.write(ArchiveMarker(record).box()) }
-                    let bytes = try await io { try archive.segmentBytes(record) }
-                    try await writer.write(bytes)
+                    let start = max(0, byteRange.lowerBound - pieceOffset)
+                    let end = min(bytes.readableBytes, byteRange.upperBound - pieceOffset)
+                    guard start < end, let slice = bytes.getSlice(at: bytes.readerIndex + start, length: end - start) else { continue }
+                    try await writer.write(slice)
                 }
                 try await writer.finish(nil)
             })
+    }
+
+    enum ExportPiece {
+        case bytes(ByteBuffer)
+        case segment(SegmentRecord, first: Bool)
     }
 
     /// `GET /{name}/archive/seg-{start}.m4s`.
@@ -285,10 +345,31 @@ enum ArchiveEndpoints {
 }
 
 /// Filesystem figures for `recording_status.json` and `disk_usage_limit`.
-enum StreamArchiveDisk {
-    static func filesystem(_ path: String) -> (total: Int, available: Int)? {
+public enum StreamArchiveDisk {
+    /// Total and available bytes of the filesystem holding `path` (`statvfs`).
+    public static func filesystem(_ path: String) -> (total: Int, available: Int)? {
         var info = statvfs()
         guard statvfs(path, &info) == 0 else { return nil }
         return (Int(info.f_blocks) * Int(info.f_frsize), Int(info.f_bavail) * Int(info.f_frsize))
+    }
+}
+
+/// A single `Range: bytes=…` request header, resolved against a body's length.
+enum ByteRangeRequest {
+    /// The requested bytes (the whole body without a header). Throws 416 when unsatisfiable.
+    static func parse(_ header: String?, length: Int) throws -> Range<Int> {
+        guard let header else { return 0..<length }
+        let unsatisfiable = NodeError(.rangeNotSatisfiable, "invalid_range", "cannot serve '\(header)' of a \(length)-byte body")
+        guard header.hasPrefix("bytes="), !header.contains(",") else { return 0..<length }
+        let spec = header.dropFirst(6).split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard spec.count == 2 else { throw unsatisfiable }
+        if spec[0].isEmpty {
+            guard let suffix = Int(spec[1]), suffix > 0 else { throw unsatisfiable }
+            return max(0, length - suffix)..<length
+        }
+        guard let start = Int(spec[0]), start < length, start >= 0 else { throw unsatisfiable }
+        let end = spec[1].isEmpty ? length - 1 : min(Int(spec[1]) ?? -1, length - 1)
+        guard end >= start else { throw unsatisfiable }
+        return start..<(end + 1)
     }
 }

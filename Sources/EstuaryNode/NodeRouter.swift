@@ -103,7 +103,7 @@ public func buildRouter(node: Node) -> Router<BasicRequestContext> {
             return try await ArchiveEndpoints.recordingStatus(node, name)
         case .archive(let name, let from, let duration, let format):
             if format == .m4f { try node.authorizeClusterRequest(request) }
-            return try await ArchiveEndpoints.export(node, name, from: from, duration: duration, format: format)
+            return try await ArchiveEndpoints.export(node, name, from: from, duration: duration, format: format, request: request)
         case .archiveSegment(let name, let start):
             return try await ArchiveEndpoints.segment(node, name, startMs: start)
         case .archiveInit(let name, let id):

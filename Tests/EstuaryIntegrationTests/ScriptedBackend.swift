@@ -31,6 +31,8 @@ final class ScriptedBackend: Sendable {
         /// Page size of the list; nil answers it whole.
         var pageSize: Int?
         var mode: Mode = .normal
+        /// The `/episodes` answer: status and body.
+        var episodes: (status: Int, body: String) = (200, "{\"episodes\": []}")
     }
 
     /// One request the backend saw.
@@ -109,6 +111,11 @@ final class ScriptedBackend: Sendable {
         }
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
+        if path.hasSuffix("/episodes") {
+            return Response(
+                status: .init(code: script.episodes.status), headers: headers,
+                body: .init(byteBuffer: ByteBuffer(string: script.episodes.body)))
+        }
         if recorded.names.isEmpty {
             guard path.hasSuffix("/streams") else { return Response(status: .notFound) }
             for (name, value) in script.headers { if let field = HTTPField.Name(name) { headers[field] = value } }

@@ -1,0 +1,427 @@
+import AsyncHTTPClient
+import Crypto
+import EstuaryConfig
+import EstuaryDVR
+import EstuaryNode
+import EstuaryTestSupport
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import Testing
+
+/// A recorded stream: `fake://NAME` (or `input`) recorded under `root`.
+func recorded(
+    _ name: String, root: String, input: String? = nil, timeout: Int = 3, configure: (inout DVRConfig) -> Void = { _ in }
+)
+    -> StreamConfig
+{
+    var dvr = DVRConfig(root: root)
+    configure(&dvr)
+    return StreamConfig(name: name, inputs: [InputConfig(url: input ?? "fake://\(name)", sourceTimeout: timeout)], dvr: dvr)
+}
+
+struct RangeReport: Decodable, Equatable {
+    var from: Int64
+    var duration: Int64
+}
+
+struct SegmentReport: Decodable, Equatable {
+    var startMs: Int64
+    var durationMs: Int64
+    var bytes: Int
+    var sha256: String
+
+    enum CodingKeys: String, CodingKey {
+        case bytes, sha256
+        case startMs = "start_ms"
+        case durationMs = "duration_ms"
+    }
+}
+
+/// `dvr/ranges` of a stream.
+func archiveRanges(port: Int, _ name: String) async throws -> [RangeReport] {
+    struct Body: Decodable { var ranges: [RangeReport] }
+    let response = try await httpGet("http://127.0.0.1:\(port)/streamer/api/v3/streams/\(name)/dvr/ranges")
+    guard response.status == 200 else { throw TestFailure("ranges of \(name): \(response.status) \(response.body)") }
+    return try JSONDecoder().decode(Body.self, from: Data(response.body.utf8)).ranges
+}
+
+/// `dvr/segments` of a stream.
+func archiveSegments(port: Int, _ name: String) async throws -> [SegmentReport] {
+    struct Body: Decodable { var segments: [SegmentReport] }
+    let response = try await httpGet("http://127.0.0.1:\(port)/streamer/api/v3/streams/\(name)/dvr/segments")
+    guard response.status == 200 else { throw TestFailure("segments of \(name): \(response.status) \(response.body)") }
+    return try JSONDecoder().decode(Body.self, from: Data(response.body.utf8)).segments
+}
+
+extension IntegrationTests {
+    /// dvr-node behaviour (DESIGN §4.2, §6) with real files, real sockets and ffmpeg as the independent reader.
+    @Suite(.serialized) struct DVRTests {
+        @Test(.enabled(if: FFmpegTool.enabled)) func twentySecondsOfFakeAndFFmpegFedStreamsPlayBack() async throws {
+            try await withTemporaryDirectory { directory in
+                let clip = try await TSIngestTests.makeClip(in: directory)
+                let udpPort = try await freeUDPPort()
+                let root = directory.appendingPathComponent("storage").path
+                let streams = [
+                    recorded("cam", root: root), recorded("feed", root: root, input: "udp://127.0.0.1:\(udpPort)", timeout: 20),
+                ]
+                try await withNode(streams: streams) { _, port in
+                    let sender = try FFmpegTool.start(
+                        "ffmpeg",
+                        [
+                            "-v", "error", "-re", "-stream_loop", "5", "-i", clip.path, "-c", "copy", "-f", "mpegts",
+                            "udp://127.0.0.1:\(udpPort)?pkt_size=1316",
+                        ])
+                    defer { sender.terminate() }
+                    for name in ["cam", "feed"] {
+                        try await waitUntil("\(name) has 24 s of archive", timeout: .seconds(60)) {
+                            (try? await archiveRanges(port: port, name).first?.duration ?? 0) ?? 0 >= 24
+                        }
+                    }
+                    for name in ["cam", "feed"] {
+                        let from = try #require(try await archiveRanges(port: port, name).first).from + 1
+                        let base = "http://127.0.0.1:\(port)/\(name)/archive-\(from)-20"
+                        let probed = try await FFmpegTool.run(
+                            "ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", "\(base).mp4"],
+                            timeout: .seconds(60))
+                        let duration = try #require(
+                            Double(String(decoding: probed, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+                        #expect(abs(duration - 20) <= 4.5, "\(name).mp4 lasts \(duration) s, not 20 ± one segment")
+                        for url in ["\(base).mp4", "\(base).m3u8"] {
+                            let errors = try await FFmpegTool.run(
+                                "ffmpeg", ["-v", "error", "-i", url, "-f", "null", "-"], timeout: .seconds(60))
+                            #expect(errors.isEmpty, "ffmpeg decoding \(url): \(String(decoding: errors, as: UTF8.self))")
+                        }
+                        let playlist = try await httpGet("\(base).m3u8").body
+                        let listed = playlist.split(separator: "\n").filter { $0.hasPrefix("#EXTINF:") }
+                            .compactMap { Double($0.dropFirst(8).dropLast()) }.reduce(0, +)
+                        #expect(abs(listed - 20) <= 4.5, "\(name).m3u8 lists \(listed) s")
+                    }
+                }
+            }
+        }
+
+        @Test func anOutageOfTenSecondsLeavesTwoRangesAndADiscontinuity() async throws {
+            try await withTemporaryDirectory { directory in
+                let sourcePort = try await freeTCPPort()
+                let source = NodeControl(streams: [stream("src", "fake://src")], port: sourcePort)
+                try await source.start()
+                let root = directory.path
+                let streams = [recorded("copy", root: root, input: "m4f://127.0.0.1:\(sourcePort)/src", timeout: 1)]
+                try await withNode(streams: streams, logLevel: .critical) { _, port in
+                    try await waitUntil("5 s recorded", timeout: .seconds(30)) {
+                        (try? await archiveRanges(port: port, "copy").first?.duration ?? 0) ?? 0 >= 5
+                    }
+                    await source.stop()
+                    let stoppedAt = ContinuousClock.now
+                    // The outage lasts 10 s; the node must not fill it.
+                    try await Task.sleep(until: stoppedAt + .seconds(10))
+                    try await source.start()
+                    try await waitUntil("a second range", timeout: .seconds(30)) {
+                        (try? await archiveRanges(port: port, "copy").count) == 2
+                    }
+                    let ranges = try await archiveRanges(port: port, "copy")
+                    let gap = ranges[1].from - (ranges[0].from + ranges[0].duration)
+                    #expect(gap >= 8, "the outage left a gap of \(gap) s: \(ranges)")
+                    let from = ranges[0].from
+                    let playlist = try await httpGet("http://127.0.0.1:\(port)/copy/archive-\(from)-now.m3u8").body
+                    #expect(playlist.contains("#EXT-X-DISCONTINUITY"), "\(playlist)")
+                    #expect(playlist.contains("#EXT-X-PLAYLIST-TYPE:EVENT") && !playlist.contains("ENDLIST"))
+                }
+                await source.stop()
+            }
+        }
+
+        @Test func retentionByAgeSizeDiskUsageAndEpisodes() async throws {
+            try await withTemporaryDirectory { directory in
+                try await withBackend { backend, control in
+                    let root = directory.appendingPathComponent("a").path
+                    let small = directory.appendingPathComponent("small").path
+                    let recordedBytes = Mutex(0)
+                    let episodesURL = control.url.replacingOccurrences(of: "/streams", with: "/episodes")
+                    let streams = [
+                        recorded("aged", root: root) { $0.expiration = 8 },
+                        recorded("sized", root: root) { $0.storageLimit = 2_500_000 },
+                        recorded("crowded", root: small) { $0.diskUsageLimit = 50 },
+                        recorded("kept", root: root) {
+                            $0.expiration = 6
+                            $0.episodesURL = episodesURL
+                        },
+                    ]
+                    let startMs = Int64(Date().timeIntervalSince1970 * 1000)
+                    // An episode covers the first 6 s of "kept".
+                    backend.script.withLock {
+                        $0.episodes = (
+                            200,
+                            "{\"episodes\": [{\"opened_at\": \(startMs), \"updated_at\": \(startMs), \"closed_at\": \(startMs + 6000)}]}"
+                        )
+                    }
+                    try await withNode(
+                        streams: streams, logLevel: .error,
+                        options: { options in
+                            options.dvrCleanupInterval = .milliseconds(500)
+                            // The "small" filesystem is 6 MB; the archive under it is all that uses it.
+                            options.diskUsageProbe = { path in
+                                guard path == small else { return StreamArchiveDisk.filesystem(path) }
+                                return (6_000_000, 6_000_000 - recordedBytes.withLock { $0 })
+                            }
+                        }
+                    ) { node, port in
+                        try await waitUntil("every stream has 20 s of archive", timeout: .seconds(60)) {
+                            for stream in node.manager.all {
+                                guard
+                                    let archive = try? await node.manager.archives.archive(root: stream.config.dvr!.root, name: stream.name)
+                                else {
+                                    return false
+                                }
+                                if stream.name == "crowded" { recordedBytes.withLock { $0 = archive.totalBytes } }
+                            }
+                            let segments = try await archiveSegments(port: port, "sized")
+                            let kept = try await archiveSegments(port: port, "kept")
+                            return (kept.last.map { $0.startMs + $0.durationMs - startMs } ?? 0) >= 20_000 && !segments.isEmpty
+                        }
+                        let now = Int64(Date().timeIntervalSince1970 * 1000)
+                        let aged = try await archiveSegments(port: port, "aged")
+                        #expect(
+                            aged.allSatisfy { $0.startMs + $0.durationMs > now - 8_000 - 2_000 },
+                            "aged keeps old segments: \(aged.map(\.startMs))")
+                        let sized = try await archiveSegments(port: port, "sized")
+                        #expect(
+                            sized.reduce(0) { $0 + $1.bytes } <= 2_500_000 + 1_500_000,
+                            "sized holds \(sized.reduce(0) { $0 + $1.bytes }) bytes")
+                        let crowded = try await archiveSegments(port: port, "crowded")
+                        #expect(
+                            crowded.reduce(0) { $0 + $1.bytes } <= 3_000_000 + 1_500_000,
+                            "crowded holds \(crowded.reduce(0) { $0 + $1.bytes })")
+                        let kept = try await archiveSegments(port: port, "kept")
+                        #expect(kept.first.map { $0.startMs < startMs + 6000 } == true, "the episode's segments were deleted")
+                        #expect(kept.contains { $0.startMs > startMs + 12_000 })
+                        #expect(!kept.contains { $0.startMs > startMs + 6_000 && $0.startMs + $0.durationMs < now - 8_000 })
+
+                        // The episodes backend fails: nothing more of "kept" is deleted.
+                        backend.script.withLock { $0.episodes = (500, "down") }
+                        try await Task.sleep(for: .seconds(1))
+                        let frozen = try await archiveSegments(port: port, "kept")
+                        try await Task.sleep(for: .seconds(8))
+                        let later = try await archiveSegments(port: port, "kept")
+                        #expect(Set(frozen.map(\.startMs)).isSubset(of: Set(later.map(\.startMs))), "cleanup ran while episodes failed")
+                    }
+                }
+            }
+        }
+
+        @Test func importMakesBothArchivesIdenticalAndKeepsWholeSegmentsOfACutBody() async throws {
+            try await withTemporaryDirectory { directory in
+                let idle = try await freeUDPPort()
+                let primaryStreams = [recorded("cam", root: directory.appendingPathComponent("a").path)]
+                let secondaryStreams = [
+                    recorded("cam", root: directory.appendingPathComponent("b").path, input: "udp://127.0.0.1:\(idle)", timeout: 600),
+                    recorded("cut", root: directory.appendingPathComponent("b").path, input: "udp://127.0.0.1:\(idle + 1)", timeout: 600),
+                ]
+                try await withNode(streams: primaryStreams) { _, primary in
+                    try await waitUntil("12 s recorded", timeout: .seconds(40)) {
+                        (try? await archiveSegments(port: primary, "cam").count) ?? 0 >= 3
+                    }
+                    let segments = try await archiveSegments(port: primary, "cam")
+                    let from = segments[0].startMs / 1000
+                    let end = (segments.last!.startMs + segments.last!.durationMs) / 1000 + 1
+                    let fetched = try await HTTPClient.shared.execute(
+                        HTTPClientRequest(url: "http://127.0.0.1:\(primary)/cam/archive-\(from)-\(end - from).m4f"), timeout: .seconds(30))
+                    #expect(fetched.status == .ok)
+                    let body = try await fetched.body.collect(upTo: 256 << 20)
+                    try await withNode(streams: secondaryStreams) { _, secondary in
+                        var request = HTTPClientRequest(url: "http://127.0.0.1:\(secondary)/streamer/api/v3/streams/cam/dvr/import")
+                        request.method = .POST
+                        request.body = .bytes(body)
+                        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                        let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+                        #expect(response.status == .ok, "\(text)")
+                        let copied = try await archiveSegments(port: secondary, "cam")
+                        let expected = segments.filter { $0.startMs / 1000 >= from }
+                        #expect(copied.map(\.sha256) == expected.map(\.sha256))
+                        #expect(copied.map(\.startMs) == expected.map(\.startMs))
+
+                        var cut = HTTPClientRequest(url: "http://127.0.0.1:\(secondary)/streamer/api/v3/streams/cut/dvr/import")
+                        cut.method = .POST
+                        cut.body = .bytes(body.getSlice(at: 0, length: body.readableBytes * 2 / 3)!)
+                        _ = try await HTTPClient.shared.execute(cut, timeout: .seconds(30)).body.collect(upTo: 1 << 20)
+                        let partial = try await archiveSegments(port: secondary, "cut")
+                        #expect(!partial.isEmpty && partial.count < expected.count)
+                        #expect(partial.map(\.sha256) == Array(expected.prefix(partial.count)).map(\.sha256))
+                    }
+                }
+            }
+        }
+
+        @Test func twentySIGKILLsLoseAtMostTheSegmentBeingWritten() async throws {
+            let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("dvr-node").path
+            let executable =
+                FileManager.default.isExecutableFile(atPath: binary)
+                ? binary
+                : URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("dvr-node").path
+            try #require(FileManager.default.isExecutableFile(atPath: executable), "no dvr-node binary beside the tests (\(executable))")
+            try await withTemporaryDirectory { directory in
+                let root = directory.appendingPathComponent("storage").path
+                let yaml = directory.appendingPathComponent("dvr.yaml")
+                try "streams:\n  - {name: cam, inputs: [{url: \"fake://cam\"}], dvr: {root: \(root)}}\n"
+                    .write(to: yaml, atomically: true, encoding: .utf8)
+                var generator = SeededGenerator(seed: 20)
+                var known: [SegmentRecord] = []
+                for round in 0..<20 {
+                    let port = try await freeTCPPort()
+                    let process = Process()
+                    process.executableURL = URL(fileURLWithPath: executable)
+                    process.arguments = ["--config", yaml.path, "--http-port", "\(port)"]
+                    process.standardOutput = FileHandle.nullDevice
+                    process.standardError = FileHandle.nullDevice
+                    try process.run()
+                    try await waitUntil("round \(round): the node answers") {
+                        (try? await httpGet("http://127.0.0.1:\(port)/healthz").status) == 200
+                    }
+                    // Kill at a random moment: often while a segment is being written or indexed.
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 3500...8500, using: &generator)))
+                    kill(process.processIdentifier, SIGKILL)
+                    process.waitUntilExit()
+                    // Recover as the next start will, and check every listed segment against its file.
+                    let archive = try StreamArchive.open(root: root, name: "cam")
+                    let records = try archive.records(fromMs: 0, toMs: .max)
+                    for record in records {
+                        let data = try Data(contentsOf: URL(fileURLWithPath: archive.path(of: record)))
+                        #expect(data.count == record.bytes, "round \(round): \(record.fileName) has \(data.count) bytes")
+                        #expect(sha256Hex(Array(data)) == record.sha256Hex, "round \(round): \(record.fileName) is damaged")
+                    }
+                    #expect(Set(known).isSubset(of: Set(records)), "round \(round): a completed segment was lost")
+                    #expect(archive.ranges() == ArchiveRange.merge(records.map { ArchiveRange(fromMs: $0.startMs, toMs: $0.endMs) }))
+                    let leftovers = FileManager.default.enumerator(atPath: root)?.compactMap { $0 as? String }.filter {
+                        $0.hasSuffix(".tmp")
+                    }
+                    #expect(leftovers?.isEmpty != false, "round \(round): temporary files left: \(leftovers ?? [])")
+                    known = records
+                }
+                #expect(known.count >= 5, "only \(known.count) segments written in 20 rounds")
+            }
+        }
+
+        /// A tmpfs can be mounted here (root with CAP_SYS_ADMIN, as in CI).
+        static let canMountTmpfs: Bool = {
+            guard getuid() == 0, let directory = try? makeTemporaryDirectory(prefix: "estuary-probe") else { return false }
+            defer { try? FileManager.default.removeItem(at: directory) }
+            guard run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", directory.path]) == 0 else { return false }
+            _ = run("/bin/umount", [directory.path])
+            return true
+        }()
+
+        @discardableResult
+        static func run(_ tool: String, _ arguments: [String]) -> Int32 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = arguments
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            guard (try? process.run()) != nil else { return -1 }
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+
+        @Test(.enabled(if: canMountTmpfs, "needs root to mount a small tmpfs"))
+        func aFullDiskPausesRecordingAndItResumesWhenSpaceReturns() async throws {
+            try await withTemporaryDirectory { directory in
+                let root = directory.appendingPathComponent("small").path
+                try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+                #expect(Self.run("/bin/mount", ["-t", "tmpfs", "-o", "size=5m", "tmpfs", root]) == 0)
+                defer { Self.run("/bin/umount", ["-l", root]) }
+                try await withNode(streams: [recorded("cam", root: root)], logLevel: .critical) { node, port in
+                    struct Status: Decodable {
+                        var segments: Int
+                        var dvrDiskFull: Bool
+                        enum CodingKeys: String, CodingKey {
+                            case segments
+                            case dvrDiskFull = "dvr_disk_full"
+                        }
+                    }
+                    func status() async throws -> Status {
+                        try JSONDecoder().decode(
+                            Status.self, from: Data(try await httpGet("http://127.0.0.1:\(port)/cam/recording_status.json").body.utf8))
+                    }
+                    try await waitUntil("the disk fills", timeout: .seconds(60)) { try await status().dvrDiskFull }
+                    let full = try await archiveSegments(port: port, "cam")
+                    #expect(!full.isEmpty)
+                    let archive = try await node.manager.archives.archive(root: root, name: "cam")
+                    for segment in full {
+                        let record = try #require(try archive.record(startingAt: segment.startMs))
+                        let data = try Data(contentsOf: URL(fileURLWithPath: archive.path(of: record)))
+                        #expect(sha256Hex(Array(data)) == segment.sha256, "a segment written before the disk filled is damaged")
+                    }
+                    #expect(node.manager.stream(named: "cam")?.isAlive == true, "the live stream stopped with the disk")
+                    // Free space: delete the oldest two segments through the API.
+                    let from = full[0].startMs / 1000
+                    let body = "{\"from\": \(from), \"duration\": \((full[1].startMs - full[0].startMs) / 1000 + 1)}"
+                    #expect(
+                        try await httpSend(.DELETE, "http://127.0.0.1:\(port)/streamer/api/v3/streams/cam/dvr/ranges", json: body).status
+                            == 200)
+                    try await waitUntil("recording resumes", timeout: .seconds(30)) {
+                        let now = try await archiveSegments(port: port, "cam")
+                        return now.last.map { $0.startMs > full.last!.startMs } == true
+                    }
+                    #expect(try await status().dvrDiskFull == false)
+                }
+            }
+        }
+
+        @Test func badRangesAreRefusedWithAReason() async throws {
+            try await withTemporaryDirectory { directory in
+                try await withNode(streams: [recorded("cam", root: directory.path)]) { _, port in
+                    let now = Int64(Date().timeIntervalSince1970)
+                    let cases = [
+                        ("archive-\(now + 3600)-10.mp4", "future"), ("archive-\(now - 100)--5.mp4", "duration"),
+                        ("archive-\(now - 100)-0.m3u8", "duration"), ("archive-\(now - 200_000)-90000.mp4", "24 h"),
+                        ("archive-abc-10.m4f", "from"), ("archive-\(now - 10)-now.mp4", "now"),
+                    ]
+                    for (path, words) in cases {
+                        let response = try await httpGet("http://127.0.0.1:\(port)/cam/\(path)")
+                        #expect(response.status == 400, "\(path): \(response.status)")
+                        #expect(response.body.contains(words), "\(path): \(response.body)")
+                    }
+                    #expect(try await httpGet("http://127.0.0.1:\(port)/nope/recording_status.json").status == 404)
+                }
+            }
+        }
+    }
+}
+
+/// A node that a test stops and starts again on the same port (a source that goes away and returns).
+final class NodeControl: Sendable {
+    let streams: [StreamConfig]
+    let port: Int
+    private let task = Mutex<Task<Void, any Error>?>(nil)
+
+    init(streams: [StreamConfig], port: Int) {
+        self.streams = streams
+        self.port = port
+    }
+
+    func start() async throws {
+        var logger = Logger(label: "test.source")
+        logger.logLevel = .critical
+        let node = Node(options: NodeOptions(httpHost: "127.0.0.1", httpPort: port, hostname: "source"), streams: streams, logger: logger)
+        let running = Task { try await node.run() }
+        task.withLock { $0 = running }
+        _ = await node.waitUntilListening()
+    }
+
+    func stop() async {
+        let running = task.withLock { task in
+            defer { task = nil }
+            return task
+        }
+        running?.cancel()
+        _ = await running?.result
+    }
+}
+
+func sha256Hex(_ bytes: [UInt8]) -> String {
+    SHA256.hash(data: bytes).map { byte in byte < 16 ? "0" + String(byte, radix: 16) : String(byte, radix: 16) }.joined()
+}
