@@ -156,7 +156,7 @@ let package = Package(
         .executableTarget(
             name: "EstuaryBench",
             dependencies: [
-                "EstuaryMedia", "EstuaryMP4",
+                "EstuaryMedia", "EstuaryMP4", "EstuaryDVR",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

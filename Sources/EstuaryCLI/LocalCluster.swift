@@ -2,7 +2,8 @@ import EstuaryConfig
 import EstuaryNode
 
 /// The embedded sample cluster of `estuary local`: `ingest-0` captures three test streams;
-/// `ingest-1` pulls one of them over M4F with the cluster key, as a second node would.
+/// `ingest-1` pulls one of them over M4F with the cluster key, as a second node would; `dvr-0` records two
+/// of them from `ingest-0` over M4F into `storage`.
 enum LocalCluster {
     struct Member {
         var options: NodeOptions
@@ -11,7 +12,7 @@ enum LocalCluster {
 
     static let clusterKey = "local-development-key"
 
-    static func yaml(basePort: Int) -> [String] {
+    static func yaml(basePort: Int, storage: String) -> [String] {
         [
             """
             cluster_key: \(clusterKey)
@@ -29,15 +30,31 @@ enum LocalCluster {
               - name: relay1
                 inputs: [{url: "m4f://127.0.0.1:\(basePort)/fake1", source_timeout: 5}]
             """,
+            """
+            cluster_key: \(clusterKey)
+            streams:
+              - name: fake1
+                inputs: [{url: "m4f://127.0.0.1:\(basePort)/fake1", source_timeout: 5}]
+                dvr: {root: "\(storage)", expiration: 1d}
+              - name: sports/hd
+                inputs: [{url: "m4f://127.0.0.1:\(basePort)/sports/hd", source_timeout: 5}]
+                dvr: {root: "\(storage)", expiration: 1d, storage_limit: 2G}
+            """,
         ]
     }
 
-    static func plan(basePort: Int) throws -> [Member] {
-        try yaml(basePort: basePort).enumerated().map { index, text in
+    /// The role and hostname of the `index`-th member.
+    static func identity(_ index: Int) -> (role: String, hostname: String) {
+        index < 2 ? ("ingest", "ingest-\(index)") : ("dvr", "dvr-\(index - 2)")
+    }
+
+    static func plan(basePort: Int, storage: String) throws -> [Member] {
+        try yaml(basePort: basePort, storage: storage).enumerated().map { index, text in
             let (config, _) = try NodeConfig.load(yaml: text)
+            let (role, hostname) = identity(index)
             let options = NodeOptions(
-                httpHost: "127.0.0.1", httpPort: basePort + index, clusterKey: config.clusterKey, hostname: "ingest-\(index)",
-                role: "ingest", shutdownTimeout: .seconds(5))
+                httpHost: "127.0.0.1", httpPort: basePort + index, clusterKey: config.clusterKey, hostname: hostname,
+                role: role, shutdownTimeout: .seconds(5))
             return Member(options: options, streams: config.streams)
         }
     }
@@ -49,8 +66,15 @@ enum LocalCluster {
             lines.append("")
             lines.append("\(member.options.hostname)  API: \(base)/streamer/api/v3/streams   metrics: \(base)/metrics")
             for stream in member.streams {
+                let pad = String(repeating: " ", count: stream.name.count)
                 lines.append("  \(stream.name): HLS \(base)/\(stream.name)/index.m3u8")
-                lines.append("  \(String(repeating: " ", count: stream.name.count))  MPEG-TS \(base)/\(stream.name)/mpegts")
+                lines.append("  \(pad)  MPEG-TS \(base)/\(stream.name)/mpegts")
+                if let dvr = stream.dvr {
+                    lines.append("  \(pad)  archive (in \(dvr.root)): \(base)/streamer/api/v3/streams/\(stream.name)/dvr/ranges")
+                    lines.append("  \(pad)    \(base)/\(stream.name)/recording_status.json")
+                    lines.append("  \(pad)    HLS since FROM (UTC seconds, see ranges): \(base)/\(stream.name)/archive-FROM-now.m3u8")
+                    lines.append("  \(pad)    one file: \(base)/\(stream.name)/archive-FROM-60.mp4")
+                }
             }
         }
         lines.append("")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EstuaryConfig
 import EstuaryNode
+import Foundation
 import Logging
 import ServiceLifecycle
 
@@ -9,12 +10,15 @@ struct LocalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "local", abstract: "Run a local cluster on 127.0.0.1 with test streams; Ctrl-C stops it.")
 
-    @Option(help: "The first node's HTTP port; the second node uses the next one.") var basePort: Int = 8080
+    @Option(help: "The first node's HTTP port; the other nodes use the next ones.") var basePort: Int = 8080
+    @Option(help: "Where dvr-0 keeps its archive (default: estuary-local/storage in the temporary directory).")
+    var storage: String?
 
     func run() async throws {
         NodeLogging.bootstrap()
         let logger = Logger(label: "estuary.local")
-        let plan = try LocalCluster.plan(basePort: basePort)
+        let root = storage ?? FileManager.default.temporaryDirectory.appendingPathComponent("estuary-local/storage").path
+        let plan = try LocalCluster.plan(basePort: basePort, storage: root)
         var nodes: [Node] = []
         for member in plan {
             var nodeLogger = logger

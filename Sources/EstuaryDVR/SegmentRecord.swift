@@ -69,9 +69,9 @@ public struct SegmentRecord: Sendable, Equatable, Hashable {
     /// The size of one record in a day's `index.bin`.
     static let encodedSize = 56
 
-    /// start i64, duration u32, bytes u32, init u32, sha256 32 bytes, check u32 (the first 4 bytes of the
+    /// Appends the 56-byte index record: start i64, duration u32, bytes u32, init u32, sha256 32 bytes, check u32 (the first 4 bytes of the
     /// sha256 of the 52 bytes before it): a torn or damaged record is detected.
-    func encode(into buffer: inout ByteBuffer) {
+    public func encode(into buffer: inout ByteBuffer) {
         var record = ByteBuffer()
         record.reserveCapacity(Self.encodedSize)
         record.writeInteger(startMs)

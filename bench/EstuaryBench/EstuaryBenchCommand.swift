@@ -6,7 +6,10 @@ struct EstuaryBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "estuary-bench",
         abstract: "Benchmarks of Estuary's ingest-node. Each starts the nodes it measures on 127.0.0.1 and prints plain lines.",
-        subcommands: [FanoutCommand.self, IngestCommand.self, LatencyCommand.self, ConfigCommand.self])
+        subcommands: [
+            FanoutCommand.self, IngestCommand.self, LatencyCommand.self, ConfigCommand.self, DVRIndexCommand.self, DVRRecordCommand.self,
+            DVRServeCommand.self,
+        ])
 }
 
 /// Options every benchmark shares: where the node binary is and how long to wait for it.
@@ -17,13 +20,13 @@ struct NodeBinaryOptions: ParsableArguments {
     @Flag(help: "Keep the scratch directory (node configurations and logs) after the run.")
     var keepFiles = false
 
-    /// The node executable: the flag, or `ingest-node` in the bench binary's own directory.
-    func resolvedNodeBinary() throws -> String {
+    /// The node executable: the flag, or `name` (default `ingest-node`) in the bench binary's own directory.
+    func resolvedNodeBinary(_ name: String = "ingest-node") throws -> String {
         if let nodeBinary { return nodeBinary }
         let executable = URL(fileURLWithPath: ProcFS.selfExecutablePath() ?? CommandLine.arguments[0])
-        let candidate = executable.deletingLastPathComponent().appendingPathComponent("ingest-node").path
+        let candidate = executable.deletingLastPathComponent().appendingPathComponent(name).path
         guard FileManager.default.isExecutableFile(atPath: candidate) else {
-            throw BenchError("no ingest-node next to estuary-bench at \(candidate); build it or pass --node-binary")
+            throw BenchError("no \(name) next to estuary-bench at \(candidate); build it or pass --node-binary")
         }
         return candidate
     }

@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// `dvr-serve`: N readers fetching archive exports (`.mp4`) or archive HLS segments over and over from a
+/// dvr-node: delivered Gbit/s and node CPU-s per Gbit.
+struct DVRServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dvr-serve",
+        abstract: "N readers downloading archive .mp4 exports and HLS segments in a loop: Gbit/s and node CPU-s per Gbit.")
+
+    @Option(help: "Concurrent readers.") var readers = 100
+    @Option(help: "Measuring window per mode, seconds.") var seconds = 15
+    @Option(help: "Seconds of archive to record first.") var record = 30
+    @OptionGroup var node: NodeBinaryOptions
+
+    func run() async throws {
+        ProcFS.raiseOpenFilesLimit()
+        SpawnedNodes.shared.installSignalHandlers()
+        let binary = try node.resolvedNodeBinary("dvr-node")
+        let scratch = try ScratchDirectory(prefix: "dvr-serve")
+        let root = scratch.url.appendingPathComponent("storage").path
+        let yaml = "streams:\n  - {name: cam, inputs: [{url: \"fake://cam\"}], dvr: {root: \(root)}}\n"
+        let node = try NodeProcess(label: "dvr-serve", binary: binary, yaml: yaml, directory: scratch.url)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        do {
+            try await node.waitHealthy()
+            try await Task.sleep(for: .seconds(record + 6))
+            let segments = try await segmentStarts(port: node.port)
+            guard segments.count >= 4 else { throw BenchError("only \(segments.count) segments recorded") }
+            let from = segments[0] / 1000 + 1
+            let duration = (segments.last! - segments[0]) / 1000 - 1
+            // Recording goes on during the windows: measure its own cost first, and subtract it.
+            let idleBefore = node.cpuSeconds
+            try await Task.sleep(for: .seconds(5))
+            let idlePerSecond = (node.cpuSeconds - idleBefore) / 5
+            let modes: [(String, [String])] = [
+                ("mp4", ["/cam/archive-\(from)-\(duration).mp4"]),
+                ("hls_segments", segments.dropLast().map { "/cam/archive/seg-\($0).m4s" }),
+            ]
+            for (mode, paths) in modes {
+                let port = node.port
+                let readers = self.readers
+                let seconds = self.seconds
+                let counters = FanoutCounters()
+                let cpuBefore = node.cpuSeconds
+                let began = ContinuousClock.now
+                await withTaskGroup(of: Void.self) { tasks in
+                    for index in 0..<readers {
+                        tasks.addTask {
+                            var request = index
+                            while !counters.benchClosing.load(ordering: .relaxed) {
+                                let path = paths[request % paths.count]
+                                request += 1
+                                let received = (try? await Download.fetch(port: port, path: path, group: group)) ?? 0
+                                counters.bytes.add(received, ordering: .relaxed)
+                            }
+                        }
+                    }
+                    tasks.addTask {
+                        try? await Task.sleep(for: .seconds(seconds))
+                        counters.benchClosing.store(true, ordering: .relaxed)
+                    }
+                }
+                let elapsed = elapsedSeconds(.now - began)
+                let cpu = node.cpuSeconds - cpuBefore - idlePerSecond * elapsed
+                let gbits = Double(counters.bytes.load(ordering: .relaxed)) * 8 / 1e9
+                report(
+                    "dvr-serve mode=\(mode) readers=\(readers) seconds=\(fixed(elapsed, 1)) gbit_s=\(fixed(gbits / elapsed, 3)) "
+                        + "node_cpu_pct=\(fixed(cpu * 100 / elapsed, 1)) node_cpu_s_per_gbit=\(fixed(cpu / max(gbits, 1e-9), 4)) "
+                        + "nginx_anchor=0.014 target=0.028 \(cpu / max(gbits, 1e-9) <= 0.028 ? "MET" : "MISSED")")
+            }
+            await node.stop()
+        } catch {
+            await node.stop()
+            try? await group.shutdownGracefully()
+            scratch.remove(keep: true)
+            throw error
+        }
+        try? await group.shutdownGracefully()
+        scratch.remove(keep: self.node.keepFiles)
+    }
+
+    private func segmentStarts(port: Int) async throws -> [Int64] {
+        let response = try await HTTPGet.fetch(port: port, path: "/streamer/api/v3/streams/cam/dvr/segments", timeout: .seconds(10))
+        struct Body: Decodable {
+            struct Segment: Decodable { var start_ms: Int64 }
+            var segments: [Segment]
+        }
+        return try JSONDecoder().decode(Body.self, from: Data(response.body.readableBytesView)).segments.map(\.start_ms)
+    }
+}
+
+/// One `GET` with `Connection: close`, counting the bytes received without keeping them.
+enum Download {
+    static func fetch(port: Int, path: String, group: any EventLoopGroup) async throws -> Int {
+        let loop = group.next()
+        let promise = loop.makePromise(of: Int.self)
+        let channel = try await ClientBootstrap(group: loop)
+            .connectTimeout(.seconds(10))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteCounter(path: path, promise: promise))
+                }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        let timer = loop.scheduleTask(in: .seconds(60)) { channel.close(promise: nil) }
+        defer { timer.cancel() }
+        return try await promise.futureResult.get()
+    }
+
+    final class ByteCounter: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        let path: String
+        let promise: EventLoopPromise<Int>
+        var count = 0
+
+        init(path: String, promise: EventLoopPromise<Int>) {
+            self.path = path
+            self.promise = promise
+        }
+
+        func channelActive(context: ChannelHandlerContext) {
+            let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: request)), promise: nil)
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            count += unwrapInboundIn(data).readableBytes
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            promise.succeed(count)
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.close(promise: nil)
+        }
+    }
+}
