@@ -86,10 +86,13 @@ struct DVRServeCommand: AsyncParsableCommand {
     private func segmentStarts(port: Int) async throws -> [Int64] {
         let response = try await HTTPGet.fetch(port: port, path: "/streamer/api/v3/streams/cam/dvr/segments", timeout: .seconds(10))
         struct Body: Decodable {
-            struct Segment: Decodable { var start_ms: Int64 }
+            struct Segment: Decodable {
+                var startMs: Int64
+                enum CodingKeys: String, CodingKey { case startMs = "start_ms" }
+            }
             var segments: [Segment]
         }
-        return try JSONDecoder().decode(Body.self, from: Data(response.body.readableBytesView)).segments.map(\.start_ms)
+        return try JSONDecoder().decode(Body.self, from: Data(response.body.readableBytesView)).segments.map(\.startMs)
     }
 }
 
