@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "ingest-node", targets: ["IngestNode"]),
         .executable(name: "dvr-node", targets: ["DVRNode"]),
+        .executable(name: "replicator", targets: ["Replicator"]),
         .executable(name: "estuary", targets: ["EstuaryCLI"]),
         .executable(name: "estuary-bench", targets: ["EstuaryBench"]),
     ],
@@ -109,6 +110,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Replication: copies missing archive from a primary dvr-node into a secondary's import.
+        .target(
+            name: "EstuaryReplication",
+            dependencies: [
+                "EstuaryConfig", "EstuaryClusterAuth",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The node runtime: HTTP server, stream manager, services, metrics.
         .target(
             name: "EstuaryNode",
@@ -140,6 +155,17 @@ let package = Package(
             dependencies: [
                 "EstuaryNode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "Replicator",
+            dependencies: [
+                "EstuaryReplication", "EstuaryNode",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -208,6 +234,7 @@ let package = Package(
             dependencies: [
                 "EstuaryNode", "EstuaryMedia", "EstuaryMP4", "EstuaryMPEGTS", "EstuaryConfig", "EstuarySources",
                 "EstuaryLive", "EstuaryClusterAuth", "EstuaryHub", "EstuaryTestSupport", "EstuaryConfigExternal", "EstuaryDVR",
+                "EstuaryReplication",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -2,11 +2,13 @@ import EstuaryLive
 import NIOCore
 
 /// Cuts a stream's M4F chunks into archive segments: each begins at a keyframe (a chunk that starts a
-/// segment) and ends at the first keyframe after ``minimumDuration`` (so 2 s GOPs give 4 s segments),
-/// at a new init segment, or at a gap in UTC time.
+/// segment) and ends at the first keyframe at or after the next multiple of ``boundaryMs`` of UTC time
+/// (so 2 s GOPs give 4 s segments), at a new init segment, or at a gap in UTC time.
 ///
 /// Guarantees: a segment never spans a gap or an init change, so the archive has a gap where the source
-/// had an outage and never a fake segment; media before the first keyframe is dropped (counted).
+/// had an outage and never a fake segment; media before the first keyframe is dropped (counted). Cut
+/// points depend only on the chunks' UTC times, not on when recording began: two nodes recording the same
+/// M4F bytes cut them into identical segments (after the first), which replication relies on.
 public struct SegmentCutter: Sendable {
     /// A complete segment.
     public struct Segment: Sendable {
@@ -20,8 +22,8 @@ public struct SegmentCutter: Sendable {
         public var durationMs: Int64
     }
 
-    /// The shortest segment cut at a keyframe, in 90 kHz units.
-    public let minimumDuration: Int64
+    /// Segments end at the first keyframe at or after each multiple of this many milliseconds of UTC.
+    public let boundaryMs: Int64
     /// A jump in UTC time larger than this ends the segment (a gap), milliseconds.
     public let gapToleranceMs: Int64
     private var initSegment: ByteBuffer?
@@ -32,8 +34,8 @@ public struct SegmentCutter: Sendable {
     public private(set) var droppedChunks = 0
 
     /// Creates a cutter.
-    public init(minimumDuration: Int64 = 270_000, gapToleranceMs: Int64 = 1000) {
-        self.minimumDuration = minimumDuration
+    public init(boundaryMs: Int64 = 4000, gapToleranceMs: Int64 = 1000) {
+        self.boundaryMs = boundaryMs
         self.gapToleranceMs = gapToleranceMs
     }
 
@@ -50,7 +52,8 @@ public struct SegmentCutter: Sendable {
             if !fragments.isEmpty {
                 let expected = startMs + duration / 90
                 let gap = abs(chunkMs - expected) > gapToleranceMs
-                if gap || (chunk.startsSegment && duration >= minimumDuration) {
+                let boundary = (startMs / boundaryMs + 1) * boundaryMs
+                if gap || (chunk.startsSegment && chunkMs >= boundary) {
                     if let segment = flush() { done.append(segment) }
                 }
             }

@@ -185,6 +185,11 @@ public final class StreamArchive: Sendable {
         }
         let record = SegmentRecord(
             startMs: startMs, durationMs: durationMs, bytes: size, initID: initID, sha256: Array(hasher.finalize()))
+        // Replication may have imported this very segment already (then there is nothing to do), or another
+        // one under the same start (then this one replaces it: one record per file name).
+        let existing = try records(fromMs: startMs, toMs: startMs + 1).filter { $0.startMs == startMs }
+        if existing.contains(where: { $0.sha256 == record.sha256 }) { return record }
+        if !existing.isEmpty { try delete(fromMs: startMs, toMs: startMs + 1) { $0.startMs == startMs } }
         try commit(record, fragments: fragments)
         return record
     }
@@ -204,7 +209,16 @@ public final class StreamArchive: Sendable {
         let record = SegmentRecord(startMs: startMs, durationMs: durationMs, bytes: bytes.readableBytes, initID: initID, sha256: digest)
         let existing = try records(fromMs: startMs, toMs: startMs + 1)
         if existing.contains(where: { $0.startMs == startMs && $0.sha256 == digest }) { return (record, true) }
+        if existing.contains(where: { $0.startMs == startMs }) {
+            // Same start, other bytes: the imported segment replaces it (never two records for one file name).
+            try delete(fromMs: startMs, toMs: startMs + 1) { $0.startMs == startMs }
+        }
         try commit(record, fragments: [bytes])
+        // The imported segment is authoritative for its span: a local segment inside it (the partial first
+        // segment of a recording that joined late) is replaced, so both archives end identical.
+        try delete(fromMs: record.startMs, toMs: record.endMs) { other in
+            other.startMs > record.startMs && other.endMs <= record.endMs + ArchiveRange.defaultToleranceMs
+        }
         return (record, false)
     }
 

@@ -40,6 +40,7 @@ public final class StreamPipeline: MediaSink {
     public let hlsIdleTimeout: Duration
     private let stats = Mutex(StreamStatistics())
     private let taps = Mutex<[@Sendable (LiveChunk) -> Void]>([])
+    private let passthroughTaps = Mutex<[@Sendable (LiveChunk) -> Void]>([])
     private let bitrateWindow = Mutex((start: Int64(0), bytes: Int64(0)))
 
     public init(name: String, limits: HubLimits = HubLimits(), hlsWindow: Int = 6, hlsIdleTimeout: Duration = .seconds(60)) {
@@ -56,6 +57,22 @@ public final class StreamPipeline: MediaSink {
     public func tap(_ consumer: @escaping @Sendable (LiveChunk) -> Void) {
         taps.withLock { $0.append(consumer) }
         if let header = m4f.header { consumer(header) }
+    }
+
+    /// Adds a consumer of the upstream M4F bytes exactly as an M4F source received them (init and
+    /// fragments), such as the recorder of a relayed stream: its archive then holds the very bytes the
+    /// upstream node stored.
+    public func tapPassthrough(_ consumer: @escaping @Sendable (LiveChunk) -> Void) {
+        passthroughTaps.withLock { $0.append(consumer) }
+    }
+
+    public func passthrough(_ chunk: PassthroughChunk) {
+        let consumers = passthroughTaps.withLock { $0 }
+        guard !consumers.isEmpty else { return }
+        let live = LiveChunk(
+            kind: chunk.isInitialization ? .header : .media, bytes: chunk.bytes, startsSegment: chunk.startsSegment, decodeTime: 0,
+            duration: chunk.duration, wallClockMicros: chunk.wallClockMicros)
+        for consumer in consumers { consumer(live) }
     }
 
     /// Declares the source's tracks (call again when codec parameters change). The fragments

@@ -14,4 +14,7 @@ public struct M4FFragment: Sendable {
     public var frames: [MediaFrame]
     /// The fragment's boxes exactly as received (`styp`, `prft`, `moof`, `mdat`, in order).
     public var raw: ByteBuffer
+    /// The media time the fragment spans on the 90 kHz timeline: the sum of its first track's sample
+    /// durations (the reference track: video when there is one).
+    public var duration: Int64 = 0
 }

@@ -186,6 +186,7 @@ public struct M4FReader: Sendable {
         _ moof: (offset: Int64, sequence: UInt32, runs: [ParsedRun]), mdat: ByteBuffer, payloadOffset: Int64, arrivalMicros: Int64
     ) throws(M4FError) -> M4FFragment? {
         var frames: [MediaFrame] = []
+        var referenceDuration: Int64?
         var utcBase = arrivalMicros
         var utcMedia90k: Int64?
         if let prft, let track = tracks[prft.trackID] {
@@ -218,28 +219,31 @@ public struct M4FReader: Sendable {
                 position += Int64(sample.size)
                 dts &+= Int64(sample.duration)
             }
+            if referenceDuration == nil {
+                referenceDuration = Self.to90k(dts &- run.baseDecodeTime, timescale: track.timescale)
+            }
         }
         frames.sort { $0.dts < $1.dts }
         if needsKeyframe {
             guard let firstVideo = frames.firstIndex(where: { $0.codec.isVideo && $0.isKeyframe }) else {
-                if !frames.contains(where: { $0.codec.isVideo }) { return fragmentValue(moof, frames, utcBase) }
+                if !frames.contains(where: { $0.codec.isVideo }) { return fragmentValue(moof, frames, utcBase, referenceDuration ?? 0) }
                 return nil
             }
             let keyframeDTS = frames[firstVideo].dts
             frames.removeAll { $0.codec.isVideo && $0.dts < keyframeDTS }
             needsKeyframe = false
         }
-        return fragmentValue(moof, frames, utcBase)
+        return fragmentValue(moof, frames, utcBase, referenceDuration ?? 0)
     }
 
     private func fragmentValue(
-        _ moof: (offset: Int64, sequence: UInt32, runs: [ParsedRun]), _ frames: [MediaFrame], _ utc: Int64
+        _ moof: (offset: Int64, sequence: UInt32, runs: [ParsedRun]), _ frames: [MediaFrame], _ utc: Int64, _ duration: Int64
     )
         -> M4FFragment
     {
         M4FFragment(
             startsSegment: segmentPending, sequenceNumber: moof.sequence, wallClockMicros: frames.first?.wallClockMicros ?? utc,
-            frames: frames, raw: fragmentRaw)
+            frames: frames, raw: fragmentRaw, duration: duration)
     }
 
     /// `value` (in `timescale` units) on the 90 kHz timeline, rounded toward zero; exact

@@ -16,6 +16,14 @@ public final class LiveStream: Sendable {
     let stopSignal = StopSignal()
     let startedMicros: Int64
     private let recording = Mutex<(recorder: Recorder?, error: String?)>((nil, nil))
+    private let replication = Mutex<(percent: Double, running: Bool)?>(nil)
+
+    /// What the replicator last reported for this stream: percent of the depth present here, and whether
+    /// it is copying now (Flussonic's `dvr_replication`, `dvr_replication_running`).
+    public var replicationProgress: (percent: Double, running: Bool)? {
+        get { replication.withLock { $0 } }
+        set { replication.withLock { $0 = newValue } }
+    }
 
     init(config: StreamConfig, origin: StreamOrigin, limits: HubLimits) {
         self.config = config
@@ -55,7 +63,13 @@ public final class LiveStream: Sendable {
         }
         if let recorder {
             recording.withLock { $0.recorder = recorder }
-            pipeline.tap { recorder.record($0) }
+            // A stream relayed over M4F records the upstream bytes unchanged, so that its archive and the
+            // upstream node's hold identical segments (replication compares them by sha256).
+            if config.inputs.allSatisfy({ $0.scheme == "m4f" }) {
+                pipeline.tapPassthrough { recorder.record($0) }
+            } else {
+                pipeline.tap { recorder.record($0) }
+            }
         }
         let supervisor = InputSupervisor(inputs: config.inputs, factory: factory, status: inputStatus, logger: logger)
         await withTaskGroup(of: Void.self) { group in

@@ -43,6 +43,23 @@ public func buildRouter(node: Node) -> Router<BasicRequestContext> {
     }
     router.post("/streamer/api/v3/streams/**") { request, context -> Response in
         let name = context.parameters.getCatchAll().joined(separator: "/")
+        if let streamName = name.strippingSuffix("/dvr/replication") {
+            // The replicator reports its progress: {"percent": 0…100, "running": bool}.
+            try node.authorizeClusterRequest(request)
+            guard let stream = node.manager.stream(named: streamName) else { throw NodeError.streamNotFound(streamName) }
+            let body = try await request.body.collect(upTo: 4096)
+            struct Progress: Decodable {
+                var percent: Double
+                var running: Bool
+            }
+            guard let progress = try? JSONDecoder().decode(Progress.self, from: Data(body.readableBytesView)),
+                (0...100).contains(progress.percent)
+            else {
+                throw NodeError(.badRequest, "invalid_progress", "the body must be {\"percent\": 0…100, \"running\": true|false}")
+            }
+            stream.replicationProgress = (progress.percent, progress.running)
+            return Response(status: .noContent)
+        }
         guard let stream = name.strippingSuffix("/dvr/import") else {
             throw NodeError(.notFound, "not_found", "no POST endpoint at \(request.uri.path)")
         }

@@ -64,10 +64,34 @@ struct StreamReport: Encodable {
         }
     }
 
+    struct DVR: Encodable {
+        var expiration: Int
+        var storageLimit: Int
+        var replicate: Bool
+        var replicationPort: Int?
+        var replicationSpeed: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case expiration, replicate
+            case storageLimit = "storage_limit"
+            case replicationPort = "replication_port"
+            case replicationSpeed = "replication_speed"
+        }
+    }
+
     var name: String
     var origin: String
     var inputs: [Input]
+    var dvr: DVR?
+    var dvrReplication: Double?
+    var dvrReplicationRunning: Bool?
     var stats: Stats
+
+    enum CodingKeys: String, CodingKey {
+        case name, origin, inputs, dvr, stats
+        case dvrReplication = "dvr_replication"
+        case dvrReplicationRunning = "dvr_replication_running"
+    }
 
     init(_ stream: LiveStream) {
         let pipeline = stream.pipeline.statistics
@@ -79,6 +103,14 @@ struct StreamReport: Encodable {
         inputs = stream.config.inputsByPriority.enumerated().map { index, config in
             Input(url: SecretMasking.mask(url: config.url), priority: config.priority, active: input.activeInput == index)
         }
+        dvr = stream.config.dvr.map {
+            DVR(
+                expiration: $0.expiration, storageLimit: $0.storageLimit, replicate: $0.replicate, replicationPort: $0.replicationPort,
+                replicationSpeed: $0.replicationSpeed)
+        }
+        let progress = stream.replicationProgress
+        dvrReplication = progress?.percent
+        dvrReplicationRunning = progress?.running
         stats = Stats(
             alive: stream.isAlive, inputBitrate: pipeline.inputBitsPerSecond, framesIn: pipeline.framesIn, bytesIn: pipeline.bytesIn,
             onlineClients: m4f.readers + ts.readers, skippedFragments: m4f.skippedItems + ts.skippedItems,

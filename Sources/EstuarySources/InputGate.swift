@@ -57,6 +57,7 @@ final class GatedSink<Sink: MediaSink>: MediaSink {
         var tracks: [TrackInfo] = []
         var lastActivity = ContinuousClock.now
         var forwarding = false
+        var passthroughHeader: PassthroughChunk?
     }
     private let state = Mutex(State())
 
@@ -88,11 +89,23 @@ final class GatedSink<Sink: MediaSink>: MediaSink {
         }
         let canStart = frame.isKeyframe && (frame.codec.isVideo || !tracks.contains { $0.codec.isVideo })
         guard canStart, !tracks.isEmpty, gate.claim(index) else { return }
-        state.withLock { $0.forwarding = true }
+        let header = state.withLock { state in
+            state.forwarding = true
+            return state.passthroughHeader
+        }
         gate.status.activated(index, url: url)
         gate.sink.discontinuity()
         gate.sink.setTracks(tracks)
+        if let header { gate.sink.passthrough(header) }
         gate.sink.push(frame)
+    }
+
+    func passthrough(_ chunk: PassthroughChunk) {
+        let forwarding = state.withLock { state in
+            if chunk.isInitialization { state.passthroughHeader = chunk }
+            return state.forwarding
+        }
+        if forwarding, gate.activeIndex == index { gate.sink.passthrough(chunk) }
     }
 
     /// Counts damaged input in the stream's status and logs the first errors, then every 100th,

@@ -47,11 +47,17 @@ public struct M4FSource: MediaSource {
             for try await bytes in response.body {
                 for event in reader.feed(bytes, arrivalMicros: WallClock.nowMicros()) {
                     switch event {
-                    case .initialization(let tracks, _):
+                    case .initialization(let tracks, let raw):
                         sink.setTracks(tracks)
+                        sink.passthrough(
+                            PassthroughChunk(isInitialization: true, bytes: raw, startsSegment: false, wallClockMicros: 0, duration: 0))
                     case .fragment(let fragment):
                         for frame in fragment.frames { sink.push(frame) }
                         sink.flush()
+                        sink.passthrough(
+                            PassthroughChunk(
+                                isInitialization: false, bytes: fragment.raw, startsSegment: fragment.startsSegment,
+                                wallClockMicros: fragment.wallClockMicros, duration: fragment.duration))
                     case .error(let error):
                         sink.inputError("\(error)")
                     }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Crypto
+import EstuaryClusterAuth
 import EstuaryConfig
 import EstuaryDVR
 import EstuaryNode
@@ -48,10 +49,12 @@ func archiveRanges(port: Int, _ name: String) async throws -> [RangeReport] {
     return try JSONDecoder().decode(Body.self, from: Data(response.body.utf8)).ranges
 }
 
-/// `dvr/segments` of a stream.
-func archiveSegments(port: Int, _ name: String) async throws -> [SegmentReport] {
+/// `dvr/segments` of a stream (signed with `key` when the node has a cluster key).
+func archiveSegments(port: Int, _ name: String, key: String? = nil) async throws -> [SegmentReport] {
     struct Body: Decodable { var segments: [SegmentReport] }
-    let response = try await httpGet("http://127.0.0.1:\(port)/streamer/api/v3/streams/\(name)/dvr/segments")
+    let path = "/streamer/api/v3/streams/\(name)/dvr/segments"
+    let headers = key.map { [("Authorization", ClusterAuth(key: $0).authorizationHeader(method: "GET", path: path))] } ?? []
+    let response = try await httpGet("http://127.0.0.1:\(port)\(path)", headers: headers)
     guard response.status == 200 else { throw TestFailure("segments of \(name): \(response.status) \(response.body)") }
     return try JSONDecoder().decode(Body.self, from: Data(response.body.utf8)).segments
 }
