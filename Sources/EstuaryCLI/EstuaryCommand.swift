@@ -4,5 +4,6 @@ import ArgumentParser
 @main
 struct EstuaryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "estuary", abstract: "Estuary live-video cluster: operator tools.", subcommands: [LocalCommand.self])
+        commandName: "estuary", abstract: "Estuary live-video cluster: operator tools.",
+        subcommands: [LocalCommand.self, ReplicationCommand.self])
 }

@@ -1,9 +1,11 @@
 import EstuaryConfig
 import EstuaryNode
+import EstuaryReplication
 
 /// The embedded sample cluster of `estuary local`: `ingest-0` captures three test streams;
 /// `ingest-1` pulls one of them over M4F with the cluster key, as a second node would; `dvr-0` records two
-/// of them from `ingest-0` over M4F into `storage`.
+/// of them from `ingest-0` over M4F into `storage`; `dvr-1` records `fake1` from `dvr-0` and a replicator
+/// fills its archive from `dvr-0`'s.
 enum LocalCluster {
     struct Member {
         var options: NodeOptions
@@ -40,7 +42,21 @@ enum LocalCluster {
                 inputs: [{url: "m4f://127.0.0.1:\(basePort)/sports/hd", source_timeout: 5}]
                 dvr: {root: "\(storage)", expiration: 1d, storage_limit: 2G}
             """,
+            """
+            cluster_key: \(clusterKey)
+            streams:
+              - name: fake1
+                inputs: [{url: "m4f://127.0.0.1:\(basePort + 2)/fake1", source_timeout: 5}]
+                dvr: {root: "\(storage)-replica", expiration: 1d, replicate: true}
+            """,
         ]
+    }
+
+    /// The replicator beside `dvr-1`, filling its archive from `dvr-0`.
+    static func replicatorSettings(basePort: Int) -> ReplicatorSettings {
+        ReplicatorSettings(
+            listenHost: "127.0.0.1", listenPort: basePort + 10, target: "http://127.0.0.1:\(basePort + 3)", speedLimit: 100_000_000,
+            clusterKey: clusterKey)
     }
 
     /// The role and hostname of the `index`-th member.
@@ -77,6 +93,12 @@ enum LocalCluster {
                 }
             }
         }
+        let replicator = replicatorSettings(basePort: plan.first.map { $0.options.httpPort } ?? 8080)
+        lines.append("")
+        lines.append(
+            "replicator (dvr-0 → dvr-1, \(replicator.speedLimit.map { "\($0 / 1_000_000) Mbit/s" } ?? "no limit")): "
+                + "http://127.0.0.1:\(replicator.listenPort)/status   (estuary replication --url http://127.0.0.1:\(replicator.listenPort))"
+        )
         lines.append("")
         lines.append(
             "M4F between nodes is signed with the cluster key; try: ffplay \(plan.first.map { "http://127.0.0.1:\($0.options.httpPort)" } ?? "")/fake2/index.m3u8"

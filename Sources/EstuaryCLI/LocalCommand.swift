@@ -1,6 +1,7 @@
 import ArgumentParser
 import EstuaryConfig
 import EstuaryNode
+import EstuaryReplication
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -25,7 +26,12 @@ struct LocalCommand: AsyncParsableCommand {
             nodeLogger[metadataKey: "node"] = .string(member.options.hostname)
             nodes.append(Node(options: member.options, streams: member.streams, logger: nodeLogger))
         }
+        var replicatorLogger = logger
+        replicatorLogger[metadataKey: "node"] = "replicator"
+        let replicator = Replicator(settings: LocalCluster.replicatorSettings(basePort: basePort), logger: replicatorLogger)
         print(LocalCluster.banner(plan))
-        try await NodeLauncher.runServices(nodes, logger: logger, shutdownTimeout: .seconds(5))
+        fflush(nil)
+        let status = ReplicatorStatusServer.application(for: replicator, logger: replicatorLogger)
+        try await NodeLauncher.runServices(nodes + [replicator, status], logger: logger, shutdownTimeout: .seconds(5))
     }
 }

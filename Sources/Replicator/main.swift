@@ -2,9 +2,7 @@ import ArgumentParser
 import EstuaryNode
 import EstuaryReplication
 import Foundation
-import Hummingbird
 import Logging
-import NIOCore
 
 /// `replicator`: copies the archive a secondary dvr-node is missing from its primary (one per secondary,
 /// in its pod), within one total speed limit; serves `GET /status` and `GET /metrics`.
@@ -31,32 +29,7 @@ struct ReplicatorCommand: AsyncParsableCommand {
             throw error
         }
         let replicator = Replicator(settings: settings, logger: logger)
-        let router = Router(context: BasicRequestContext.self)
-        router.get("/healthz") { _, _ in "ok\n" }
-        router.get("/status") { _, _ -> Response in
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            struct Status: Encodable {
-                var target: String
-                var speedLimit: Int?
-                var streams: [String: Replicator.StreamState]
-                enum CodingKeys: String, CodingKey {
-                    case target, streams
-                    case speedLimit = "speed_limit"
-                }
-            }
-            let body = try encoder.encode(Status(target: settings.target, speedLimit: settings.speedLimit, streams: replicator.status))
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
-        }
-        router.get("/metrics") { _, _ -> Response in
-            Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                body: .init(byteBuffer: ByteBuffer(bytes: replicator.metricsText())))
-        }
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname(settings.listenHost, port: settings.listenPort), serverName: "estuary-replicator"),
-            logger: logger)
+        let app = ReplicatorStatusServer.application(for: replicator, logger: logger)
         logger.info(
             "replicating into \(settings.target)", metadata: ["speed_limit": "\(settings.speedLimit.map(String.init) ?? "none")"])
         try await NodeLauncher.runServices([app, replicator], logger: logger, shutdownTimeout: .seconds(10))

@@ -1,0 +1,47 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// `estuary replication`: what a replicator is doing, stream by stream (its `GET /status`).
+struct ReplicationCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replication", abstract: "Show a replicator's streams: percent present, gaps, copied, last error.")
+
+    @Option(help: "The replicator's status URL.") var url = "http://127.0.0.1:8090"
+
+    func run() async throws {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "\(url)/status"), timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 16 << 20)
+        guard response.status == .ok else { throw ValidationError("\(url)/status answered \(response.status.code)") }
+        struct Status: Decodable {
+            struct Stream: Decodable {
+                var primary: String
+                var percent: Double
+                var gaps: Int
+                var missing_segments: Int
+                var copied_segments: Int
+                var copied_bytes: Int
+                var running: Bool
+                var last_error: String?
+            }
+            var target: String
+            var speed_limit: Int?
+            var streams: [String: Stream]
+        }
+        let status = try JSONDecoder().decode(Status.self, from: Data(body.readableBytesView))
+        print("target \(status.target)   speed limit \(status.speed_limit.map { "\($0 / 1_000_000) Mbit/s" } ?? "none")")
+        print("STREAM".padding(toLength: 24, withPad: " ", startingAt: 0) + "PRESENT  GAPS  MISSING  COPIED        STATE")
+        for name in status.streams.keys.sorted() {
+            guard let stream = status.streams[name] else { continue }
+            let state = stream.last_error.map { "error: \($0)" } ?? (stream.running ? "copying" : "idle")
+            let copied = "\(stream.copied_segments) (\(stream.copied_bytes / 1_000_000) MB)"
+            print(
+                name.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "%6.1f%%", stream.percent) + "  "
+                    + "\(stream.gaps)".padding(toLength: 6, withPad: " ", startingAt: 0)
+                    + "\(stream.missing_segments)".padding(toLength: 9, withPad: " ", startingAt: 0)
+                    + copied.padding(toLength: 14, withPad: " ", startingAt: 0) + state)
+        }
+    }
+}
