@@ -11,7 +11,7 @@ public struct ArchiveImporter: Sendable {
         /// `ftyp`+`moov`: the init segment for the segments after it.
         case initialization(ByteBuffer)
         /// A segment's marker and bytes.
-        case segment(ArchiveMarker, ByteBuffer)
+        case segment(ArchiveMarker, [ByteBuffer])
         /// The input ended inside a segment or box: `detail` says where.
         case truncated(String)
     }
@@ -20,7 +20,7 @@ public struct ArchiveImporter: Sendable {
     public let maximumBoxSize: Int
     private var buffer = ByteBuffer()
     private var pendingInit: ByteBuffer?
-    private var current: (marker: ArchiveMarker, bytes: ByteBuffer)?
+    private var current: (marker: ArchiveMarker, boxes: [ByteBuffer])?
 
     public init(maximumBoxSize: Int = 256 << 20) {
         self.maximumBoxSize = maximumBoxSize
@@ -28,8 +28,12 @@ public struct ArchiveImporter: Sendable {
 
     /// Adds bytes; returns the events they completed.
     public mutating func feed(_ bytes: ByteBuffer) throws(DVRError) -> [Event] {
-        var bytes = bytes
-        buffer.writeBuffer(&bytes)
+        if buffer.readableBytes == 0 {
+            buffer = bytes
+        } else {
+            var bytes = bytes
+            buffer.writeBuffer(&bytes)
+        }
         var events: [Event] = []
         while let (type, box) = try nextBox() {
             switch type {
@@ -47,15 +51,15 @@ public struct ArchiveImporter: Sendable {
                 payload.moveReaderIndex(forwardBy: 8)
                 if let marker = ArchiveMarker(payload: payload) {
                     if let segment = closeSegment() { events.append(segment) }
-                    current = (marker, ByteBuffer())
+                    current = (marker, [])
                 }
             default:
                 guard current != nil else { continue }
-                var box = box
-                current!.bytes.writeBuffer(&box)
+                current!.boxes.append(box)
             }
         }
-        if buffer.readerIndex > 1 << 20 { buffer.discardReadBytes() }
+        // Boxes are slices of `buffer`: start a new one instead of moving bytes under them.
+        if buffer.readableBytes == 0 { buffer = ByteBuffer() }
         return events
     }
 
@@ -70,7 +74,7 @@ public struct ArchiveImporter: Sendable {
     private mutating func closeSegment() -> Event? {
         guard let current else { return nil }
         self.current = nil
-        return .segment(current.marker, current.bytes)
+        return .segment(current.marker, current.boxes)
     }
 
     private mutating func nextBox() throws(DVRError) -> (String, ByteBuffer)? {

@@ -104,7 +104,7 @@ public final class StreamArchive: Sendable {
                     else { continue }
                     let record = SegmentRecord(
                         startMs: parsed.startMs, durationMs: parsed.durationMs, bytes: bytes.readableBytes, initID: parsed.initID,
-                        sha256: Array(SHA256.hash(data: Array(bytes.readableBytesView))))
+                        sha256: Self.sha256(bytes))
                     var encoded = ByteBuffer()
                     record.encode(into: &encoded)
                     try FileIO.append(encoded, to: indexPath)
@@ -157,6 +157,13 @@ public final class StreamArchive: Sendable {
 
     // MARK: writing
 
+    /// The sha256 of a buffer's readable bytes, without copying them.
+    static func sha256(_ bytes: ByteBuffer) -> [UInt8] {
+        var hasher = SHA256()
+        bytes.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+        return Array(hasher.finalize())
+    }
+
     /// Stores an init segment (once per distinct content); returns its id.
     public func storeInit(_ bytes: ByteBuffer) throws(DVRError) -> String {
         let id = hex(SHA256.hash(data: Array(bytes.readableBytesView)).prefix(4))
@@ -202,18 +209,30 @@ public final class StreamArchive: Sendable {
     )
         throws(DVRError) -> (record: SegmentRecord, existed: Bool)
     {
-        let digest = Array(SHA256.hash(data: Array(bytes.readableBytesView)))
+        try importSegment(parts: [bytes], startMs: startMs, durationMs: durationMs, initID: initID, sha256: expected)
+    }
+
+    /// Imports a replicated segment given as its boxes, in order (no copy is made to join them).
+    public func importSegment(
+        parts: [ByteBuffer], startMs: Int64, durationMs: Int64, initID: String, sha256 expected: String
+    )
+        throws(DVRError) -> (record: SegmentRecord, existed: Bool)
+    {
+        var hasher = SHA256()
+        for part in parts { part.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) } }
+        let digest = Array(hasher.finalize())
+        let size = parts.reduce(0) { $0 + $1.readableBytes }
         guard hex(digest) == expected.lowercased() else {
             throw .checksumMismatch(startMs: startMs, expected: expected, actual: hex(digest))
         }
-        let record = SegmentRecord(startMs: startMs, durationMs: durationMs, bytes: bytes.readableBytes, initID: initID, sha256: digest)
+        let record = SegmentRecord(startMs: startMs, durationMs: durationMs, bytes: size, initID: initID, sha256: digest)
         let existing = try records(fromMs: startMs, toMs: startMs + 1)
         if existing.contains(where: { $0.startMs == startMs && $0.sha256 == digest }) { return (record, true) }
         if existing.contains(where: { $0.startMs == startMs }) {
             // Same start, other bytes: the imported segment replaces it (never two records for one file name).
             try delete(fromMs: startMs, toMs: startMs + 1) { $0.startMs == startMs }
         }
-        try commit(record, fragments: [bytes])
+        try commit(record, fragments: parts)
         // The imported segment is authoritative for its span: a local segment inside it (the partial first
         // segment of a recording that joined late) is replaced, so both archives end identical.
         try delete(fromMs: record.startMs, toMs: record.endMs) { other in

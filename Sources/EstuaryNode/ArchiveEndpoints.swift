@@ -308,7 +308,8 @@ enum ArchiveEndpoints {
                     do {
                         let (_, existed) = try await blockingIO {
                             try archive.importSegment(
-                                bytes, startMs: marker.startMs, durationMs: marker.durationMs, initID: marker.initID, sha256: marker.sha256)
+                                parts: bytes, startMs: marker.startMs, durationMs: marker.durationMs, initID: marker.initID,
+                                sha256: marker.sha256)
                         }
                         results.append(ImportResult(startMs: marker.startMs, status: existed ? "exists" : "stored"))
                     } catch let error as DVRError where !error.isDiskFull {

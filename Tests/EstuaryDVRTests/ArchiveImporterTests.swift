@@ -43,7 +43,7 @@ import Testing
                 #expect(currentInit == marker.initID)
                 do {
                     let result = try archive.importSegment(
-                        bytes, startMs: marker.startMs, durationMs: marker.durationMs, initID: marker.initID, sha256: marker.sha256)
+                        parts: bytes, startMs: marker.startMs, durationMs: marker.durationMs, initID: marker.initID, sha256: marker.sha256)
                     if !result.existed { stored += 1 }
                 } catch {
                     rejected += 1

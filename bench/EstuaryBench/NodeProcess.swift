@@ -15,21 +15,32 @@ final class NodeProcess {
     let logPath: String
     private let process: Process
 
-    /// Starts `binary --config <label>.yaml --http-port <free port>` in `directory`.
-    init(label: String, binary: String, yaml: String, directory: URL, environment extra: [String: String] = [:]) throws {
-        self.label = label
-        self.port = try freeTCPPort()
+    /// Starts `binary --config <label>.yaml --http-port <port> --state-dir …` in `directory` (a free port
+    /// unless one is given).
+    convenience init(
+        label: String, binary: String, yaml: String, directory: URL, environment extra: [String: String] = [:], port: Int? = nil
+    ) throws {
+        let port = try port ?? freeTCPPort()
         let configPath = directory.appendingPathComponent("\(label).yaml").path
         let stateDirectory = directory.appendingPathComponent("\(label)-state").path
-        self.logPath = directory.appendingPathComponent("\(label).log").path
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        try self.init(
+            label: label, binary: binary, arguments: ["--config", configPath, "--http-port", "\(port)", "--state-dir", stateDirectory],
+            directory: directory, environment: extra, port: port)
+    }
+
+    /// Starts `binary arguments…` whose HTTP listener (with `/healthz`) is on `port`.
+    init(label: String, binary: String, arguments: [String], directory: URL, environment extra: [String: String] = [:], port: Int) throws {
+        self.label = label
+        self.port = port
+        self.logPath = directory.appendingPathComponent("\(label).log").path
         guard FileManager.default.createFile(atPath: logPath, contents: nil), let log = FileHandle(forWritingAtPath: logPath) else {
             throw BenchError("cannot create the node log \(logPath)")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["--config", configPath, "--http-port", "\(port)", "--state-dir", stateDirectory]
+        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         for key in ["STREAMER_CONFIG_EXTERNAL", "ESTUARY_CONFIG", "ESTUARY_CLUSTER_KEY", "ESTUARY_HTTP_PORT", "ESTUARY_STATE_DIR"] {
             environment.removeValue(forKey: key)
