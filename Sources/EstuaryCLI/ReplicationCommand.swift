@@ -20,27 +20,29 @@ struct ReplicationCommand: AsyncParsableCommand {
                 var primary: String
                 var percent: Double
                 var gaps: Int
-                var missing_segments: Int
-                var copied_segments: Int
-                var copied_bytes: Int
+                var missingSegments: Int
+                var copiedSegments: Int
+                var copiedBytes: Int
                 var running: Bool
-                var last_error: String?
+                var lastError: String?
             }
             var target: String
-            var speed_limit: Int?
+            var speedLimit: Int?
             var streams: [String: Stream]
         }
-        let status = try JSONDecoder().decode(Status.self, from: Data(body.readableBytesView))
-        print("target \(status.target)   speed limit \(status.speed_limit.map { "\($0 / 1_000_000) Mbit/s" } ?? "none")")
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let status = try decoder.decode(Status.self, from: Data(body.readableBytesView))
+        print("target \(status.target)   speed limit \(status.speedLimit.map { "\($0 / 1_000_000) Mbit/s" } ?? "none")")
         print("STREAM".padding(toLength: 24, withPad: " ", startingAt: 0) + "PRESENT  GAPS  MISSING  COPIED        STATE")
         for name in status.streams.keys.sorted() {
             guard let stream = status.streams[name] else { continue }
-            let state = stream.last_error.map { "error: \($0)" } ?? (stream.running ? "copying" : "idle")
-            let copied = "\(stream.copied_segments) (\(stream.copied_bytes / 1_000_000) MB)"
+            let state = stream.lastError.map { "error: \($0)" } ?? (stream.running ? "copying" : "idle")
+            let copied = "\(stream.copiedSegments) (\(stream.copiedBytes / 1_000_000) MB)"
             print(
                 name.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "%6.1f%%", stream.percent) + "  "
                     + "\(stream.gaps)".padding(toLength: 6, withPad: " ", startingAt: 0)
-                    + "\(stream.missing_segments)".padding(toLength: 9, withPad: " ", startingAt: 0)
+                    + "\(stream.missingSegments)".padding(toLength: 9, withPad: " ", startingAt: 0)
                     + copied.padding(toLength: 14, withPad: " ", startingAt: 0) + state)
         }
     }
