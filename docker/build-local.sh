@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds the Estuary image here, without a registry: release binaries on the host (static Swift
+# stdlib), a minimal Debian root filesystem made with debootstrap from the configured mirror and
+# imported with `podman import`, then docker/Dockerfile.runtime on top of it.
+#
+# On these machines podman needs `--runtime runc`, and nofile limits given explicitly; this script
+# passes both (or point CONTAINERS_CONF at a containers.conf that sets runtime = "runc" and
+# default_ulimits = ["nofile=65536:65536"]). Run a role with the same flags, e.g.:
+#   podman run --runtime runc --ulimit nofile=65536:65536 --rm -p 8080:8080 estuary:local ingest-node
+set -euo pipefail
+cd "$(dirname "$0")/.."
+IMAGE="${IMAGE:-estuary:local}"
+BASE_IMAGE="${BASE_IMAGE:-estuary-base:bookworm}"
+MIRROR="${DEBIAN_MIRROR:-$(awk '/^deb /{print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)}"
+MIRROR="${MIRROR:-http://deb.debian.org/debian}"
+PODMAN=(podman --runtime runc)
+
+export SWIFT_DETERMINISTIC_HASHING=1
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/bin"
+for product in ingest-node dvr-node replicator estuary; do
+    swift build -c release --static-swift-stdlib --product "$product"
+done
+bin="$(swift build -c release --show-bin-path)"
+cp "$bin"/ingest-node "$bin"/dvr-node "$bin"/replicator "$bin"/estuary "$work/bin/"
+cp -R "$bin"/*.resources "$work/bin/"
+
+if ! "${PODMAN[@]}" image exists "$BASE_IMAGE"; then
+    command -v debootstrap >/dev/null || { echo "debootstrap is needed (apt-get install debootstrap)" >&2; exit 1; }
+    rootfs="$work/rootfs"
+    debootstrap --variant=minbase --include=ca-certificates,tzdata bookworm "$rootfs" "$MIRROR"
+    tar -C "$rootfs" -c . | "${PODMAN[@]}" import - "$BASE_IMAGE"
+fi
+cp docker/Dockerfile.runtime "$work/Dockerfile"
+"${PODMAN[@]}" build --ulimit nofile=65536:65536 --build-arg BASE="$BASE_IMAGE" -t "$IMAGE" "$work"
+echo "built $IMAGE"
