@@ -164,7 +164,13 @@ enum ArchiveEndpoints {
             throw NodeError(.badRequest, "invalid_range", "an .mp4 export is at most 24 h (86400 s), asked \(duration) s")
         }
         let archive = try await archive(node, name)
-        let records = try await io { try archive.records(fromMs: from * 1000, toMs: (from + duration) * 1000) }
+        let overlapping = try await io { try archive.records(fromMs: from * 1000, toMs: (from + duration) * 1000) }
+        // Playback exports (.m3u8, .mp4) take the segments whose middle falls in the range, so that what is
+        // served is the range within one segment in all; .m4f (replication) takes every overlapping one.
+        let fromMs = from * 1000
+        let toMs = (from + duration) * 1000
+        let centred = overlapping.filter { (fromMs..<toMs).contains($0.startMs + $0.durationMs / 2) }
+        let records = format == .m4f || centred.isEmpty ? overlapping : centred
         if format == .m3u8 {
             return Response(
                 status: .ok, headers: [.contentType: "application/vnd.apple.mpegurl", .cacheControl: live ? "no-cache" : "max-age=60"],

@@ -134,11 +134,13 @@ extension IntegrationTests {
                         let replicator = Self.replicator(target: port, limit: limit)
                         let (bytes, seconds) = try await Self.withReplicator(replicator) {
                             try await waitUntil("copying begins") { archives.reduce(0) { $0 + $1.totalBytes } > 0 }
-                            let startBytes = archives.reduce(0) { $0 + $1.totalBytes }
+                            // Bytes through the limit, counted exactly (the archives grow a whole segment at a time).
+                            let startBytes = replicator.bucket.passedBytes
                             let started = ContinuousClock.now
                             try await Task.sleep(for: .seconds(30))
                             let elapsed = ContinuousClock.now - started
-                            return (archives.reduce(0) { $0 + $1.totalBytes } - startBytes, Double(elapsed.components.seconds))
+                            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                            return (replicator.bucket.passedBytes - startBytes, seconds)
                         }
                         let rate = Double(bytes) * 8 / seconds
                         #expect(
