@@ -103,6 +103,45 @@ extension IntegrationTests {
             }
         }
 
+        @Test func aSecondaryDownForTwentySecondsHasItsGapFilled() async throws {
+            try await withTemporaryDirectory { directory in
+                let primaryStreams = [recorded("cam", root: directory.appendingPathComponent("a").path)]
+                try await withNode(streams: primaryStreams, logLevel: .error) { _, primary in
+                    let secondaryPort = try await freeTCPPort()
+                    let secondary = NodeControl(
+                        streams: [
+                            recorded("cam", root: directory.appendingPathComponent("b").path, input: "m4f://127.0.0.1:\(primary)/cam") {
+                                $0.replicate = true
+                            }
+                        ], port: secondaryPort)
+                    try await secondary.start()
+                    let replicator = Self.replicator(target: secondaryPort)
+                    try await Self.withReplicator(replicator) {
+                        try await waitUntil("the secondary records", timeout: .seconds(30)) {
+                            (try? await archiveSegments(port: secondaryPort, "cam").count) ?? 0 >= 2
+                        }
+                        await secondary.stop()
+                        let stoppedAt = ContinuousClock.now
+                        try await Task.sleep(until: stoppedAt + .seconds(20))
+                        try await secondary.start()
+                        // Everything settled since before the outage must end identical on both nodes.
+                        try await waitUntil("the gap is filled", timeout: .seconds(90)) {
+                            let settled = Int64(Date().timeIntervalSince1970 * 1000) - 12_000
+                            guard let a = try? await archiveSegments(port: primary, "cam"),
+                                let b = try? await archiveSegments(port: secondaryPort, "cam")
+                            else { return false }
+                            let left = a.filter { $0.startMs + $0.durationMs <= settled }
+                            let right = b.filter { $0.startMs + $0.durationMs <= settled }
+                            return left.count >= 8 && left == right
+                        }
+                        let ranges = try await archiveRanges(port: secondaryPort, "cam")
+                        #expect(ranges.count == 1, "the secondary still has gaps: \(ranges)")
+                    }
+                    await secondary.stop()
+                }
+            }
+        }
+
         @Test func theSpeedLimitHoldsAcrossStreamsAndLiveRecordingLosesNothing() async throws {
             try await withTemporaryDirectory { directory in
                 let primaryRoot = directory.appendingPathComponent("a").path
