@@ -199,7 +199,7 @@ let package = Package(
         // Helpers every test target shares: ffmpeg, fixtures, seeded randomness, chunking, waiting.
         .target(
             name: "EstuaryTestSupport",
-            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/EstuaryTestSupport",
             swiftSettings: swiftSettings
         ),

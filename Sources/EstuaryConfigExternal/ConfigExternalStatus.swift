@@ -20,7 +20,7 @@ public struct ConfigExternalStatus: Sendable, Equatable, Encodable {
         public var durationMs: Int
         /// Streams the backend listed for this node.
         public var listed: Int
-        /// Streams started or restarted, and stopped, by the cycle.
+        /// Streams the cycle started (new names), and stopped.
         public var started: Int
         public var stopped: Int
 

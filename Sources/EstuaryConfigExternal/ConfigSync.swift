@@ -179,17 +179,13 @@ public final class ConfigSync: Sendable {
             let cycleFigures = ConfigExternalStatus.Cycle(
                 requests: listed.requests + asked.requests, bytes: listed.bytes + asked.bytes,
                 durationMs: Int((ContinuousClock.now - started).seconds * 1000), listed: listed.streams.count,
-                started: changedCount(listed.streams + asked.streams, before: before), stopped: before.subtracting(after).count)
+                started: (listed.streams + asked.streams).count { !before.contains($0.name) }, stopped: before.subtracting(after).count)
             record(generation: generation, problems: problems, cycle: cycleFigures)
             return true
         } catch {
             recordFailure(generation: generation, error: error)
             return false
         }
-    }
-
-    private func changedCount(_ configs: [StreamConfig], before: Set<String>) -> Int {
-        configs.count { !before.contains($0.name) }
     }
 
     private func record(generation: Int, problems: [ConfigExternalError], cycle: ConfigExternalStatus.Cycle) {

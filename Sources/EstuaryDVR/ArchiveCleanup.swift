@@ -25,6 +25,7 @@ public enum ArchiveCleanup {
     }
 
     /// Applies `expiration`, `episodes_expiration` and `storage_limit` to one archive.
+    @discardableResult
     public static func apply(
         to archive: StreamArchive, config: DVRConfig, nowMs: Int64, episodes: Episodes = .none
     ) throws(DVRError) -> Outcome {

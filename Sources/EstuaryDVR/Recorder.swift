@@ -1,4 +1,3 @@
-import EstuaryDVR
 import EstuaryLive
 import Logging
 import NIOCore

@@ -1,4 +1,5 @@
 import Crypto
+import EstuaryLive
 import NIOCore
 
 /// One stored segment: a GOP-aligned run of M4F fragments (`[styp] prft moof mdat …`) beginning with a
@@ -40,21 +41,7 @@ public struct SegmentRecord: Sendable, Equatable, Hashable {
     public var dayName: String { Self.dayName(ofMs: startMs) }
 
     /// `YYYY-MM-DD` of a UTC time.
-    public static func dayName(ofMs ms: Int64) -> String {
-        let days = Int(floorDiv(ms, 86_400_000))
-        // Civil-from-days (Howard Hinnant's algorithm).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(year)-\(two(month))-\(two(day))"
-    }
+    public static func dayName(ofMs ms: Int64) -> String { UTCTime.dayName(ms: ms) }
 
     /// Parses `START-DURATION-INIT.m4s`.
     static func parseFileName(_ name: String) -> (startMs: Int64, durationMs: Int64, initID: String)? {
@@ -109,8 +96,4 @@ func hex(_ bytes: some Sequence<UInt8>) -> String {
         out.append(digits[Int(byte & 0xF)])
     }
     return String(decoding: out, as: UTF8.self)
-}
-
-func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
-    a >= 0 ? a / b : -((-a + b - 1) / b)
 }

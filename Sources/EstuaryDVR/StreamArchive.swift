@@ -306,6 +306,10 @@ public final class StreamArchive: Sendable {
         return ArchiveRange.merge(spans, toleranceMs: toleranceMs)
     }
 
+    /// Total and available bytes of the filesystem holding `path` (`statvfs`), for `disk_usage_limit` and
+    /// `recording_status.json`.
+    public static func filesystem(_ path: String) -> (total: Int, available: Int)? { FileIO.filesystem(path) }
+
     /// Bytes of all segments.
     public var totalBytes: Int { state.withLock { $0.summaries.values.reduce(0) { $0 + $1.bytes } } }
 

@@ -104,32 +104,7 @@ public struct HLSPlaylist: Sendable {
         return text
     }
 
-    static func seconds(_ ticks: Int64) -> String {
-        let millis = ticks / 90
-        let fraction = String(millis % 1000)
-        return "\(millis / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
-    }
+    static func seconds(_ ticks: Int64) -> String { UTCTime.decimalSeconds(ms: ticks / 90) }
 
-    static func iso8601(micros: Int64) -> String {
-        let millis = micros / 1000
-        let seconds = millis / 1000
-        let days = seconds / 86_400
-        let secondOfDay = seconds % 86_400
-        // Civil-from-days (Howard Hinnant's algorithm), UTC.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):"
-            + "\(pad(secondOfDay % 60, 2)).\(pad(millis % 1000, 3))Z"
-    }
+    static func iso8601(micros: Int64) -> String { UTCTime.iso8601(ms: micros / 1000) }
 }

@@ -126,7 +126,7 @@ enum ArchiveEndpoints {
         let status = node.manager.stream(named: name)?.recorder?.status ?? Recorder.RecorderStatus()
         let now = Int64(Date().timeIntervalSince1970)
         let from = ranges.first.map { $0.fromMs / 1000 }
-        let diskSize = StreamArchiveDisk.filesystem(archive.root)?.total ?? 0
+        let diskSize = node.options.diskUsageProbe(archive.root)?.total ?? 0
         return try jsonResponse(
             RecordingStatus(
                 from: from, depth: from.map { now - $0 } ?? 0, ranges: rangesJSON(ranges), bytes: archive.totalBytes, diskSize: diskSize,
@@ -348,16 +348,6 @@ enum ArchiveEndpoints {
         var response = try jsonResponse(Summary(stored: stored, existing: existing, rejected: rejected, error: failure, segments: results))
         if failure != nil && stored + existing == 0 { response.status = .badRequest }
         return response
-    }
-}
-
-/// Filesystem figures for `recording_status.json` and `disk_usage_limit`.
-public enum StreamArchiveDisk {
-    /// Total and available bytes of the filesystem holding `path` (`statvfs`).
-    public static func filesystem(_ path: String) -> (total: Int, available: Int)? {
-        var info = statvfs()
-        guard statvfs(path, &info) == 0 else { return nil }
-        return (Int(info.f_blocks) * Int(info.f_frsize), Int(info.f_bavail) * Int(info.f_frsize))
     }
 }
 

@@ -1,4 +1,5 @@
 import EstuaryConfig
+import EstuaryDVR
 import EstuaryHub
 import EstuaryLive
 import EstuaryMedia
@@ -32,7 +33,7 @@ public struct NodeOptions: Sendable {
     /// How often DVR cleanup runs (expiration, storage and disk limits).
     public var dvrCleanupInterval: Duration = .seconds(60)
     /// Size and free bytes of the filesystem holding a path (`statvfs`); tests may substitute a probe.
-    public var diskUsageProbe: @Sendable (String) -> (total: Int, available: Int)? = StreamArchiveDisk.filesystem
+    public var diskUsageProbe: @Sendable (String) -> (total: Int, available: Int)? = StreamArchive.filesystem
 
     public init(
         httpHost: String = "0.0.0.0", httpPort: Int = 8080, clusterKey: String? = nil, hostname: String = "localhost",

@@ -1,4 +1,3 @@
-import Crypto
 import EstuaryDVR
 import EstuaryLive
 import EstuaryTestSupport
@@ -63,11 +62,4 @@ func writeSegments(
 func fileSHA256(_ path: String) throws -> String {
     let data = try Data(contentsOf: URL(fileURLWithPath: path))
     return sha256Hex(Array(data))
-}
-
-func sha256Hex(_ bytes: [UInt8]) -> String {
-    SHA256.hash(data: bytes).map { byte in
-        let text = String(byte, radix: 16)
-        return byte < 16 ? "0\(text)" : text
-    }.joined()
 }

@@ -1,4 +1,5 @@
 import EstuaryDVR
+import EstuaryLive
 import EstuaryTestSupport
 import Foundation
 import NIOCore
@@ -74,7 +75,7 @@ import Testing
             #expect(playlist.contains("archive/seg-\(after[0].startMs).m4s"))
             #expect(playlist.hasSuffix("#EXT-X-ENDLIST\n"))
             #expect(!ArchivePlaylist.render(before, live: true).contains("ENDLIST"))
-            #expect(ArchivePlaylist.iso8601(ms: 1_700_000_000_123) == "2023-11-14T22:13:20.123Z")
+            #expect(UTCTime.iso8601(ms: 1_700_000_000_123) == "2023-11-14T22:13:20.123Z")
         }
     }
 

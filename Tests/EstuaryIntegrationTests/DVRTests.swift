@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Crypto
 import EstuaryClusterAuth
 import EstuaryConfig
 import EstuaryDVR
@@ -167,7 +166,7 @@ extension IntegrationTests {
                             options.dvrCleanupInterval = .milliseconds(500)
                             // The "small" filesystem is 6 MB; the archive under it is all that uses it.
                             options.diskUsageProbe = { path in
-                                guard path == small else { return StreamArchiveDisk.filesystem(path) }
+                                guard path == small else { return StreamArchive.filesystem(path) }
                                 return (6_000_000, 6_000_000 - recordedBytes.withLock { $0 })
                             }
                         }
@@ -205,8 +204,12 @@ extension IntegrationTests {
 
                         // The episodes backend fails: nothing more of "kept" is deleted.
                         backend.script.withLock { $0.episodes = (500, "down") }
-                        try await Task.sleep(for: .seconds(1))
+                        backend.clearLog()
+                        try await waitUntil("a cleanup pass meets the failing episodes backend") {
+                            backend.requests.contains { $0.path.hasSuffix("/episodes") }
+                        }
                         let frozen = try await archiveSegments(port: port, "kept")
+                        // Watch several more passes (every 0.5 s) against the failing backend.
                         try await Task.sleep(for: .seconds(8))
                         let later = try await archiveSegments(port: port, "kept")
                         #expect(Set(frozen.map(\.startMs)).isSubset(of: Set(later.map(\.startMs))), "cleanup ran while episodes failed")
@@ -423,8 +426,4 @@ final class NodeControl: Sendable {
         running?.cancel()
         _ = await running?.result
     }
-}
-
-func sha256Hex(_ bytes: [UInt8]) -> String {
-    SHA256.hash(data: bytes).map { byte in byte < 16 ? "0" + String(byte, radix: 16) : String(byte, radix: 16) }.joined()
 }

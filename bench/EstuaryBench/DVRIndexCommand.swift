@@ -27,7 +27,7 @@ struct DVRIndexCommand: AsyncParsableCommand {
             try? FileManager.default.removeItem(atPath: directory)
             let began = ContinuousClock.now
             try generate(start: start, end: end, segmentMs: segmentMs)
-            FileManager.default.createFile(atPath: marker, contents: nil)
+            _ = FileManager.default.createFile(atPath: marker, contents: nil)
             report(
                 "dvr-index generated streams=\(streams) days=\(days) segment_s=\(segmentSeconds) seconds=\(fixed(elapsedSeconds(.now - began), 1))"
             )
@@ -105,7 +105,7 @@ struct DVRIndexCommand: AsyncParsableCommand {
                         into: &buffer)
                     time += segmentMs
                 }
-                FileManager.default.createFile(atPath: "\(path)/index.bin", contents: Data(buffer.readableBytesView))
+                _ = FileManager.default.createFile(atPath: "\(path)/index.bin", contents: Data(buffer.readableBytesView))
                 day += 86_400_000
             }
         }
