@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "ingest-node", targets: ["IngestNode"]),
         .executable(name: "dvr-node", targets: ["DVRNode"]),
         .executable(name: "replicator", targets: ["Replicator"]),
+        .executable(name: "config-sidecar", targets: ["ConfigSidecar"]),
         .executable(name: "estuary", targets: ["EstuaryCLI"]),
         .executable(name: "estuary-bench", targets: ["EstuaryBench"]),
     ],
@@ -27,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.25.0"),
     ],
     targets: [
         // Media formats: depend on NIOCore at most.
@@ -143,6 +146,36 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The config-sidecar: central configuration (file, PostgreSQL, HTTP) replicated into SQLite, served as
+        // config_external to its node, with capture-once leases in PostgreSQL.
+        .target(
+            name: "EstuarySidecar",
+            dependencies: [
+                "EstuaryConfig", "EstuaryConfigExternal",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ConfigSidecar",
+            dependencies: [
+                "EstuarySidecar", "EstuaryNode",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "IngestNode",
             dependencies: [
@@ -173,7 +206,7 @@ let package = Package(
         .executableTarget(
             name: "EstuaryCLI",
             dependencies: [
-                "EstuaryNode", "EstuaryConfig", "EstuaryReplication",
+                "EstuaryNode", "EstuaryConfig", "EstuaryReplication", "EstuarySidecar",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -234,11 +267,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "EstuarySidecarTests",
+            dependencies: ["EstuarySidecar", "EstuaryConfig", "EstuaryTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "EstuaryIntegrationTests",
             dependencies: [
                 "EstuaryNode", "EstuaryMedia", "EstuaryMP4", "EstuaryMPEGTS", "EstuaryConfig", "EstuarySources",
                 "EstuaryLive", "EstuaryClusterAuth", "EstuaryHub", "EstuaryTestSupport", "EstuaryConfigExternal", "EstuaryDVR",
-                "EstuaryReplication",
+                "EstuaryReplication", "EstuarySidecar",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

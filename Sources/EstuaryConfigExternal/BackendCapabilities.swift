@@ -11,12 +11,19 @@ public struct BackendCapabilities: Sendable, Equatable, Codable {
     public var dynamicStreams: Bool
     /// `X-Config-Server-Episodes: true`: DVR cleanup asks `/episodes`. Default `false`.
     public var episodes: Bool
+    /// `X-Config-Server-Poll-Interval: S` in seconds (an Estuary extension of DESIGN §3): the backend asks for
+    /// cycles this often. The config-sidecar sends it because it answers from a local replica in
+    /// milliseconds and a shorter cycle makes failover faster. `nil` keeps the node's own interval.
+    public var pollInterval: Double?
 
     /// Creates capabilities; the defaults are those of a backend that sent none of the headers.
-    public init(separateEndpoints: Bool = false, dynamicStreams: Bool = true, episodes: Bool = false) {
+    public init(
+        separateEndpoints: Bool = false, dynamicStreams: Bool = true, episodes: Bool = false, pollInterval: Double? = nil
+    ) {
         self.separateEndpoints = separateEndpoints
         self.dynamicStreams = dynamicStreams
         self.episodes = episodes
+        self.pollInterval = pollInterval
     }
 
     /// Reads the three headers; a header that is absent or not `true`/`false` keeps its default.
@@ -25,6 +32,11 @@ public struct BackendCapabilities: Sendable, Equatable, Codable {
         if let value = Self.flag(headers, "X-Config-Server-Separate-Endpoints") { separateEndpoints = value }
         if let value = Self.flag(headers, "X-Config-Server-Dynamic-Streams") { dynamicStreams = value }
         if let value = Self.flag(headers, "X-Config-Server-Episodes") { episodes = value }
+        if let text = headers.first(name: "X-Config-Server-Poll-Interval"), let seconds = Double(text.trimmingCharacters(in: .whitespaces)),
+            seconds.isFinite, seconds > 0
+        {
+            pollInterval = seconds
+        }
     }
 
     /// The endpoint for asking about running streams missing from the list.
@@ -36,6 +48,7 @@ public struct BackendCapabilities: Sendable, Equatable, Codable {
         case separateEndpoints = "separate_endpoints"
         case dynamicStreams = "dynamic_streams"
         case episodes
+        case pollInterval = "poll_interval"
     }
 
     private static func flag(_ headers: HTTPHeaders, _ name: String) -> Bool? {

@@ -129,9 +129,16 @@ public final class ConfigSync: Sendable {
     }
 
     /// The pause before the next cycle: the jittered interval, doubled per consecutive failure up to the cap.
+    /// A backend's `X-Config-Server-Poll-Interval` replaces the interval (kept within 0.5 s and the node's own
+    /// upper bound, with ±10 % jitter).
     func pause(afterFailures failures: Int) -> Duration {
-        let low = interval.lowerBound.seconds
-        let high = interval.upperBound.seconds
+        var low = interval.lowerBound.seconds
+        var high = interval.upperBound.seconds
+        if let asked = status.capabilities.pollInterval {
+            let wanted = min(max(asked, 0.5), high)
+            low = wanted * 0.9
+            high = wanted * 1.1
+        }
         var seconds = Double.random(in: low...max(low, high))
         if failures > 0 {
             seconds = min(maximumBackoff.seconds, seconds * pow(2, Double(min(failures - 1, 10))))

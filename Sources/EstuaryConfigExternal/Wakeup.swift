@@ -2,11 +2,14 @@ import Synchronization
 
 /// Lets one task sleep until another signals it or a timeout passes. A signal sent while nobody waits is
 /// kept for the next wait.
-final class Wakeup: Sendable {
+public final class Wakeup: Sendable {
     private let state = Mutex<(pending: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
 
+    /// Creates a wakeup with no signal pending.
+    public init() {}
+
     /// Wakes the waiter, or the next one.
-    func signal() {
+    public func signal() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard let waiter = state.waiter else {
                 state.pending = true
@@ -19,7 +22,7 @@ final class Wakeup: Sendable {
     }
 
     /// Returns when signalled, after `timeout`, or when the task is cancelled.
-    func wait(upTo timeout: Duration) async {
+    public func wait(upTo timeout: Duration) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await Task.sleep(for: timeout) }
             group.addTask { await self.waitForSignal() }

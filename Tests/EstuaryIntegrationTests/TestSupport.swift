@@ -82,7 +82,8 @@ func readM4F(
 ) async throws -> (tracks: [TrackInfo], fragments: [M4FFragment], arrivals: [Int64]) {
     var request = HTTPClientRequest(url: url)
     if let authorization { request.headers.add(name: "Authorization", value: authorization) }
-    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+    let response = try await HTTPClient.shared.execute(
+        request, timeout: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + 1_000_000_000))
     guard response.status == .ok else { throw TestFailure("GET \(url) answered \(response.status.code)") }
     var reader = M4FReader()
     var tracks: [TrackInfo] = []
@@ -143,10 +144,10 @@ func httpSend(_ method: HTTPMethod, _ url: String, json: String? = nil) async th
 }
 
 /// A plain GET returning the body as text and the status.
-func httpGet(_ url: String, headers: [(String, String)] = []) async throws -> (body: String, status: Int) {
+func httpGet(_ url: String, headers: [(String, String)] = [], timeout: Int64 = 15) async throws -> (body: String, status: Int) {
     var request = HTTPClientRequest(url: url)
     for (name, value) in headers { request.headers.add(name: name, value: value) }
-    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(15))
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(timeout))
     let body = try await response.body.collect(upTo: 16 << 20)
     return (String(buffer: body), Int(response.status.code))
 }

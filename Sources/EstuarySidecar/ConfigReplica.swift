@@ -1,0 +1,215 @@
+import EstuaryConfig
+import Foundation
+import GRDB
+import Logging
+
+/// The sidecar's local copy of the central configuration, in SQLite (`SIDECAR_REPLICA`).
+///
+/// Guarantees:
+/// - Each ``store(_:previous:syncedAt:)`` is one transaction: a reader, or a sidecar started after a crash, sees
+///   the previous configuration or the new one, never a mixture.
+/// - A file that SQLite reports as damaged, or whose rows do not decode, is moved aside (`*.damaged-<time>`)
+///   and an empty replica takes its place: the sidecar then serves nothing until the upstream answers, and
+///   never a half-read configuration. ``rebuiltFrom`` names the file moved aside.
+public final class ConfigReplica: Sendable {
+    /// What the replica holds: the configuration, when it was last confirmed by the upstream, and the last
+    /// lease view.
+    public struct Snapshot: Sendable, Equatable {
+        /// The configuration.
+        public var config: CentralConfig
+        /// When the upstream last delivered or confirmed it.
+        public var syncedAt: Date
+        /// The lease view (capture-once mode) at the last write.
+        public var leases: [StreamKey: Lease]
+    }
+
+    /// The file's path.
+    public let path: String
+    /// The damaged file moved aside at open, if there was one.
+    public let rebuiltFrom: String?
+    private let database: DatabaseQueue
+
+    /// Opens (or creates) the replica at `path`; a damaged file is moved aside and replaced.
+    public init(path: String, logger: Logger = Logger(label: "estuary.sidecar.replica")) throws(ReplicaError) {
+        self.path = path
+        do {
+            let database = try Self.open(path)
+            _ = try Self.read(database, path: path)
+            self.database = database
+            self.rebuiltFrom = nil
+            return
+        } catch {
+            let aside = "\(path).damaged-\(Int(Date().timeIntervalSince1970))"
+            logger.error(
+                "replica is damaged: moved aside and rebuilt from the upstream",
+                metadata: ["path": "\(path)", "moved_to": "\(aside)", "error": "\(error)"])
+            let files = FileManager.default
+            try? files.moveItem(atPath: path, toPath: aside)
+            for suffix in ["-wal", "-shm", "-journal"] { try? files.removeItem(atPath: path + suffix) }
+            self.rebuiltFrom = aside
+        }
+        do {
+            self.database = try Self.open(path)
+        } catch {
+            throw .cannotOpen(path: path, reason: "\(error)")
+        }
+    }
+
+    /// The stored state, or `nil` when the replica never received a configuration.
+    public func load() throws(ReplicaError) -> Snapshot? {
+        do {
+            return try Self.read(database, path: path)
+        } catch let error as ReplicaError {
+            throw error
+        } catch {
+            throw .databaseError(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Replaces the stored configuration with `config` in one transaction, writing only what differs from
+    /// `previous` (the configuration this replica holds; `nil` rewrites everything).
+    public func store(_ config: CentralConfig, previous: CentralConfig?, syncedAt: Date) throws(ReplicaError) {
+        do {
+            try database.write { db in
+                if previous == nil {
+                    for table in ["streams", "templates", "episodes", "nodes"] { try db.execute(sql: "DELETE FROM \(table)") }
+                }
+                let old = previous ?? CentralConfig()
+                for key in old.streams.keys where config.streams[key] == nil {
+                    try db.execute(sql: "DELETE FROM streams WHERE role = ? AND name = ?", arguments: [key.role, key.name])
+                }
+                for (key, stream) in config.streams where old.streams[key] != stream {
+                    try db.execute(
+                        sql: "INSERT OR REPLACE INTO streams(role, name, failback, config) VALUES (?, ?, ?, ?)",
+                        arguments: [
+                            key.role, key.name, stream.failback?.rawValue,
+                            String(decoding: CentralDocument.wireJSON(stream.config), as: UTF8.self),
+                        ])
+                }
+                if old.templates != config.templates {
+                    try db.execute(sql: "DELETE FROM templates")
+                    for template in config.templates {
+                        try db.execute(
+                            sql: "INSERT OR REPLACE INTO templates(role, prefix, config) VALUES (?, ?, ?)",
+                            arguments: [
+                                template.role, template.prefix,
+                                String(decoding: CentralDocument.wireJSON(template.config), as: UTF8.self),
+                            ])
+                    }
+                }
+                for id in old.episodes.keys where config.episodes[id] == nil {
+                    try db.execute(sql: "DELETE FROM episodes WHERE id = ?", arguments: [id])
+                }
+                for (id, episode) in config.episodes where old.episodes[id] != episode {
+                    try db.execute(
+                        sql: "INSERT OR REPLACE INTO episodes(id, stream, opened_at, updated_at, closed_at) VALUES (?, ?, ?, ?, ?)",
+                        arguments: [id, episode.stream, episode.openedAt, episode.updatedAt, episode.closedAt])
+                }
+                if old.nodes != config.nodes {
+                    try db.execute(sql: "DELETE FROM nodes")
+                    for node in config.nodes.values {
+                        let labels = String(decoding: try JSONEncoder().encode(node.labels), as: UTF8.self)
+                        try db.execute(
+                            sql: "INSERT INTO nodes(name, role, advertise, labels, capacity) VALUES (?, ?, ?, ?, ?)",
+                            arguments: [node.name, node.role, node.advertise, labels, node.capacity])
+                    }
+                }
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO meta(key, value) VALUES ('failback', ?), ('synced_at', ?)",
+                    arguments: [config.failback.rawValue, String(syncedAt.timeIntervalSince1970)])
+            }
+        } catch {
+            throw .databaseError(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Records that the upstream confirmed the stored configuration at `syncedAt`.
+    public func touch(syncedAt: Date) throws(ReplicaError) {
+        do {
+            try database.write { db in
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO meta(key, value) VALUES ('synced_at', ?)",
+                    arguments: [String(syncedAt.timeIntervalSince1970)])
+            }
+        } catch {
+            throw .databaseError(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Replaces the stored lease view.
+    public func storeLeases(_ leases: [StreamKey: Lease]) throws(ReplicaError) {
+        do {
+            try database.write { db in
+                try db.execute(sql: "DELETE FROM leases")
+                for (key, lease) in leases {
+                    try db.execute(
+                        sql: "INSERT INTO leases(role, stream, node, next_node, epoch) VALUES (?, ?, ?, ?, ?)",
+                        arguments: [key.role, key.name, lease.node, lease.nextNode, lease.epoch])
+                }
+            }
+        } catch {
+            throw .databaseError(path: path, reason: "\(error)")
+        }
+    }
+
+    private static func open(_ path: String) throws -> DatabaseQueue {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        let database = try DatabaseQueue(path: path, configuration: configuration)
+        try database.write { db in
+            let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? ""
+            guard check == "ok" else { throw ReplicaError.databaseError(path: path, reason: "quick_check: \(check)") }
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                    CREATE TABLE IF NOT EXISTS streams(role TEXT NOT NULL, name TEXT NOT NULL, failback TEXT,
+                        config TEXT NOT NULL, PRIMARY KEY(role, name));
+                    CREATE TABLE IF NOT EXISTS templates(role TEXT NOT NULL, prefix TEXT NOT NULL, config TEXT NOT NULL,
+                        PRIMARY KEY(role, prefix));
+                    CREATE TABLE IF NOT EXISTS episodes(id TEXT PRIMARY KEY, stream TEXT NOT NULL, opened_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL, closed_at INTEGER);
+                    CREATE TABLE IF NOT EXISTS nodes(name TEXT PRIMARY KEY, role TEXT NOT NULL, advertise TEXT NOT NULL,
+                        labels TEXT NOT NULL, capacity INTEGER NOT NULL);
+                    CREATE TABLE IF NOT EXISTS leases(role TEXT NOT NULL, stream TEXT NOT NULL, node TEXT NOT NULL,
+                        next_node TEXT, epoch INTEGER NOT NULL, PRIMARY KEY(role, stream));
+                    """)
+        }
+        return database
+    }
+
+    private static func read(_ database: DatabaseQueue, path: String) throws -> Snapshot? {
+        try database.read { db in
+            guard let synced = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'synced_at'"),
+                let seconds = Double(synced)
+            else { return nil }
+            let failbackText = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'failback'") ?? "stay"
+            var streams: [CentralStream] = []
+            for row in try Row.fetchAll(db, sql: "SELECT role, failback, config FROM streams") {
+                streams.append(try CentralDocument.storedStream(role: row["role"], failback: row["failback"], json: row["config"]))
+            }
+            var templates: [StreamTemplate] = []
+            for row in try Row.fetchAll(db, sql: "SELECT role, prefix, config FROM templates") {
+                let stored = try CentralDocument.storedStream(role: row["role"], failback: nil, json: row["config"])
+                templates.append(StreamTemplate(role: row["role"], prefix: row["prefix"], config: stored.config))
+            }
+            let episodes = try Row.fetchAll(db, sql: "SELECT id, stream, opened_at, updated_at, closed_at FROM episodes").map {
+                CentralEpisode(
+                    id: $0["id"], stream: $0["stream"], openedAt: $0["opened_at"], updatedAt: $0["updated_at"], closedAt: $0["closed_at"])
+            }
+            let nodes = try Row.fetchAll(db, sql: "SELECT name, role, advertise, labels, capacity FROM nodes").map { row in
+                let labels = try JSONDecoder().decode([String: String].self, from: Data((row["labels"] as String).utf8))
+                return CentralNode(
+                    name: row["name"], role: row["role"], advertise: row["advertise"], labels: labels, capacity: row["capacity"])
+            }
+            var leases: [StreamKey: Lease] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT role, stream, node, next_node, epoch FROM leases") {
+                leases[StreamKey(role: row["role"], name: row["stream"])] = Lease(
+                    node: row["node"], nextNode: row["next_node"], epoch: row["epoch"])
+            }
+            let config = CentralConfig(
+                streams: streams, templates: templates, episodes: episodes, nodes: nodes,
+                failback: FailbackPolicy(rawValue: failbackText) ?? .stay)
+            return Snapshot(config: config, syncedAt: Date(timeIntervalSince1970: seconds), leases: leases)
+        }
+    }
+}

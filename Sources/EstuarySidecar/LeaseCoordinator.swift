@@ -1,0 +1,185 @@
+import Foundation
+import Logging
+import PostgresNIO
+
+/// Capture once, through PostgreSQL: every ``tick`` the sidecar heartbeats its node's readiness and load,
+/// reads the registry and the leases, lets ``LeasePlanner`` decide, writes the conditional changes, and hands
+/// the new lease view to ``SidecarState``.
+///
+/// While PostgreSQL does not answer, nothing is written and the last lease view stays served: assignments
+/// freeze, nothing is taken over and nothing is stopped. After reconnecting, the planner may not take anything
+/// over until the link has been up for the dead-node threshold, so the stale heartbeats of an outage cause no
+/// reassignment storm.
+public struct LeaseCoordinator: Sendable {
+    /// The shared connection.
+    public let link: PostgresLink
+    /// This node.
+    public let identity: SidecarIdentity
+    /// The rules.
+    public let planner: LeasePlanner
+    /// The pause between passes.
+    public let tick: Duration
+    let logger: Logger
+
+    /// Creates a coordinator.
+    public init(link: PostgresLink, identity: SidecarIdentity, planner: LeasePlanner, tick: Duration = .milliseconds(500), logger: Logger) {
+        self.link = link
+        self.identity = identity
+        self.planner = planner
+        self.tick = tick
+        self.logger = logger
+    }
+
+    public func run(into state: SidecarState) async {
+        var clock: Int64 = -1
+        var leases: [StreamKey: Lease] = [:]
+        var frozen = false
+        let started = ContinuousClock.now
+        var everReady = false
+        while !Task.isCancelled {
+            everReady = everReady || state.nodeReport.ready
+            let starting = !everReady && ContinuousClock.now - started < .seconds(30)
+            do {
+                let connection = try await link.connection()
+                do {
+                    try await pass(connection, state: state, starting: starting, clock: &clock, leases: &leases)
+                } catch {
+                    await link.failed(connection)
+                    throw error
+                }
+                if frozen {
+                    logger.info("PostgreSQL answers again: lease assignment resumes")
+                    frozen = false
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                state.restoreProvisionalLeases()
+                if !frozen {
+                    logger.warning(
+                        "PostgreSQL unreachable: assignments frozen, serving the last lease view",
+                        metadata: ["error": "\(PostgresUpstream.describe(error))"])
+                    frozen = true
+                }
+                clock = -1
+            }
+            try? await Task.sleep(for: tick)
+        }
+    }
+
+    /// One heartbeat-read-plan-write pass.
+    func pass(
+        _ connection: PostgresConnection, state: SidecarState, starting: Bool, clock: inout Int64, leases: inout [StreamKey: Lease]
+    ) async throws {
+        let report = state.nodeReport
+        let labels = String(decoding: try JSONEncoder().encode(identity.labels), as: UTF8.self)
+        let alive = report.alive.sorted()
+        try await connection.query(
+            """
+            INSERT INTO estuary_nodes(name, role, advertise, labels, capacity, ready, streams, bitrate, alive, starting, heartbeat_at)
+            VALUES (\(identity.hostname), \(identity.role), \(identity.advertise), \(labels)::jsonb, \(identity.capacity),
+                    \(report.ready), \(report.streams), \(report.bitrate), \(alive), \(starting), now())
+            ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role, advertise = EXCLUDED.advertise, labels = EXCLUDED.labels,
+                capacity = EXCLUDED.capacity, ready = EXCLUDED.ready, streams = EXCLUDED.streams, bitrate = EXCLUDED.bitrate,
+                alive = EXCLUDED.alive, starting = EXCLUDED.starting, heartbeat_at = now()
+            """, logger: logger)
+        let nodes = try await readNodes(connection)
+        try await refreshLeases(connection, clock: &clock, leases: &leases)
+        await link.count(3)
+        if let config = state.config {
+            let since = await link.connectedSince
+            let grace = Duration.milliseconds(Int64((planner.deadAfter + 0.5) * 1000))
+            let mayTakeOver = since.map { ContinuousClock.now - $0 >= grace } ?? false
+            let actions = planner.plan(config: config, nodes: nodes, leases: leases, ready: report.ready, mayTakeOver: mayTakeOver)
+            if !actions.isEmpty {
+                for action in actions { try await write(action, connection) }
+                await link.count(actions.count)
+                try await refreshLeases(connection, clock: &clock, leases: &leases)
+            }
+        }
+        state.updateLeases(leases, cluster: nodes)
+    }
+
+    private func readNodes(_ connection: PostgresConnection) async throws -> [NodeStatus] {
+        let rows = try await connection.query(
+            """
+            SELECT name, role, advertise, labels::text, capacity, ready, streams, bitrate, alive, starting,
+                   extract(epoch FROM now() - heartbeat_at)::float8
+            FROM estuary_nodes
+            """, logger: logger)
+        var nodes: [NodeStatus] = []
+        for try await (name, role, advertise, labels, capacity, ready, streams, bitrate, alive, starting, age) in rows.decode(
+            (String, String, String, String, Int32, Bool, Int32, Int64, [String], Bool, Double).self)
+        {
+            let labelMap = (try? JSONDecoder().decode([String: String].self, from: Data(labels.utf8))) ?? [:]
+            let node = CentralNode(name: name, role: role, advertise: advertise, labels: labelMap, capacity: Int(capacity))
+            nodes.append(
+                NodeStatus(
+                    node: node, ready: ready, streams: Int(streams), bitrate: bitrate, alive: Set(alive), heartbeatAge: age,
+                    starting: starting))
+        }
+        return nodes
+    }
+
+    private func refreshLeases(_ connection: PostgresConnection, clock: inout Int64, leases: inout [StreamKey: Lease]) async throws {
+        var current: Int64 = 0
+        for try await version in try await connection.query("SELECT version FROM estuary_lease_clock WHERE id = 1", logger: logger)
+            .decode(Int64.self)
+        {
+            current = version
+        }
+        guard current != clock else { return }
+        var fresh: [StreamKey: Lease] = [:]
+        let rows = try await connection.query("SELECT role, stream, node, next_node, epoch FROM estuary_leases", logger: logger)
+        for try await (role, stream, node, next, epoch) in rows.decode((String, String, String, String?, Int64).self) {
+            fresh[StreamKey(role: role, name: stream)] = Lease(node: node, nextNode: next, epoch: epoch)
+        }
+        leases = fresh
+        clock = current
+    }
+
+    private func write(_ action: LeaseAction, _ connection: PostgresConnection) async throws {
+        let me = identity.hostname
+        let role = identity.role
+        switch action {
+        case .claim(let names):
+            try await connection.query(
+                """
+                INSERT INTO estuary_leases(role, stream, node, epoch) SELECT \(role), unnest(\(names)::text[]), \(me), 1
+                ON CONFLICT DO NOTHING
+                """, logger: logger)
+            logger.info("claimed streams", metadata: ["count": "\(names.count)", "first": "\(names.first ?? "")"])
+        case .takeOver(let from, let names):
+            try await connection.query(
+                """
+                UPDATE estuary_leases SET node = \(me), next_node = NULL, epoch = epoch + 1, updated_at = now()
+                WHERE role = \(role) AND stream = ANY(\(names)::text[]) AND node = \(from)
+                """, logger: logger)
+            logger.warning("took over streams from a dead node", metadata: ["from": "\(from)", "count": "\(names.count)"])
+        case .requestHandover(let name, let epoch):
+            try await connection.query(
+                """
+                UPDATE estuary_leases SET next_node = \(me), epoch = epoch + 1, updated_at = now()
+                WHERE role = \(role) AND stream = \(name) AND epoch = \(epoch) AND next_node IS NULL
+                """, logger: logger)
+            logger.info("asked for a handover", metadata: ["stream": "\(name)"])
+        case .completeHandover(let name, let to, let epoch):
+            try await connection.query(
+                """
+                UPDATE estuary_leases SET node = \(to), next_node = NULL, epoch = epoch + 1, updated_at = now()
+                WHERE role = \(role) AND stream = \(name) AND epoch = \(epoch) AND node = \(me)
+                """, logger: logger)
+            logger.info("handed a stream over", metadata: ["stream": "\(name)", "to": "\(to)"])
+        case .cancelHandover(let name, let epoch):
+            try await connection.query(
+                """
+                UPDATE estuary_leases SET next_node = NULL, epoch = epoch + 1, updated_at = now()
+                WHERE role = \(role) AND stream = \(name) AND epoch = \(epoch)
+                """, logger: logger)
+        case .release(let names):
+            try await connection.query(
+                "DELETE FROM estuary_leases WHERE role = \(role) AND node = \(me) AND stream = ANY(\(names)::text[])", logger: logger)
+            logger.info("released streams", metadata: ["count": "\(names.count)"])
+        }
+    }
+}

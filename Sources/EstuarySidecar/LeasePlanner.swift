@@ -1,0 +1,162 @@
+/// Decides, for one sidecar, what to change in the lease table of its role. A pure function of what the
+/// sidecar read from PostgreSQL, so every sidecar reading the same rows plans the same assignment.
+///
+/// The rules:
+/// - A node is live when it is ready and its heartbeat is younger than ``deadAfter``.
+/// - A stream nobody holds, or whose holder is not live, goes to the least-loaded live node (streams per unit of
+///   capacity, then name), preferring the nodes its `capture_at` selects (a soft preference: when none of them
+///   is live, any node of the role takes it, unless one of them is still starting: then the stream waits for
+///   it, so a cluster starting up does not scatter streams away from their preferred nodes). Only the chosen
+///   node writes the claim.
+/// - A node that is not ready releases everything and claims nothing.
+/// - Failback `return`: the preferred node, live again, asks for a handover; the holder completes it once the
+///   stream is alive on the preferred node (or is not alive on the holder either). `stay` streams stay.
+/// - Rebalancing (when enabled): a node more than 10 % (at least 2 streams) below the average load asks for
+///   handovers of streams without a preference from the most loaded nodes, a few per pass, make-before-break.
+/// - After this sidecar (re)connects to PostgreSQL it takes nothing over for ``deadAfter`` (`mayTakeOver` is
+///   false), so heartbeats stale from an outage of the database do not look like dead nodes.
+public struct LeasePlanner: Sendable {
+    /// This node's name.
+    public var me: String
+    /// The role whose streams are planned.
+    public var role: String
+    /// Heartbeat age after which a node is dead, seconds.
+    public var deadAfter: Double
+    /// Whether to move streams to even out load.
+    public var rebalance: Bool
+    /// How many handovers one pass may request for rebalancing.
+    public var rebalanceStep: Int
+
+    /// Creates a planner.
+    public init(me: String, role: String, deadAfter: Double = 2, rebalance: Bool = true, rebalanceStep: Int = 20) {
+        self.me = me
+        self.role = role
+        self.deadAfter = deadAfter
+        self.rebalance = rebalance
+        self.rebalanceStep = rebalanceStep
+    }
+
+    /// Plans one pass.
+    ///
+    /// - Parameters:
+    ///   - config: the central configuration.
+    ///   - nodes: every registered node's status, this one included.
+    ///   - leases: the lease rows of this role.
+    ///   - ready: whether this sidecar's node is ready now.
+    ///   - mayTakeOver: false during the grace period after (re)connecting to PostgreSQL.
+    public func plan(
+        config: CentralConfig, nodes: [NodeStatus], leases: [StreamKey: Lease], ready: Bool, mayTakeOver: Bool
+    ) -> [LeaseAction] {
+        let mine = leases.filter { $0.key.role == role && $0.value.node == me }.map(\.key.name).sorted()
+        guard ready else { return mine.isEmpty ? [] : [.release(names: mine)] }
+        var actions: [LeaseAction] = []
+        let streams = config.streams(role: role)
+        let configured = Set(streams.map(\.name))
+        let removed = mine.filter { !configured.contains($0) }
+        if !removed.isEmpty { actions.append(.release(names: removed)) }
+
+        let live = nodes.filter { $0.node.role == role && $0.ready && $0.heartbeatAge < deadAfter }
+            .sorted { $0.node.name < $1.node.name }
+        let liveNames = Set(live.map(\.node.name))
+        guard liveNames.contains(me) else { return actions }
+        let status = Dictionary(live.map { ($0.node.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var load: [String: Int] = Dictionary(uniqueKeysWithValues: live.map { ($0.node.name, 0) })
+        for stream in streams {
+            if let lease = leases[stream.key], liveNames.contains(lease.node) { load[lease.node, default: 0] += 1 }
+        }
+
+        var claims: [String] = []
+        var takeOvers: [String: [String]] = [:]
+        for stream in streams {
+            let lease = leases[stream.key]
+            if let lease, liveNames.contains(lease.node) {
+                actions += handover(stream, lease, config: config, live: live, status: status)
+                continue
+            }
+            if lease == nil, let selector = stream.captureAt, !live.contains(where: { $0.node.matches(selector: selector) }),
+                nodes.contains(where: {
+                    $0.node.role == role && $0.starting && $0.heartbeatAge < deadAfter && $0.node.matches(selector: selector)
+                })
+            {
+                continue
+            }
+            let pool = preferred(stream, among: live)
+            guard
+                let target = pool.min(by: { lhs, rhs in
+                    let left = Double(load[lhs.node.name, default: 0]) / weight(lhs)
+                    let right = Double(load[rhs.node.name, default: 0]) / weight(rhs)
+                    return left != right ? left < right : lhs.node.name < rhs.node.name
+                })
+            else { continue }
+            load[target.node.name, default: 0] += 1
+            guard target.node.name == me else { continue }
+            if let lease {
+                if mayTakeOver { takeOvers[lease.node, default: []].append(stream.name) }
+            } else {
+                claims.append(stream.name)
+            }
+        }
+        if !claims.isEmpty { actions.append(.claim(names: claims)) }
+        for (from, names) in takeOvers.sorted(by: { $0.key < $1.key }) {
+            actions.append(.takeOver(from: from, names: names))
+        }
+        if rebalance && mayTakeOver {
+            actions += rebalanceRequests(streams: streams, leases: leases, live: live, load: load)
+        }
+        return actions
+    }
+
+    /// The live nodes a stream prefers (`capture_at`), or all live nodes when it prefers none of them.
+    func preferred(_ stream: CentralStream, among live: [NodeStatus]) -> [NodeStatus] {
+        guard let selector = stream.captureAt else { return live }
+        let matching = live.filter { $0.node.matches(selector: selector) }
+        return matching.isEmpty ? live : matching
+    }
+
+    private func weight(_ node: NodeStatus) -> Double {
+        node.node.capacity > 0 ? Double(node.node.capacity) : 1
+    }
+
+    private func handover(
+        _ stream: CentralStream, _ lease: Lease, config: CentralConfig, live: [NodeStatus], status: [String: NodeStatus]
+    ) -> [LeaseAction] {
+        if let next = lease.nextNode {
+            guard lease.node == me else { return [] }
+            guard let target = status[next] else { return [.cancelHandover(name: stream.name, epoch: lease.epoch)] }
+            let aliveThere = target.alive.contains(stream.name)
+            let aliveHere = status[me]?.alive.contains(stream.name) ?? false
+            return aliveThere || !aliveHere ? [.completeHandover(name: stream.name, to: next, epoch: lease.epoch)] : []
+        }
+        guard lease.node != me, config.failback(of: stream) == .return, let selector = stream.captureAt,
+            let myStatus = status[me], myStatus.node.matches(selector: selector),
+            let holder = status[lease.node], !holder.node.matches(selector: selector)
+        else { return [] }
+        return [.requestHandover(name: stream.name, epoch: lease.epoch)]
+    }
+
+    private func rebalanceRequests(
+        streams: [CentralStream], leases: [StreamKey: Lease], live: [NodeStatus], load: [String: Int]
+    ) -> [LeaseAction] {
+        guard live.count > 1, let myStatus = live.first(where: { $0.node.name == me }) else { return [] }
+        let totalWeight = live.reduce(0) { $0 + weight($1) }
+        let total = load.values.reduce(0, +)
+        let fair = Double(total) / totalWeight
+        let tolerance = max(2, fair * 0.1)
+        let mine = Double(load[me, default: 0]) / weight(myStatus)
+        guard fair - mine > tolerance else { return [] }
+        var wanted = min(rebalanceStep, Int((fair - mine) * weight(myStatus)))
+        let pending = leases.values.contains { $0.nextNode == me }
+        guard !pending else { return [] }
+        let donors = live.filter { Double(load[$0.node.name, default: 0]) / weight($0) - fair > tolerance }
+            .sorted { Double(load[$0.node.name, default: 0]) / weight($0) > Double(load[$1.node.name, default: 0]) / weight($1) }
+        var actions: [LeaseAction] = []
+        for donor in donors where wanted > 0 {
+            for stream in streams where wanted > 0 && stream.captureAt == nil {
+                guard let lease = leases[stream.key], lease.node == donor.node.name, lease.nextNode == nil else { continue }
+                actions.append(.requestHandover(name: stream.name, epoch: lease.epoch))
+                wanted -= 1
+            }
+        }
+        return actions
+    }
+}

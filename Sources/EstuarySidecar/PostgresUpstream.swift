@@ -1,0 +1,238 @@
+import EstuaryConfig
+import EstuaryConfigExternal
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// The central configuration in PostgreSQL (`postgres://…`), replicated with `LISTEN estuary_config` plus a
+/// full reconcile every ``reconcileInterval``.
+///
+/// After a notification only rows whose `version` is above the last one seen are read, so a change reaches the
+/// replica in one round trip. Rows that fail validation are skipped and reported (with the stream and field);
+/// the rest apply. Admin writes go through as upserts or tombstones (`deleted = true`).
+public struct PostgresUpstream: CentralUpstream {
+    /// The shared connection.
+    public let link: PostgresLink
+    /// How often everything is re-read even without notifications.
+    public let reconcileInterval: Duration
+    let logger: Logger
+
+    /// Creates the upstream.
+    public init(link: PostgresLink, reconcileInterval: Duration = .seconds(30), logger: Logger) {
+        self.link = link
+        self.reconcileInterval = reconcileInterval
+        self.logger = logger
+    }
+
+    public var label: String { link.settings.masked }
+    public var isWritable: Bool { true }
+
+    /// What one sync session knows: the configuration and the highest version read.
+    struct Cursor {
+        var config = CentralConfig()
+        var version: Int64 = 0
+    }
+
+    public func run(into state: SidecarState) async {
+        while !Task.isCancelled {
+            do {
+                let connection = try await link.connection()
+                try await session(connection, state: state)
+            } catch is CancellationError {
+                return
+            } catch {
+                state.fail("upstream_unreachable", "\(link.settings.masked): \(Self.describe(error))")
+            }
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+    }
+
+    /// Listens and replicates on one connection until it fails.
+    private func session(_ connection: PostgresConnection, state: SidecarState) async throws {
+        let wakeup = Wakeup()
+        let lost = LostConnection()
+        try await connection.listen(on: "estuary_config") { notifications in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    do {
+                        for try await _ in notifications { wakeup.signal() }
+                        lost.record(PostgresUpstreamError.connectionClosed)
+                    } catch {
+                        lost.record(error)
+                    }
+                    wakeup.signal()
+                }
+                defer { group.cancelAll() }
+                try await replicate(connection, state: state, wakeup: wakeup, lost: lost)
+            }
+        }
+    }
+
+    /// Reads everything, then the changes after each notification, and everything again every
+    /// ``reconcileInterval``, until the connection fails.
+    private func replicate(_ connection: PostgresConnection, state: SidecarState, wakeup: Wakeup, lost: LostConnection) async throws {
+        var cursor = Cursor()
+        try await reload(connection, into: &cursor, full: true)
+        state.deliver(cursor.config)
+        var lastFull = ContinuousClock.now
+        while !Task.isCancelled {
+            await wakeup.wait(upTo: reconcileInterval)
+            if let error = lost.error {
+                await link.failed(connection)
+                throw error
+            }
+            let full = ContinuousClock.now - lastFull >= reconcileInterval
+            do {
+                try await reload(connection, into: &cursor, full: full)
+            } catch {
+                await link.failed(connection)
+                throw error
+            }
+            if full { lastFull = .now }
+            state.deliver(cursor.config)
+        }
+    }
+
+    /// Reads everything (`full`) or the rows changed since the cursor's version; a `reconcile` notice or a
+    /// hard delete is caught by the periodic full read, and by any full read the caller asks for.
+    func reload(_ connection: PostgresConnection, into cursor: inout Cursor, full: Bool) async throws {
+        let since = full ? -1 : cursor.version
+        if full { cursor = Cursor() }
+        var maximum = cursor.version
+        await link.count(4)
+        let streams = try await connection.query(
+            "SELECT role, name, config::text, failback, version, deleted FROM estuary_streams WHERE version > \(since) ORDER BY version",
+            logger: logger)
+        for try await (role, name, json, failback, version, deleted) in streams.decode((String, String, String, String?, Int64, Bool).self)
+        {
+            maximum = max(maximum, version)
+            let key = StreamKey(role: role, name: name)
+            if deleted {
+                cursor.config.streams[key] = nil
+                continue
+            }
+            do throws(CentralConfigError) {
+                var stream = try CentralDocument.storedStream(role: role, failback: failback, json: json)
+                stream.config.name = name
+                cursor.config.streams[key] = stream
+            } catch {
+                logger.error("central stream rejected: the running version is kept", metadata: ["error": "\(error)"])
+            }
+        }
+        let templates = try await connection.query(
+            "SELECT role, prefix, config::text, version, deleted FROM estuary_templates WHERE version > \(since)", logger: logger)
+        var changedTemplates = cursor.config.templates
+        for try await (role, prefix, json, version, deleted) in templates.decode((String, String, String, Int64, Bool).self) {
+            maximum = max(maximum, version)
+            changedTemplates.removeAll { $0.role == role && $0.prefix == prefix }
+            if deleted { continue }
+            var object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] ?? [:]
+            object["prefix"] = prefix
+            object["role"] = role
+            do throws(CentralConfigError) {
+                changedTemplates.append(try CentralDocument.readTemplate(object, label: "template \(prefix)"))
+            } catch {
+                logger.error("central template rejected", metadata: ["error": "\(error)"])
+            }
+        }
+        cursor.config.templates = changedTemplates.sorted { $0.prefix.count > $1.prefix.count }
+        let episodes = try await connection.query(
+            """
+            SELECT id, stream, opened_at, episode_updated_at, closed_at, version, deleted FROM estuary_episodes
+            WHERE version > \(since)
+            """, logger: logger)
+        for try await (id, stream, opened, updated, closed, version, deleted) in episodes.decode(
+            (String, String, Int64, Int64, Int64?, Int64, Bool).self)
+        {
+            maximum = max(maximum, version)
+            cursor.config.episodes[id] =
+                deleted ? nil : CentralEpisode(id: id, stream: stream, openedAt: opened, updatedAt: updated, closedAt: closed)
+        }
+        let settings = try await connection.query(
+            "SELECT key, value, version, deleted FROM estuary_settings WHERE version > \(since)", logger: logger)
+        for try await (key, value, version, deleted) in settings.decode((String, String, Int64, Bool).self) {
+            maximum = max(maximum, version)
+            if key == "failback" { cursor.config.failback = deleted ? .stay : FailbackPolicy(rawValue: value) ?? .stay }
+        }
+        cursor.version = maximum
+    }
+
+    public func apply(_ change: AdminChange) async throws(AdminError) {
+        do {
+            let connection = try await link.connection()
+            await link.count()
+            do {
+                switch change {
+                case .putStream(let stream):
+                    let json = String(decoding: CentralDocument.wireJSON(stream.config), as: UTF8.self)
+                    let failback = stream.failback?.rawValue
+                    try await connection.query(
+                        """
+                        INSERT INTO estuary_streams(role, name, config, failback, deleted)
+                        VALUES (\(stream.role), \(stream.name), \(json)::jsonb, \(failback), false)
+                        ON CONFLICT (role, name) DO UPDATE SET config = EXCLUDED.config, failback = EXCLUDED.failback, deleted = false
+                        """, logger: logger)
+                case .deleteStream(let key):
+                    let rows = try await connection.query(
+                        """
+                        UPDATE estuary_streams SET deleted = true WHERE role = \(key.role) AND name = \(key.name) AND NOT deleted
+                        RETURNING name
+                        """, logger: logger)
+                    var found = false
+                    for try await _ in rows.decode(String.self) { found = true }
+                    guard found else { throw AdminError.notFound(what: "stream \(key)") }
+                case .putEpisode(let episode):
+                    try await connection.query(
+                        """
+                        INSERT INTO estuary_episodes(id, stream, opened_at, episode_updated_at, closed_at, deleted)
+                        VALUES (\(episode.id), \(episode.stream), \(episode.openedAt), \(episode.updatedAt), \(episode.closedAt), false)
+                        ON CONFLICT (id) DO UPDATE SET stream = EXCLUDED.stream, opened_at = EXCLUDED.opened_at,
+                            episode_updated_at = EXCLUDED.episode_updated_at, closed_at = EXCLUDED.closed_at, deleted = false
+                        """, logger: logger)
+                case .deleteEpisode(let id):
+                    let rows = try await connection.query(
+                        "UPDATE estuary_episodes SET deleted = true WHERE id = \(id) AND NOT deleted RETURNING id", logger: logger)
+                    var found = false
+                    for try await _ in rows.decode(String.self) { found = true }
+                    guard found else { throw AdminError.notFound(what: "episode \(id)") }
+                }
+            } catch let error as AdminError {
+                throw error
+            } catch {
+                await link.failed(connection)
+                throw error
+            }
+        } catch let error as AdminError {
+            throw error
+        } catch {
+            throw .unavailable(reason: Self.describe(error))
+        }
+    }
+
+    /// A one-line description of a PostgreSQL error.
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? PSQLError {
+            if let message = error.serverInfo?[.message] { return "server: \(message)" }
+            return "\(error.code)"
+        }
+        return "\(error)"
+    }
+}
+
+/// Failures of the PostgreSQL link that PostgresNIO does not name.
+public enum PostgresUpstreamError: Error, Sendable {
+    /// The notification stream ended: the connection is gone.
+    case connectionClosed
+}
+
+/// The error that ended a connection's notification stream, set by the listening task, read by the sync loop.
+final class LostConnection: Sendable {
+    private let value = Mutex<(any Error)?>(nil)
+
+    func record(_ error: any Error) {
+        value.withLock { $0 = error }
+    }
+
+    var error: (any Error)? { value.withLock { $0 } }
+}

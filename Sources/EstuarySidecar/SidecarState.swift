@@ -1,0 +1,293 @@
+import EstuaryConfig
+import Foundation
+import Logging
+import Synchronization
+
+/// What the sidecar serves from: the replicated configuration, the lease view and the upstream's health.
+/// Every request is answered from here, in memory, under one lock; nothing on the request path waits for the
+/// upstream or the disk.
+///
+/// Guarantees:
+/// - A configuration becomes visible only after the replica stored it, so what was served survives a restart.
+/// - Until a configuration was loaded (from the replica or the upstream) the streams endpoints answer
+///   "not ready" instead of an empty list, which would stop every stream on the node.
+/// - In capture-once mode (``leases`` set) a stream is served to the node that holds its lease or is taking it
+///   over; in static mode to every node its `capture_at` selects (all nodes of its role without one).
+public final class SidecarState: Sendable {
+    /// The upstream's health as reported in `/status`.
+    public struct Health: Sendable, Equatable {
+        /// `ok`, `upstream_unreachable`, `invalid_configuration`, or `no_configuration` (nothing to serve yet).
+        public var state: String
+        /// The last error's text, if any.
+        public var error: String?
+        /// Since when the error lasts.
+        public var errorSince: Date?
+        /// When the configuration served was last confirmed by the upstream.
+        public var syncedAt: Date?
+    }
+
+    struct State {
+        var config: CentralConfig?
+        var wire: [StreamKey: Data] = [:]
+        var syncedAt: Date?
+        var error: String?
+        var errorState: String?
+        var errorSince: Date?
+        /// `nil` in static mode.
+        var leases: [StreamKey: Lease]?
+        /// The replica's lease view, held back until PostgreSQL confirms or is found unreachable.
+        var provisional: [StreamKey: Lease]?
+        var cluster: [String: NodeStatus] = [:]
+        var resolved: [String: String] = [:]
+        var nodeReport = NodeReport.unreachable
+        var requests = 0
+    }
+
+    /// This sidecar's node.
+    public let identity: SidecarIdentity
+    let replica: ConfigReplica?
+    let logger: Logger
+    private let state = Mutex(State())
+
+    /// Creates the state and loads what the replica holds.
+    public init(identity: SidecarIdentity, replica: ConfigReplica?, logger: Logger) {
+        self.identity = identity
+        self.replica = replica
+        self.logger = logger
+        guard let replica else { return }
+        do {
+            if let snapshot = try replica.load() {
+                state.withLock { state in
+                    state.config = snapshot.config
+                    state.wire = Self.wire(snapshot.config)
+                    state.syncedAt = snapshot.syncedAt
+                    if !snapshot.leases.isEmpty { state.leases = snapshot.leases }
+                }
+                logger.info(
+                    "serving the replica",
+                    metadata: ["streams": "\(snapshot.config.streams.count)", "synced_at": "\(snapshot.syncedAt)"])
+            }
+        } catch {
+            logger.error("replica unreadable: waiting for the upstream", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: - Updates
+
+    /// Takes a whole configuration from the upstream: stored in the replica first, then served.
+    public func deliver(_ config: CentralConfig) {
+        let previous = state.withLock { $0.config }
+        let now = Date()
+        if previous == config {
+            try? replica?.touch(syncedAt: now)
+            confirm()
+            return
+        }
+        do {
+            try replica?.store(config, previous: previous, syncedAt: now)
+        } catch {
+            logger.error("replica write failed: serving the new configuration from memory", metadata: ["error": "\(error)"])
+        }
+        let wire = Self.wire(config)
+        state.withLock { state in
+            state.config = config
+            state.wire = wire
+            state.syncedAt = now
+            state.error = nil
+            state.errorState = nil
+            state.errorSince = nil
+        }
+        logger.info("configuration updated", metadata: ["streams": "\(config.streams.count)"])
+    }
+
+    /// Records that the upstream answered and nothing changed.
+    public func confirm() {
+        state.withLock { state in
+            if state.error != nil, state.config != nil {
+                logger.info("upstream answers again")
+            }
+            state.syncedAt = Date()
+            state.error = nil
+            state.errorState = nil
+            state.errorSince = nil
+        }
+    }
+
+    /// Records an upstream failure; the last good configuration stays served.
+    /// - Parameter state: `upstream_unreachable` or `invalid_configuration`.
+    public func fail(_ kind: String, _ message: String) {
+        let first = state.withLock { state -> Bool in
+            let first = state.error != message
+            if state.errorSince == nil { state.errorSince = Date() }
+            state.error = message
+            state.errorState = kind
+            return first
+        }
+        if first {
+            logger.warning("upstream: \(kind): keeping the last good configuration", metadata: ["error": "\(message)"])
+        }
+    }
+
+    /// Switches to capture-once mode with this lease view and cluster view.
+    public func updateLeases(_ leases: [StreamKey: Lease], cluster: [NodeStatus]) {
+        let changed = state.withLock { state -> Bool in
+            let changed = state.leases != leases || state.provisional != nil
+            state.provisional = nil
+            state.leases = leases
+            state.cluster = Dictionary(cluster.map { ($0.node.name, $0) }, uniquingKeysWith: { first, _ in first })
+            return changed
+        }
+        if changed { try? replica?.storeLeases(leases) }
+    }
+
+    /// Capture-once start: the replica's lease view is held back (nothing is served) until the first lease pass
+    /// either replaces it with PostgreSQL's, or fails and ``restoreProvisionalLeases()`` serves it. A sidecar
+    /// restarted with the centre up thus never serves assignments that moved while it was away.
+    public func holdLeasesUntilConfirmed() {
+        state.withLock { state in
+            state.provisional = state.leases ?? [:]
+            state.leases = [:]
+        }
+    }
+
+    /// The centre is unreachable at start: serve the replica's lease view (assignments frozen).
+    public func restoreProvisionalLeases() {
+        let restored = state.withLock { state -> Int? in
+            guard let provisional = state.provisional else { return nil }
+            state.provisional = nil
+            state.leases = provisional
+            return provisional.count
+        }
+        if let restored {
+            logger.warning("PostgreSQL unreachable at start: serving the replica's lease view", metadata: ["leases": "\(restored)"])
+        }
+    }
+
+    /// Records what the node's API reported.
+    public func updateNodeReport(_ report: NodeReport) {
+        state.withLock { $0.nodeReport = report }
+    }
+
+    // MARK: - Reads
+
+    /// The configuration served now, if any.
+    public var config: CentralConfig? { state.withLock { $0.config } }
+    /// The lease view (capture-once mode), if any.
+    public var leases: [StreamKey: Lease]? { state.withLock { $0.leases } }
+    /// The cluster's nodes as last read from PostgreSQL.
+    public var cluster: [NodeStatus] { state.withLock { Array($0.cluster.values) } }
+    /// What the node reported last.
+    public var nodeReport: NodeReport { state.withLock { $0.nodeReport } }
+
+    /// The upstream's health.
+    public var health: Health {
+        state.withLock { state in
+            let kind = state.config == nil ? "no_configuration" : state.errorState ?? "ok"
+            return Health(state: kind, error: state.error, errorSince: state.errorSince, syncedAt: state.syncedAt)
+        }
+    }
+
+    /// The streams `host` should run, as wire JSON objects sorted by name; `nil` before any configuration.
+    /// - Parameter names: only these names (the by-name questions of DESIGN §3 step 2).
+    public func streams(for host: String, names: Set<String>? = nil) -> [Data]? {
+        state.withLock { state -> [Data]? in
+            guard let config = state.config else { return nil }
+            let role = config.nodes[host]?.role ?? state.cluster[host]?.node.role ?? identity.role
+            let node = config.nodes[host] ?? state.cluster[host]?.node ?? CentralNode(name: host, role: role, labels: identity.labels)
+            var result: [Data] = []
+            for stream in config.streams(role: role) {
+                if let names, !names.contains(stream.name) { continue }
+                guard Self.runs(stream, on: node, leases: state.leases) else { continue }
+                result.append(Self.served(stream, state: &state))
+            }
+            return result
+        }
+    }
+
+    /// The configuration of a dynamic name for `host` (a template match), if the name is not configured.
+    public func dynamicStream(_ name: String, for host: String) -> Data? {
+        state.withLock { state -> Data? in
+            guard let config = state.config else { return nil }
+            let role = config.nodes[host]?.role ?? identity.role
+            guard config.streams[StreamKey(role: role, name: name)] == nil, let template = config.template(for: name, role: role) else {
+                return nil
+            }
+            return CentralDocument.wireJSON(template.instantiate(name: name))
+        }
+    }
+
+    /// Counts one answered request (for `/status`).
+    func countRequest() {
+        state.withLock { $0.requests += 1 }
+    }
+
+    /// Requests answered so far.
+    public var requestsServed: Int { state.withLock { $0.requests } }
+
+    // MARK: - Rules
+
+    /// Whether `stream` runs on `node`: by lease in capture-once mode, by `capture_at` in static mode.
+    static func runs(_ stream: CentralStream, on node: CentralNode, leases: [StreamKey: Lease]?) -> Bool {
+        if let leases {
+            guard let lease = leases[stream.key] else { return false }
+            return lease.node == node.name || lease.nextNode == node.name
+        }
+        guard let selector = stream.captureAt else { return true }
+        return node.matches(selector: selector)
+    }
+
+    /// The wire JSON of a stream, with `m4f://@ROLE/NAME` inputs pointed at the node that captures NAME now.
+    private static func served(_ stream: CentralStream, state: inout State) -> Data {
+        let plain = state.wire[stream.key] ?? CentralDocument.wireJSON(stream.config)
+        guard stream.config.inputs.contains(where: { $0.url.hasPrefix("m4f://@") }) else { return plain }
+        var config = stream.config
+        for index in config.inputs.indices {
+            let url = config.inputs[index].url
+            guard url.hasPrefix("m4f://@") else { continue }
+            if let address = holderAddress(of: url, state: state) {
+                state.resolved[url] = address
+            }
+            if let address = state.resolved[url] {
+                config.inputs[index].url = address
+            }
+        }
+        return CentralDocument.wireJSON(config)
+    }
+
+    /// `m4f://@ingest/cam1` → `m4f://ADDRESS/cam1` of the node capturing `ingest/cam1`, when known.
+    static func holderAddress(of url: String, state: State) -> String? {
+        let rest = url.dropFirst("m4f://@".count)
+        guard let slash = rest.firstIndex(of: "/"), let config = state.config else { return nil }
+        let role = String(rest[..<slash])
+        var name = String(rest[rest.index(after: slash)...])
+        var query = ""
+        if let mark = name.firstIndex(of: "?") {
+            query = String(name[mark...])
+            name = String(name[..<mark])
+        }
+        let key = StreamKey(role: role, name: name)
+        var holder: String?
+        if let leases = state.leases {
+            holder = leases[key]?.node
+        } else {
+            let candidates = config.nodes.values.filter { $0.role == role }.sorted { $0.name < $1.name }
+            if let selector = config.streams[key]?.captureAt {
+                holder = candidates.first { $0.matches(selector: selector) }?.name
+            } else {
+                holder = candidates.first?.name
+            }
+        }
+        guard let holder else { return nil }
+        let advertise = state.cluster[holder]?.node.advertise.nonEmpty ?? config.nodes[holder]?.advertise.nonEmpty
+        guard let advertise else { return nil }
+        return "m4f://\(advertise)/\(name)\(query)"
+    }
+
+    private static func wire(_ config: CentralConfig) -> [StreamKey: Data] {
+        config.streams.mapValues { CentralDocument.wireJSON($0.config) }
+    }
+}
+
+extension String {
+    var nonEmpty: String? { isEmpty ? nil : self }
+}

@@ -1,0 +1,190 @@
+import AsyncHTTPClient
+import EstuaryConfig
+import EstuaryNode
+import EstuarySidecar
+import EstuaryTestSupport
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// The names of the streams a node runs, and which of them are alive, from its API.
+func nodeStreams(port: Int, timeout: Int64 = 15) async throws -> (names: Set<String>, alive: Set<String>) {
+    // A client of its own: the shared pool may hold a connection to a node killed and restarted on this port,
+    // and would wait on it.
+    let client = HTTPClient(eventLoopGroupProvider: .singleton)
+    let answer: (body: String, status: Int)
+    do {
+        let response = try await client.execute(
+            HTTPClientRequest(url: "http://127.0.0.1:\(port)/streamer/api/v3/streams"), timeout: .seconds(timeout))
+        answer = (String(buffer: try await response.body.collect(upTo: 16 << 20)), Int(response.status.code))
+        try await client.shutdown()
+    } catch {
+        try? await client.shutdown()
+        throw error
+    }
+    let (body, status) = answer
+    guard status == 200, let object = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+        let list = object["streams"] as? [[String: Any]]
+    else { throw TestFailure("GET streams on :\(port) answered \(status)") }
+    var names = Set<String>()
+    var alive = Set<String>()
+    for stream in list {
+        guard let name = stream["name"] as? String else { continue }
+        names.insert(name)
+        if (stream["stats"] as? [String: Any])?["alive"] as? Bool == true { alive.insert(name) }
+    }
+    return (names, alive)
+}
+
+/// Runs a config-sidecar in this process for the duration of `body`.
+func withSidecar<T: Sendable>(
+    _ settings: SidecarSettings, logLevel: Logger.Level = .warning, _ body: (Sidecar, Int) async throws -> T
+) async throws -> T {
+    var logger = Logger(label: "test.sidecar")
+    logger.logLevel = logLevel
+    let sidecar = try Sidecar(settings: settings, logger: logger)
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await sidecar.run() }
+        let port = await sidecar.waitUntilListening()
+        do {
+            let result = try await body(sidecar, port)
+            group.cancelAll()
+            return result
+        } catch {
+            group.cancelAll()
+            throw error
+        }
+    }
+}
+
+extension IntegrationTests {
+    /// The config-sidecar (issue 5) with a real node: the file upstream in process, PostgreSQL from Debian.
+    @Suite(.serialized) struct SidecarTests {
+        @Test func editingTheCentralYAMLStartsAndStopsStreamsOnTheNode() async throws {
+            try await withTemporaryDirectory { directory in
+                let yaml = directory.appendingPathComponent("central.yaml")
+                func write(_ text: String) throws {
+                    // A ConfigMap update replaces the file; write-and-rename does the same.
+                    let temporary = directory.appendingPathComponent("central.tmp")
+                    try text.write(to: temporary, atomically: false, encoding: .utf8)
+                    guard rename(temporary.path, yaml.path) == 0 else { throw TestFailure("rename failed: \(errno)") }
+                }
+                try write(
+                    """
+                    streams:
+                      - {name: cam1, inputs: [{url: "fake://cam1"}], cluster_ingest: {capture_at: ingest-0}}
+                      - {name: cam2, inputs: [{url: "fake://cam2"}], cluster_ingest: {capture_at: ingest-1}}
+                      - {name: cam1, role: dvr, inputs: [{url: "m4f://@ingest/cam1"}]}
+                    """)
+                let settings = SidecarSettings(
+                    listenHost: "127.0.0.1", listenPort: 0, upstream: "file://\(yaml.path)",
+                    replicaPath: directory.appendingPathComponent("replica.sqlite").path, identity: SidecarIdentity(hostname: "ingest-0"),
+                    nodeURL: "")
+                try await withSidecar(settings) { sidecar, sidecarPort in
+                    try await withNode(
+                        streams: [],
+                        options: {
+                            $0.hostname = "ingest-0"
+                            $0.configExternalOverride = "http://127.0.0.1:\(sidecarPort)/streams"
+                        }
+                    ) { _, port in
+                        try await waitUntil("the node runs cam1 only") { try await nodeStreams(port: port).names == ["cam1"] }
+                        try write(
+                            """
+                            streams:
+                              - {name: cam3, inputs: [{url: "fake://cam3"}]}
+                              - {name: cam2, inputs: [{url: "fake://cam2"}], cluster_ingest: {capture_at: ingest-1}}
+                            """)
+                        try await waitUntil("the edit reaches the node: cam3 starts, cam1 stops") {
+                            try await nodeStreams(port: port).names == ["cam3"]
+                        }
+                        // A bad edit keeps the last good configuration and says what is wrong.
+                        try write("streams:\n  - {name: cam3, inputs: [{url: \"ftp://nowhere\"}]}\n")
+                        try await waitUntil("the sidecar reports the bad edit") {
+                            let status = try await httpGet("http://127.0.0.1:\(sidecarPort)/status").body
+                            return status.contains("invalid_configuration") && status.contains("inputs[0].url")
+                        }
+                        let served = sidecar.state.requestsServed
+                        try await waitUntil("the node asks twice more") { sidecar.state.requestsServed >= served + 2 }
+                        #expect(try await nodeStreams(port: port).names == ["cam3"], "a bad edit stops nothing")
+                        // The admin API is read-only for a file upstream and says so.
+                        let put = try await httpSend(
+                            .PUT, "http://127.0.0.1:\(sidecarPort)/admin/streams/x", json: #"{"inputs": [{"url": "fake://x"}]}"#)
+                        #expect(put.status == 409 && put.body.contains("read_only"))
+                    }
+                }
+            }
+        }
+
+        @Test(.enabled(if: PostgresServer.enabled))
+        func aPostgresRowChangeReachesTheNodeAndTheReplicaOutlivesTheCentre() async throws {
+            let server = try PostgresServer.start(port: try await freeTCPPort())
+            defer { server.destroy() }
+            try await withTemporaryDirectory { directory in
+                let replica = directory.appendingPathComponent("replica.sqlite").path
+                let nodePort = try await freeTCPPort()
+                let settings = SidecarSettings(
+                    listenHost: "127.0.0.1", listenPort: 0, upstream: server.url, replicaPath: replica,
+                    identity: SidecarIdentity(hostname: "ingest-0", advertise: "127.0.0.1:\(nodePort)"),
+                    nodeURL: "http://127.0.0.1:\(nodePort)")
+                var sidecarPort = 0
+                try await withSidecar(settings) { sidecar, port in
+                    sidecarPort = port
+                    try await waitUntil("the sidecar applied the schema and replicated") { sidecar.state.health.state == "ok" }
+                    try server.psql(
+                        """
+                        INSERT INTO estuary_streams(name, config) VALUES
+                          ('pg1', '{"name": "pg1", "inputs": [{"url": "fake://pg1"}]}'),
+                          ('pg2', '{"name": "pg2", "inputs": [{"url": "fake://pg2"}]}')
+                        """)
+                    try await withNode(
+                        streams: [],
+                        options: {
+                            $0.hostname = "ingest-0"
+                            $0.httpPort = nodePort
+                            $0.configExternalOverride = "http://127.0.0.1:\(port)/streams"
+                        }
+                    ) { _, _ in
+                        try await waitUntil("the node runs both streams") { try await nodeStreams(port: nodePort).names == ["pg1", "pg2"] }
+                        // A row change: the sidecar serves it in under a second, the node's next cycle applies it.
+                        let changed = ContinuousClock.now
+                        try server.psql(
+                            """
+                            UPDATE estuary_streams SET config = '{"name": "pg1", "inputs": [{"url": "fake://pg1", "source_timeout": 7}]}'
+                            WHERE name = 'pg1'
+                            """)
+                        try await waitUntil("the sidecar serves the change", timeout: .seconds(5)) {
+                            sidecar.state.config?.streams[StreamKey(role: "ingest", name: "pg1")]?.config.inputs.first?.sourceTimeout == 7
+                        }
+                        let toSidecar = ContinuousClock.now - changed
+                        try server.psql("UPDATE estuary_streams SET deleted = true WHERE name = 'pg2'")
+                        let removed = ContinuousClock.now
+                        try await waitUntil("the node stops pg2", timeout: .seconds(5)) {
+                            try await nodeStreams(port: nodePort).names == ["pg1"]
+                        }
+                        let toNode = ContinuousClock.now - removed
+                        print("[sidecar] PostgreSQL row change → sidecar answer: \(toSidecar); row removal → node stopped it: \(toNode)")
+                        #expect(toSidecar < .seconds(1))
+                        #expect(toNode < .seconds(3))
+                    }
+                }
+                // The centre goes away; a restarted sidecar serves the replica from disk at once.
+                try server.stopServer()
+                try await withSidecar(settings) { sidecar, port in
+                    #expect(port != 0 && sidecarPort != 0)
+                    try await waitUntil("the replica is served", timeout: .seconds(3)) {
+                        let (body, status) = try await httpGet("http://127.0.0.1:\(port)/streams?host=ingest-0")
+                        return status == 200 && body.contains("\"pg1\"") && !body.contains("\"pg2\"")
+                    }
+                    try await waitUntil("the sidecar reports the centre unreachable with the data's age") {
+                        let status = try await httpGet("http://127.0.0.1:\(port)/status").body
+                        return status.contains("upstream_unreachable") && status.contains("data_age_seconds")
+                    }
+                    #expect(sidecar.state.leases?[StreamKey(role: "ingest", name: "pg1")]?.node == "ingest-0")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import EstuaryConfig
+import EstuaryTestSupport
+import Foundation
+import Logging
+import Testing
+
+@testable import EstuarySidecar
+
+@Suite struct ConfigReplicaTests {
+    let config = try! CentralDocument.parse(
+        yaml: """
+            failback: return
+            nodes: [{name: n1, advertise: "h:1", labels: {region: eu}}]
+            streams:
+              - {name: a, inputs: [{url: "fake://a"}], cluster_ingest: {capture_at: n1, failback: stay}}
+              - {name: b, role: dvr, inputs: [{url: "m4f://@ingest/a"}], dvr: {root: /s, expiration: 1d}}
+            templates: [{prefix: "live/", inputs: [{url: "publish://"}]}]
+            episodes: [{id: e, stream: a, opened_at: 5, closed_at: 9}]
+            """)
+
+    @Test func storesAndLoadsTheWholeConfigurationAndLeases() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("replica.sqlite").path
+            let replica = try ConfigReplica(path: path)
+            #expect(try replica.load() == nil, "a new replica holds nothing")
+            let synced = Date(timeIntervalSince1970: 1_700_000_000)
+            try replica.store(config, previous: nil, syncedAt: synced)
+            let leases = [StreamKey(role: "ingest", name: "a"): Lease(node: "n1", nextNode: "n2", epoch: 7)]
+            try replica.storeLeases(leases)
+            let reopened = try ConfigReplica(path: path)
+            let snapshot = try #require(try reopened.load())
+            #expect(snapshot.config == config)
+            #expect(snapshot.syncedAt == synced)
+            #expect(snapshot.leases == leases)
+            // An incremental write removes and changes only what differs.
+            var next = config
+            next.streams[StreamKey(role: "dvr", name: "b")] = nil
+            next.episodes["e"]?.closedAt = 11
+            try reopened.store(next, previous: config, syncedAt: synced)
+            #expect(try ConfigReplica(path: path).load()?.config == next)
+        }
+    }
+
+    @Test func aDamagedFileIsMovedAsideAndNeverServed() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("replica.sqlite").path
+            try ConfigReplica(path: path).store(config, previous: nil, syncedAt: Date())
+            // Overwrite the middle of the file: SQLite's page structure no longer holds.
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            try handle.seek(toOffset: 0)
+            try handle.write(contentsOf: Data(repeating: 0x5A, count: 4096))
+            try handle.close()
+            let replica = try ConfigReplica(path: path)
+            #expect(replica.rebuiltFrom != nil)
+            #expect(try replica.load() == nil, "the rebuilt replica serves nothing until the upstream answers")
+            #expect(FileManager.default.fileExists(atPath: try #require(replica.rebuiltFrom)))
+        }
+    }
+}
+
+func withTemporaryDirectory<T>(_ body: (URL) throws -> T) throws -> T {
+    let directory = try makeTemporaryDirectory(prefix: "estuary-sidecar")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    return try body(directory)
+}

@@ -1,0 +1,153 @@
+import EstuaryConfig
+import Testing
+
+@testable import EstuarySidecar
+
+@Suite struct LeasePlannerTests {
+    func config(_ count: Int, captureAt: (Int) -> String? = { _ in nil }, failback: FailbackPolicy = .stay) -> CentralConfig {
+        CentralConfig(
+            streams: (0..<count).map { index in
+                var stream = StreamConfig(name: "s\(index)", inputs: [InputConfig(url: "fake://s\(index)")])
+                if let node = captureAt(index) { stream.clusterIngest = ClusterIngestConfig(captureAt: node) }
+                return CentralStream(config: stream)
+            }, failback: failback)
+    }
+
+    func nodes(
+        _ names: [String], alive: [String: Set<String>] = [:], age: [String: Double] = [:], ready: Set<String>? = nil
+    ) -> [NodeStatus] {
+        names.map { name in
+            NodeStatus(
+                node: CentralNode(name: name), ready: ready?.contains(name) ?? true, alive: alive[name] ?? [],
+                heartbeatAge: age[name] ?? 0.1)
+        }
+    }
+
+    /// Runs every node's plan against one shared table until nothing changes, as the sidecars would.
+    func settle(
+        _ config: CentralConfig, _ cluster: [NodeStatus], leases start: [StreamKey: Lease] = [:], mayTakeOver: Bool = true
+    )
+        -> [StreamKey: Lease]
+    {
+        var leases = start
+        for _ in 0..<20 {
+            var changed = false
+            for node in cluster where node.ready && node.heartbeatAge < 2 {
+                let actions = LeasePlanner(me: node.node.name, role: "ingest", rebalance: false)
+                    .plan(config: config, nodes: cluster, leases: leases, ready: true, mayTakeOver: mayTakeOver)
+                for action in actions {
+                    changed = true
+                    switch action {
+                    case .claim(let names):
+                        for name in names where leases[StreamKey(role: "ingest", name: name)] == nil {
+                            leases[StreamKey(role: "ingest", name: name)] = Lease(node: node.node.name, epoch: 1)
+                        }
+                    case .takeOver(let from, let names):
+                        for name in names {
+                            let key = StreamKey(role: "ingest", name: name)
+                            if let lease = leases[key], lease.node == from {
+                                leases[key] = Lease(node: node.node.name, epoch: lease.epoch + 1)
+                            }
+                        }
+                    default: break
+                    }
+                }
+            }
+            if !changed { break }
+        }
+        return leases
+    }
+
+    @Test func everyStreamGetsExactlyOneNodeAndTheLoadIsEven() {
+        let cluster = nodes(["a", "b", "c"])
+        let leases = settle(config(30), cluster)
+        #expect(leases.count == 30)
+        let counts = Dictionary(grouping: leases.values, by: \.node).mapValues(\.count)
+        #expect(counts == ["a": 10, "b": 10, "c": 10])
+    }
+
+    @Test func captureAtIsASoftPreference() {
+        let cluster = nodes(["a", "b"])
+        let leases = settle(config(4, captureAt: { $0 < 2 ? "b" : "nowhere" }), cluster)
+        #expect(leases[StreamKey(role: "ingest", name: "s0")]?.node == "b")
+        #expect(leases[StreamKey(role: "ingest", name: "s1")]?.node == "b")
+        // No live node matches "nowhere": any node of the role takes them.
+        #expect(leases.count == 4)
+    }
+
+    @Test func aStreamWaitsForItsPreferredNodeWhileThatNodeIsStarting() {
+        let config = config(2, captureAt: { _ in "b" })
+        var cluster = nodes(["a", "b"], ready: ["a"])
+        cluster[1].starting = true
+        #expect(
+            LeasePlanner(me: "a", role: "ingest").plan(config: config, nodes: cluster, leases: [:], ready: true, mayTakeOver: true).isEmpty)
+        // A preferred node that failed (it was ready once) is not waited for.
+        cluster[1].starting = false
+        #expect(
+            LeasePlanner(me: "a", role: "ingest").plan(config: config, nodes: cluster, leases: [:], ready: true, mayTakeOver: true)
+                == [.claim(names: ["s0", "s1"])])
+    }
+
+    @Test func aDeadHoldersStreamsMoveOnlyAfterTheGrace() {
+        let config = config(6)
+        let before = settle(config, nodes(["a", "b", "c"]))
+        let afterDeath = nodes(["a", "b", "c"], age: ["c": 5])
+        let frozen = settle(config, afterDeath, leases: before, mayTakeOver: false)
+        #expect(frozen == before, "nothing is taken over during the grace after a reconnect")
+        let moved = settle(config, afterDeath, leases: before, mayTakeOver: true)
+        #expect(moved.count == 6)
+        #expect(!moved.values.contains { $0.node == "c" })
+        #expect(moved.values.allSatisfy { $0.epoch >= 1 })
+    }
+
+    @Test func aNodeThatIsNotReadyReleasesEverything() {
+        let config = config(4)
+        let leases = settle(config, nodes(["a", "b"]))
+        let actions = LeasePlanner(me: "a", role: "ingest").plan(
+            config: config, nodes: nodes(["a", "b"]), leases: leases, ready: false, mayTakeOver: true)
+        let mine = leases.filter { $0.value.node == "a" }.map(\.key.name).sorted()
+        #expect(actions == [.release(names: mine)])
+    }
+
+    @Test func returnIsMakeBeforeBreakAndStayStays() {
+        let key = StreamKey(role: "ingest", name: "s0")
+        let returning = config(1, captureAt: { _ in "a" }, failback: .return)
+        let held = [key: Lease(node: "b", epoch: 4)]
+        let back = nodes(["a", "b"], alive: ["b": ["s0"]])
+        // The preferred node asks; the holder does nothing yet.
+        #expect(
+            LeasePlanner(me: "a", role: "ingest").plan(config: returning, nodes: back, leases: held, ready: true, mayTakeOver: true)
+                == [.requestHandover(name: "s0", epoch: 4)])
+        #expect(
+            LeasePlanner(me: "b", role: "ingest").plan(config: returning, nodes: back, leases: held, ready: true, mayTakeOver: true).isEmpty
+        )
+        // During the handover the holder waits until the stream is alive on the preferred node.
+        let handing = [key: Lease(node: "b", nextNode: "a", epoch: 5)]
+        #expect(
+            LeasePlanner(me: "b", role: "ingest").plan(config: returning, nodes: back, leases: handing, ready: true, mayTakeOver: true)
+                .isEmpty)
+        let bothAlive = nodes(["a", "b"], alive: ["a": ["s0"], "b": ["s0"]])
+        #expect(
+            LeasePlanner(me: "b", role: "ingest").plan(config: returning, nodes: bothAlive, leases: handing, ready: true, mayTakeOver: true)
+                == [.completeHandover(name: "s0", to: "a", epoch: 5)])
+        // stay: nobody asks.
+        let staying = config(1, captureAt: { _ in "a" }, failback: .stay)
+        #expect(
+            LeasePlanner(me: "a", role: "ingest").plan(config: staying, nodes: back, leases: held, ready: true, mayTakeOver: true).isEmpty)
+    }
+
+    @Test func rebalancingAsksForHandoversFromTheBusiestNode() {
+        let config = config(30)
+        var leases: [StreamKey: Lease] = [:]
+        for index in 0..<30 { leases[StreamKey(role: "ingest", name: "s\(index)")] = Lease(node: index < 20 ? "a" : "b", epoch: 1) }
+        let cluster = nodes(["a", "b", "c"])
+        let actions = LeasePlanner(me: "c", role: "ingest", rebalanceStep: 50).plan(
+            config: config, nodes: cluster, leases: leases, ready: true, mayTakeOver: true)
+        let asked = actions.compactMap { action -> String? in
+            if case .requestHandover(let name, _) = action { return name }
+            return nil
+        }
+        #expect(asked.count == 10)
+        #expect(asked.allSatisfy { leases[StreamKey(role: "ingest", name: $0)]?.node == "a" })
+    }
+}
