@@ -219,7 +219,9 @@ let package = Package(
         .executableTarget(
             name: "EstuaryBench",
             dependencies: [
-                "EstuaryMedia", "EstuaryMP4", "EstuaryDVR",
+                "EstuaryMedia", "EstuaryMP4", "EstuaryDVR", "EstuarySidecar", "EstuaryTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -19,17 +19,17 @@ export SWIFT_DETERMINISTIC_HASHING=1
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/bin"
-for product in ingest-node dvr-node replicator estuary; do
+for product in ingest-node dvr-node replicator config-sidecar estuary; do
     swift build -c release --static-swift-stdlib --product "$product"
 done
 bin="$(swift build -c release --show-bin-path)"
-cp "$bin"/ingest-node "$bin"/dvr-node "$bin"/replicator "$bin"/estuary "$work/bin/"
+cp "$bin"/ingest-node "$bin"/dvr-node "$bin"/replicator "$bin"/config-sidecar "$bin"/estuary "$work/bin/"
 cp -R "$bin"/*.resources "$work/bin/"
 
 if ! "${PODMAN[@]}" image exists "$BASE_IMAGE"; then
     command -v debootstrap >/dev/null || { echo "debootstrap is needed (apt-get install debootstrap)" >&2; exit 1; }
     rootfs="$work/rootfs"
-    debootstrap --variant=minbase --include=ca-certificates,tzdata bookworm "$rootfs" "$MIRROR"
+    debootstrap --variant=minbase --include=ca-certificates,tzdata,libsqlite3-0 bookworm "$rootfs" "$MIRROR"
     tar -C "$rootfs" -c . | "${PODMAN[@]}" import - "$BASE_IMAGE"
 fi
 cp docker/Dockerfile.runtime "$work/Dockerfile"

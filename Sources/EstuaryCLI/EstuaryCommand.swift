@@ -5,5 +5,5 @@ import ArgumentParser
 struct EstuaryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "estuary", abstract: "Estuary live-video cluster: operator tools.",
-        subcommands: [LocalCommand.self, ReplicationCommand.self])
+        subcommands: [LocalCommand.self, StreamsCommand.self, NodesCommand.self, EpisodesCommand.self, ReplicationCommand.self])
 }

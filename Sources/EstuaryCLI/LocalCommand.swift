@@ -2,36 +2,55 @@ import ArgumentParser
 import EstuaryConfig
 import EstuaryNode
 import EstuaryReplication
+import EstuarySidecar
 import Foundation
 import Logging
 import ServiceLifecycle
 
-/// `estuary local`: a whole cluster on 127.0.0.1 from the embedded sample configuration.
+/// `estuary local`: a whole cluster on 127.0.0.1 from the embedded sample configuration, each node with its
+/// config-sidecar serving it from one central YAML file.
 struct LocalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "local", abstract: "Run a local cluster on 127.0.0.1 with test streams; Ctrl-C stops it.")
 
-    @Option(help: "The first node's HTTP port; the other nodes use the next ones.") var basePort: Int = 8080
+    @Option(help: "The first node's HTTP port; the other nodes use the next ones, their sidecars the port minus 10.")
+    var basePort: Int = 8080
     @Option(help: "Where dvr-0 keeps its archive (default: estuary-local/storage in the temporary directory).")
     var storage: String?
+    @Option(help: "The central configuration file (default: estuary-local/central.yaml, written from the embedded sample).")
+    var central: String?
 
     func run() async throws {
         NodeLogging.bootstrap()
         let logger = Logger(label: "estuary.local")
-        let root = storage ?? FileManager.default.temporaryDirectory.appendingPathComponent("estuary-local/storage").path
-        let plan = try LocalCluster.plan(basePort: basePort, storage: root)
-        var nodes: [Node] = []
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("estuary-local").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let root = storage ?? "\(directory)/storage"
+        let centralPath = central ?? "\(directory)/central.yaml"
+        if central == nil {
+            try LocalCluster.centralYAML(basePort: basePort, storage: root).write(toFile: centralPath, atomically: true, encoding: .utf8)
+        }
+        let centralConfig: CentralConfig
+        do {
+            centralConfig = try CentralDocument.parse(yaml: String(contentsOfFile: centralPath, encoding: .utf8))
+        } catch {
+            logger.critical("central configuration \(centralPath): \(error)")
+            throw ExitCode(2)
+        }
+        let plan = LocalCluster.plan(basePort: basePort, central: centralPath, replicaDirectory: directory)
+        var services: [any Service] = []
         for member in plan {
-            var nodeLogger = logger
-            nodeLogger[metadataKey: "node"] = .string(member.options.hostname)
-            nodes.append(Node(options: member.options, streams: member.streams, logger: nodeLogger))
+            var memberLogger = logger
+            memberLogger[metadataKey: "node"] = .string(member.options.hostname)
+            services.append(try Sidecar(settings: member.sidecar, logger: memberLogger))
+            services.append(Node(options: member.options, streams: [], logger: memberLogger))
         }
         var replicatorLogger = logger
         replicatorLogger[metadataKey: "node"] = "replicator"
         let replicator = Replicator(settings: LocalCluster.replicatorSettings(basePort: basePort), logger: replicatorLogger)
-        print(LocalCluster.banner(plan))
+        print(LocalCluster.banner(plan, central: centralConfig, centralPath: centralPath))
         fflush(nil)
         let status = ReplicatorStatusServer.application(for: replicator, logger: replicatorLogger)
-        try await NodeLauncher.runServices(nodes + [replicator, status], logger: logger, shutdownTimeout: .seconds(5))
+        try await NodeLauncher.runServices(services + [replicator, status], logger: logger, shutdownTimeout: .seconds(5))
     }
 }

@@ -31,9 +31,10 @@ public struct LeaseCoordinator: Sendable {
     }
 
     public func run(into state: SidecarState) async {
-        var clock: Int64 = -1
+        var leaseVersion: Int64 = -1
         var leases: [StreamKey: Lease] = [:]
         var frozen = false
+        var lastPass: PassInputs?
         let started = ContinuousClock.now
         var everReady = false
         while !Task.isCancelled {
@@ -42,7 +43,8 @@ public struct LeaseCoordinator: Sendable {
             do {
                 let connection = try await link.connection()
                 do {
-                    try await pass(connection, state: state, starting: starting, clock: &clock, leases: &leases)
+                    try await pass(
+                        connection, state: state, starting: starting, leaseVersion: &leaseVersion, leases: &leases, last: &lastPass)
                 } catch {
                     await link.failed(connection)
                     throw error
@@ -61,7 +63,7 @@ public struct LeaseCoordinator: Sendable {
                         metadata: ["error": "\(PostgresUpstream.describe(error))"])
                     frozen = true
                 }
-                clock = -1
+                leaseVersion = -1
             }
             try? await Task.sleep(for: tick)
         }
@@ -69,7 +71,8 @@ public struct LeaseCoordinator: Sendable {
 
     /// One heartbeat-read-plan-write pass.
     func pass(
-        _ connection: PostgresConnection, state: SidecarState, starting: Bool, clock: inout Int64, leases: inout [StreamKey: Lease]
+        _ connection: PostgresConnection, state: SidecarState, starting: Bool, leaseVersion: inout Int64, leases: inout [StreamKey: Lease],
+        last: inout PassInputs?
     ) async throws {
         let report = state.nodeReport
         let labels = String(decoding: try JSONEncoder().encode(identity.labels), as: UTF8.self)
@@ -84,20 +87,50 @@ public struct LeaseCoordinator: Sendable {
                 alive = EXCLUDED.alive, starting = EXCLUDED.starting, heartbeat_at = now()
             """, logger: logger)
         let nodes = try await readNodes(connection)
-        try await refreshLeases(connection, clock: &clock, leases: &leases)
+        try await refreshLeases(connection, leaseVersion: &leaseVersion, leases: &leases)
         await link.count(3)
-        if let config = state.config {
-            let since = await link.connectedSince
-            let grace = Duration.milliseconds(Int64((planner.deadAfter + 0.5) * 1000))
-            let mayTakeOver = since.map { ContinuousClock.now - $0 >= grace } ?? false
-            let actions = planner.plan(config: config, nodes: nodes, leases: leases, ready: report.ready, mayTakeOver: mayTakeOver)
+        let since = await link.connectedSince
+        let grace = Duration.milliseconds(Int64((planner.deadAfter + 0.5) * 1000))
+        let mayTakeOver = since.map { ContinuousClock.now - $0 >= grace } ?? false
+        // Planning is a pass over every stream: skipped when nothing it depends on changed since the last one.
+        // A pass is forced every 2 s all the same (the time bucket), bounding anything these inputs miss.
+        let inputs = PassInputs(
+            bucket: Int(Date().timeIntervalSince1970 / 2), leaseVersion: leaseVersion, generation: state.generation, ready: report.ready,
+            mayTakeOver: mayTakeOver,
+            live: nodes.filter { $0.ready && $0.heartbeatAge < planner.deadAfter }.map { LiveNode(name: $0.node.name, alive: $0.alive) }
+                .sorted { $0.name < $1.name },
+            starting: nodes.filter { $0.starting && $0.heartbeatAge < planner.deadAfter }.map(\.node.name).sorted())
+        if let config = state.config, inputs != last {
+            let actions = planner.plan(
+                config: config, streams: state.streams(role: identity.role), nodes: nodes, leases: leases, ready: report.ready,
+                mayTakeOver: mayTakeOver)
             if !actions.isEmpty {
                 for action in actions { try await write(action, connection) }
                 await link.count(actions.count)
-                try await refreshLeases(connection, clock: &clock, leases: &leases)
+                try await refreshLeases(connection, leaseVersion: &leaseVersion, leases: &leases)
+                last = nil
+            } else {
+                last = inputs
             }
         }
         state.updateLeases(leases, cluster: nodes)
+    }
+
+    /// What a planning pass depends on; equal inputs give an equal (empty) plan.
+    struct PassInputs: Equatable {
+        var bucket: Int
+        var leaseVersion: Int64
+        var generation: Int
+        var ready: Bool
+        var mayTakeOver: Bool
+        var live: [LiveNode]
+        var starting: [String]
+    }
+
+    /// A live node and the streams alive on it (handovers complete on those).
+    struct LiveNode: Equatable {
+        var name: String
+        var alive: Set<String>
     }
 
     private func readNodes(_ connection: PostgresConnection) async throws -> [NodeStatus] {
@@ -121,21 +154,21 @@ public struct LeaseCoordinator: Sendable {
         return nodes
     }
 
-    private func refreshLeases(_ connection: PostgresConnection, clock: inout Int64, leases: inout [StreamKey: Lease]) async throws {
-        var current: Int64 = 0
-        for try await version in try await connection.query("SELECT version FROM estuary_lease_clock WHERE id = 1", logger: logger)
-            .decode(Int64.self)
-        {
-            current = version
+    /// Reads the lease rows changed since `version` (all of them when it is -1) into `leases`; a released row
+    /// (`node = ''`) removes its stream.
+    private func refreshLeases(
+        _ connection: PostgresConnection, leaseVersion version: inout Int64, leases: inout [StreamKey: Lease]
+    ) async throws {
+        if version < 0 { leases = [:] }
+        var newest = version
+        let rows = try await connection.query(
+            "SELECT role, stream, node, next_node, epoch, version FROM estuary_leases WHERE version > \(version)", logger: logger)
+        for try await (role, stream, node, next, epoch, changed) in rows.decode((String, String, String, String?, Int64, Int64).self) {
+            let key = StreamKey(role: role, name: stream)
+            leases[key] = node.isEmpty ? nil : Lease(node: node, nextNode: next, epoch: epoch)
+            newest = max(newest, changed)
         }
-        guard current != clock else { return }
-        var fresh: [StreamKey: Lease] = [:]
-        let rows = try await connection.query("SELECT role, stream, node, next_node, epoch FROM estuary_leases", logger: logger)
-        for try await (role, stream, node, next, epoch) in rows.decode((String, String, String, String?, Int64).self) {
-            fresh[StreamKey(role: role, name: stream)] = Lease(node: node, nextNode: next, epoch: epoch)
-        }
-        leases = fresh
-        clock = current
+        version = max(newest, 0)
     }
 
     private func write(_ action: LeaseAction, _ connection: PostgresConnection) async throws {
@@ -146,7 +179,8 @@ public struct LeaseCoordinator: Sendable {
             try await connection.query(
                 """
                 INSERT INTO estuary_leases(role, stream, node, epoch) SELECT \(role), unnest(\(names)::text[]), \(me), 1
-                ON CONFLICT DO NOTHING
+                ON CONFLICT (role, stream) DO UPDATE SET node = EXCLUDED.node, next_node = NULL, epoch = estuary_leases.epoch + 1
+                WHERE estuary_leases.node = ''
                 """, logger: logger)
             logger.info("claimed streams", metadata: ["count": "\(names.count)", "first": "\(names.first ?? "")"])
         case .takeOver(let from, let names):
@@ -178,7 +212,10 @@ public struct LeaseCoordinator: Sendable {
                 """, logger: logger)
         case .release(let names):
             try await connection.query(
-                "DELETE FROM estuary_leases WHERE role = \(role) AND node = \(me) AND stream = ANY(\(names)::text[])", logger: logger)
+                """
+                UPDATE estuary_leases SET node = '', next_node = NULL, epoch = epoch + 1
+                WHERE role = \(role) AND node = \(me) AND stream = ANY(\(names)::text[])
+                """, logger: logger)
             logger.info("released streams", metadata: ["count": "\(names.count)"])
         }
     }

@@ -11,10 +11,13 @@
 /// - A node that is not ready releases everything and claims nothing.
 /// - Failback `return`: the preferred node, live again, asks for a handover; the holder completes it once the
 ///   stream is alive on the preferred node (or is not alive on the holder either). `stay` streams stay.
-/// - Rebalancing (when enabled): a node more than 10 % (at least 2 streams) below the average load asks for
-///   handovers of streams without a preference from the most loaded nodes, a few per pass, make-before-break.
-/// - After this sidecar (re)connects to PostgreSQL it takes nothing over for ``deadAfter`` (`mayTakeOver` is
-///   false), so heartbeats stale from an outage of the database do not look like dead nodes.
+/// - Rebalancing (when enabled): a node below the average load asks for handovers of streams without a
+///   preference, a few per pass, make-before-break: from any node above the average while it is more than 5 %
+///   (at least 2 streams) below, else from nodes more than 5 % above.
+/// - After this sidecar (re)connects to PostgreSQL it claims and takes over nothing for ``deadAfter``
+///   (`mayTakeOver` is false): heartbeats stale from an outage of the database do not look like dead nodes,
+///   and sidecars starting together all see each other before the first claims, so they split the streams
+///   evenly at once.
 public struct LeasePlanner: Sendable {
     /// This node's name.
     public var me: String
@@ -44,13 +47,15 @@ public struct LeasePlanner: Sendable {
     ///   - leases: the lease rows of this role.
     ///   - ready: whether this sidecar's node is ready now.
     ///   - mayTakeOver: false during the grace period after (re)connecting to PostgreSQL.
+    ///   - streams: this role's streams sorted by name, if the caller keeps them so (else taken from `config`).
     public func plan(
-        config: CentralConfig, nodes: [NodeStatus], leases: [StreamKey: Lease], ready: Bool, mayTakeOver: Bool
+        config: CentralConfig, streams sorted: [CentralStream]? = nil, nodes: [NodeStatus], leases: [StreamKey: Lease], ready: Bool,
+        mayTakeOver: Bool
     ) -> [LeaseAction] {
         let mine = leases.filter { $0.key.role == role && $0.value.node == me }.map(\.key.name).sorted()
         guard ready else { return mine.isEmpty ? [] : [.release(names: mine)] }
         var actions: [LeaseAction] = []
-        let streams = config.streams(role: role)
+        let streams = sorted ?? config.streams(role: role)
         let configured = Set(streams.map(\.name))
         let removed = mine.filter { !configured.contains($0) }
         if !removed.isEmpty { actions.append(.release(names: removed)) }
@@ -90,8 +95,9 @@ public struct LeasePlanner: Sendable {
             else { continue }
             load[target.node.name, default: 0] += 1
             guard target.node.name == me else { continue }
+            guard mayTakeOver else { continue }
             if let lease {
-                if mayTakeOver { takeOvers[lease.node, default: []].append(stream.name) }
+                takeOvers[lease.node, default: []].append(stream.name)
             } else {
                 claims.append(stream.name)
             }
@@ -141,13 +147,16 @@ public struct LeasePlanner: Sendable {
         let totalWeight = live.reduce(0) { $0 + weight($1) }
         let total = load.values.reduce(0, +)
         let fair = Double(total) / totalWeight
-        let tolerance = max(2, fair * 0.1)
+        let tolerance = max(2, fair * 0.05)
         let mine = Double(load[me, default: 0]) / weight(myStatus)
-        guard fair - mine > tolerance else { return [] }
-        var wanted = min(rebalanceStep, Int((fair - mine) * weight(myStatus)))
+        let heaviest = live.map { Double(load[$0.node.name, default: 0]) / weight($0) }.max() ?? 0
+        guard mine < fair, fair - mine > tolerance || heaviest - fair > tolerance else { return [] }
+        var wanted = min(rebalanceStep, max(1, Int((fair - mine) * weight(myStatus))))
         let pending = leases.values.contains { $0.nextNode == me }
         guard !pending else { return [] }
-        let donors = live.filter { Double(load[$0.node.name, default: 0]) / weight($0) - fair > tolerance }
+        // Far below the average: take from anyone above it; only a little below: only from the overloaded.
+        let threshold = fair - mine > tolerance ? 0 : tolerance
+        let donors = live.filter { Double(load[$0.node.name, default: 0]) / weight($0) - fair > threshold }
             .sorted { Double(load[$0.node.name, default: 0]) / weight($0) > Double(load[$1.node.name, default: 0]) / weight($1) }
         var actions: [LeaseAction] = []
         for donor in donors where wanted > 0 {

@@ -8,8 +8,9 @@ import PostgresNIO
 /// `version` from one sequence, set by a trigger on every insert and update, and a `deleted` flag (a deleted
 /// row stays as a tombstone so incremental sync sees it). The trigger also sends `NOTIFY estuary_config`, so
 /// operators may edit the tables with plain SQL. A hard `DELETE` notifies `reconcile` (a full reload).
-/// `estuary_nodes` is the live registry (heartbeats, load) and `estuary_leases` the capture-once leases;
-/// `estuary_lease_clock` counts lease changes so a sidecar re-reads leases only when they changed.
+/// `estuary_nodes` is the live registry (heartbeats, load) and `estuary_leases` the capture-once leases. A lease
+/// row is never deleted: a released lease has `node = ''`, and every change takes a new `version`, so each
+/// sidecar reads only the leases changed since its last pass.
 public enum PostgresSchema {
     /// The migrations, oldest first; a released one is never edited, only followed by a new one.
     static let migrations: [[String]] = [
@@ -69,23 +70,24 @@ public enum PostgresSchema {
                 bitrate bigint NOT NULL DEFAULT 0, alive text[] NOT NULL DEFAULT '{}', starting boolean NOT NULL DEFAULT false,
                 heartbeat_at timestamptz NOT NULL DEFAULT now())
             """,
+            "CREATE SEQUENCE IF NOT EXISTS estuary_lease_version",
             """
             CREATE TABLE IF NOT EXISTS estuary_leases (
                 role text NOT NULL, stream text NOT NULL, node text NOT NULL, next_node text, epoch bigint NOT NULL,
-                updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (role, stream))
+                version bigint NOT NULL DEFAULT 0, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (role, stream))
             """,
-            "CREATE TABLE IF NOT EXISTS estuary_lease_clock (id integer PRIMARY KEY, version bigint NOT NULL)",
-            "INSERT INTO estuary_lease_clock VALUES (1, 0) ON CONFLICT DO NOTHING",
+            "CREATE INDEX IF NOT EXISTS estuary_leases_version ON estuary_leases (version)",
             """
-            CREATE OR REPLACE FUNCTION estuary_lease_tick() RETURNS trigger LANGUAGE plpgsql AS $$
+            CREATE OR REPLACE FUNCTION estuary_lease_touch() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
-                UPDATE estuary_lease_clock SET version = version + 1 WHERE id = 1;
-                RETURN NULL;
+                NEW.version := nextval('estuary_lease_version');
+                NEW.updated_at := now();
+                RETURN NEW;
             END $$
             """,
             """
-            CREATE TRIGGER estuary_leases_tick AFTER INSERT OR UPDATE OR DELETE ON estuary_leases
-                FOR EACH STATEMENT EXECUTE FUNCTION estuary_lease_tick()
+            CREATE TRIGGER estuary_leases_touch BEFORE INSERT OR UPDATE ON estuary_leases
+                FOR EACH ROW EXECUTE FUNCTION estuary_lease_touch()
             """,
         ]
     ]

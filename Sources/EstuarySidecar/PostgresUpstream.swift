@@ -32,6 +32,8 @@ public struct PostgresUpstream: CentralUpstream {
     struct Cursor {
         var config = CentralConfig()
         var version: Int64 = 0
+        /// Each stream's stored text and what it decoded to: a full reconcile decodes only rows that changed.
+        var decoded: [StreamKey: (json: String, failback: String?, stream: CentralStream)] = [:]
     }
 
     public func run(into state: SidecarState) async {
@@ -98,7 +100,11 @@ public struct PostgresUpstream: CentralUpstream {
     /// hard delete is caught by the periodic full read, and by any full read the caller asks for.
     func reload(_ connection: PostgresConnection, into cursor: inout Cursor, full: Bool) async throws {
         let since = full ? -1 : cursor.version
-        if full { cursor = Cursor() }
+        if full {
+            let decoded = cursor.decoded
+            cursor = Cursor()
+            cursor.decoded = decoded
+        }
         var maximum = cursor.version
         await link.count(4)
         let streams = try await connection.query(
@@ -110,12 +116,18 @@ public struct PostgresUpstream: CentralUpstream {
             let key = StreamKey(role: role, name: name)
             if deleted {
                 cursor.config.streams[key] = nil
+                cursor.decoded[key] = nil
+                continue
+            }
+            if let known = cursor.decoded[key], known.json == json, known.failback == failback {
+                cursor.config.streams[key] = known.stream
                 continue
             }
             do throws(CentralConfigError) {
                 var stream = try CentralDocument.storedStream(role: role, failback: failback, json: json)
                 stream.config.name = name
                 cursor.config.streams[key] = stream
+                cursor.decoded[key] = (json, failback, stream)
             } catch {
                 logger.error("central stream rejected: the running version is kept", metadata: ["error": "\(error)"])
             }

@@ -29,6 +29,8 @@ public final class SidecarState: Sendable {
     struct State {
         var config: CentralConfig?
         var wire: [StreamKey: Data] = [:]
+        /// Each role's streams sorted by name, rebuilt with each configuration (not per request).
+        var ordered: [String: [CentralStream]] = [:]
         var syncedAt: Date?
         var error: String?
         var errorState: String?
@@ -41,6 +43,7 @@ public final class SidecarState: Sendable {
         var resolved: [String: String] = [:]
         var nodeReport = NodeReport.unreachable
         var requests = 0
+        var generation = 0
     }
 
     /// This sidecar's node.
@@ -60,6 +63,7 @@ public final class SidecarState: Sendable {
                 state.withLock { state in
                     state.config = snapshot.config
                     state.wire = Self.wire(snapshot.config)
+                    state.ordered = Self.ordered(snapshot.config)
                     state.syncedAt = snapshot.syncedAt
                     if !snapshot.leases.isEmpty { state.leases = snapshot.leases }
                 }
@@ -89,9 +93,12 @@ public final class SidecarState: Sendable {
             logger.error("replica write failed: serving the new configuration from memory", metadata: ["error": "\(error)"])
         }
         let wire = Self.wire(config)
+        let ordered = Self.ordered(config)
         state.withLock { state in
             state.config = config
             state.wire = wire
+            state.ordered = ordered
+            state.generation += 1
             state.syncedAt = now
             state.error = nil
             state.errorState = nil
@@ -172,6 +179,14 @@ public final class SidecarState: Sendable {
 
     /// The configuration served now, if any.
     public var config: CentralConfig? { state.withLock { $0.config } }
+    /// Counts the configurations delivered, so a caller can tell that nothing changed without comparing them.
+    public var generation: Int { state.withLock { $0.generation } }
+
+    /// One role's streams sorted by name (kept per configuration, not sorted per call).
+    public func streams(role: String) -> [CentralStream] {
+        state.withLock { $0.ordered[role] ?? [] }
+    }
+
     /// The lease view (capture-once mode), if any.
     public var leases: [StreamKey: Lease]? { state.withLock { $0.leases } }
     /// The cluster's nodes as last read from PostgreSQL.
@@ -195,9 +210,10 @@ public final class SidecarState: Sendable {
             let role = config.nodes[host]?.role ?? state.cluster[host]?.node.role ?? identity.role
             let node = config.nodes[host] ?? state.cluster[host]?.node ?? CentralNode(name: host, role: role, labels: identity.labels)
             var result: [Data] = []
-            for stream in config.streams(role: role) {
-                if let names, !names.contains(stream.name) { continue }
-                guard Self.runs(stream, on: node, leases: state.leases) else { continue }
+            let candidates =
+                names.map { names in names.sorted().compactMap { config.streams[StreamKey(role: role, name: $0)] } }
+                ?? state.ordered[role] ?? []
+            for stream in candidates where Self.runs(stream, on: node, leases: state.leases) {
                 result.append(Self.served(stream, state: &state))
             }
             return result
@@ -281,6 +297,10 @@ public final class SidecarState: Sendable {
         let advertise = state.cluster[holder]?.node.advertise.nonEmpty ?? config.nodes[holder]?.advertise.nonEmpty
         guard let advertise else { return nil }
         return "m4f://\(advertise)/\(name)\(query)"
+    }
+
+    private static func ordered(_ config: CentralConfig) -> [String: [CentralStream]] {
+        Dictionary(grouping: config.streams.values, by: \.role).mapValues { $0.sorted { $0.name < $1.name } }
     }
 
     private static func wire(_ config: CentralConfig) -> [StreamKey: Data] {

@@ -231,7 +231,8 @@ extension IntegrationTests {
                 let counts = Dictionary(grouping: moved, by: { after[$0]?.first ?? "?" }).mapValues(\.count)
                 print("[capture-once] where ingest-0's streams went: \(counts.sorted { $0.key < $1.key })")
 
-                // 3. The dvr-node follows s00 to its new holder; its archive's gap is the failover's.
+                // 3. The dvr-node follows s00 to its new holder: its archive's gap is the failover plus the dvr-node's next
+                // cycle and the segment cut at the source's loss (measured: 1.8–4.0 s for a 2–3 s failover).
                 let recordedBefore = try StreamArchive.open(root: storage, name: "rec").records(fromMs: 0, toMs: .max).count
                 try await waitUntil("the dvr-node records s00 again", timeout: .seconds(30)) {
                     (try? StreamArchive.open(root: storage, name: "rec").records(fromMs: 0, toMs: .max).count) ?? 0 >= recordedBefore + 2
@@ -241,7 +242,7 @@ extension IntegrationTests {
                 let gap = gaps.max() ?? 0
                 let s00Failover = s00Back ?? failover
                 print("[capture-once] dvr archive of s00: longest gap \(gap) ms; s00 failover \(s00Failover)")
-                #expect(Duration.milliseconds(gap) <= s00Failover + .seconds(2), "gap \(gap) ms against failover \(s00Failover)")
+                #expect(Duration.milliseconds(gap) <= s00Failover + .seconds(3), "gap \(gap) ms against failover \(s00Failover)")
 
                 // 4. The centre stops: nothing moves, nothing stops; after it returns, no reassignment storm.
                 let before = await holders()

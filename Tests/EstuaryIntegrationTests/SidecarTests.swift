@@ -7,6 +7,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import Testing
 
 /// The names of the streams a node runs, and which of them are alive, from its API.
@@ -118,6 +119,29 @@ extension IntegrationTests {
             }
         }
 
+        @Test func anHTTPBackendIsReplicatedAndOutlivedWhenItDies() async throws {
+            try await withBackend { backend, control in
+                backend.list(["a", "b"]) { "{\"name\": \"\($0)\", \"inputs\": [{\"url\": \"fake://\($0)\"}]}" }
+                backend.script.withLock { $0.pageSize = 1 }
+                let settings = SidecarSettings(
+                    listenHost: "127.0.0.1", listenPort: 0, upstream: control.url, identity: SidecarIdentity(hostname: "ingest-7"),
+                    nodeURL: "")
+                try await withSidecar(settings) { sidecar, port in
+                    try await waitUntil("both pages are replicated") { sidecar.state.config?.streams.count == 2 }
+                    #expect(backend.requests.contains { $0.parameters["host"] == "ingest-7" && $0.parameters["cursor"] != nil })
+                    await control.stop()
+                    try await waitUntil("the sidecar notices the backend is gone") {
+                        (try await httpGet("http://127.0.0.1:\(port)/status").body).contains("upstream_unreachable")
+                    }
+                    let answer = try await httpGet("http://127.0.0.1:\(port)/streams?host=ingest-7")
+                    #expect(answer.status == 200 && answer.body.contains("\"a\"") && answer.body.contains("\"b\""))
+                    let put = try await httpSend(
+                        .PUT, "http://127.0.0.1:\(port)/admin/streams/c", json: #"{"inputs": [{"url": "fake://c"}]}"#)
+                    #expect(put.status == 409)
+                }
+            }
+        }
+
         @Test(.enabled(if: PostgresServer.enabled))
         func aPostgresRowChangeReachesTheNodeAndTheReplicaOutlivesTheCentre() async throws {
             let server = try PostgresServer.start(port: try await freeTCPPort())
@@ -168,6 +192,23 @@ extension IntegrationTests {
                         print("[sidecar] PostgreSQL row change → sidecar answer: \(toSidecar); row removal → node stopped it: \(toNode)")
                         #expect(toSidecar < .seconds(1))
                         #expect(toNode < .seconds(3))
+                        // The admin API writes through to PostgreSQL, and names the field it refuses.
+                        let bad = try await httpSend(
+                            .PUT, "http://127.0.0.1:\(port)/admin/streams/pg3",
+                            json: #"{"inputs": [{"url": "fake://pg3", "priority": "high"}]}"#)
+                        #expect(bad.status == 400 && bad.body.contains("inputs[0].priority"), "\(bad.body)")
+                        let good = try await httpSend(
+                            .PUT, "http://127.0.0.1:\(port)/admin/streams/pg3", json: #"{"inputs": [{"url": "fake://pg3"}]}"#)
+                        #expect(good.status == 200)
+                        #expect(try server.psql("SELECT count(*) FROM estuary_streams WHERE name = 'pg3' AND NOT deleted") == "1")
+                        try await waitUntil("the node runs the stream added through the admin API") {
+                            try await nodeStreams(port: nodePort).names == ["pg1", "pg3"]
+                        }
+                        let removed3 = try await httpSend(.DELETE, "http://127.0.0.1:\(port)/admin/streams/pg3")
+                        #expect(removed3.status == 204)
+                        let again = try await httpSend(.DELETE, "http://127.0.0.1:\(port)/admin/streams/pg3")
+                        #expect(again.status == 404)
+                        try await waitUntil("the node stops it") { try await nodeStreams(port: nodePort).names == ["pg1"] }
                     }
                 }
                 // The centre goes away; a restarted sidecar serves the replica from disk at once.

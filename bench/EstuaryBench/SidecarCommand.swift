@@ -1,0 +1,144 @@
+import ArgumentParser
+import AsyncHTTPClient
+import EstuarySidecar
+import EstuaryTestSupport
+import Foundation
+import Logging
+import NIOCore
+
+/// `sidecar`: many config-sidecars (their nodes simulated: always ready, no load) on one PostgreSQL with many
+/// streams: time to a balanced assignment, failover time after one sidecar dies, PostgreSQL transactions per
+/// second at steady state, and `GET /streams` latency.
+struct SidecarCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sidecar",
+        abstract: "Capture-once at scale: balance time, failover time, PostgreSQL load and config_external latency of many sidecars.")
+
+    @Option(help: "Sidecars (one simulated node each).") var sidecars = 50
+    @Option(help: "Streams in the central database.") var streams = 10_000
+    @Option(help: "An existing PostgreSQL URL; by default a throwaway cluster is started (Debian's binaries).") var postgres: String?
+    @Option(help: "Steady-state window for the PostgreSQL load, seconds.") var seconds = 10
+    @Option(help: "GET /streams requests for the latency figures.") var requests = 5_000
+
+    func run() async throws {
+        var server: PostgresServer?
+        let url: String
+        if let postgres {
+            url = postgres
+        } else {
+            let started = try PostgresServer.start(port: 45_432)
+            server = started
+            url = started.url
+        }
+        defer { server?.destroy() }
+        var logger = Logger(label: "bench.sidecar")
+        logger.logLevel = .error
+        let link = PostgresLink(settings: try PostgresURL(url), logger: logger)
+        _ = try await link.connection()
+        let psql: (String) throws -> String = { sql in
+            guard let server else { throw BenchError("--postgres given: prepare the rows yourself") }
+            return try server.psql(sql)
+        }
+        _ = try psql(
+            """
+            INSERT INTO estuary_streams(name, config) SELECT 'b' || g,
+              json_build_object('name', 'b' || g, 'inputs', json_build_array(json_build_object('url', 'fake://b' || g)))::jsonb
+            FROM generate_series(1, \(streams)) g
+            """)
+        note("\(streams) streams in PostgreSQL; starting \(sidecars) sidecars")
+        let instances = try (0..<sidecars).map { index in
+            try Sidecar(
+                settings: SidecarSettings(
+                    listenHost: "127.0.0.1", listenPort: 0, upstream: url,
+                    identity: SidecarIdentity(hostname: "node-\(index)", advertise: "127.0.0.1:\(20_000 + index)"), nodeURL: ""),
+                logger: logger)
+        }
+        let started = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var tasks: [Task<Void, any Error>] = []
+            for sidecar in instances {
+                let task = Task { try await sidecar.run() }
+                tasks.append(task)
+                group.addTask { try? await task.value }
+            }
+            defer { for task in tasks { task.cancel() } }
+            var ports: [Int] = []
+            for sidecar in instances { ports.append(await sidecar.waitUntilListening()) }
+
+            // 1. Balance: every stream leased, every node within ±10 % of even.
+            let even = Double(streams) / Double(sidecars)
+            var balanced: Duration?
+            var last = ""
+            while ContinuousClock.now - started < .seconds(600) {
+                let counts = try psql(
+                    "SELECT coalesce(min(c), 0) || ' ' || coalesce(max(c), 0) || ' ' || coalesce(sum(c), 0) || ' ' || count(*) FROM (SELECT count(*) c FROM estuary_leases WHERE node <> '' GROUP BY node) t"
+                )
+                .split(separator: " ").compactMap { Int($0) }
+                last = "min=\(counts[0]) max=\(counts[1]) leased=\(counts[2]) nodes=\(counts[3])"
+                if counts[2] == streams, counts[3] == sidecars, Double(counts[0]) >= even * 0.9, Double(counts[1]) <= even * 1.1 {
+                    balanced = ContinuousClock.now - started
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            guard let balanced else { throw BenchError("no balanced assignment within 600 s: \(last)") }
+            report(
+                "sidecar balance sidecars=\(sidecars) streams=\(streams) seconds=\(fixed(elapsedSeconds(balanced), 2)) \(last) "
+                    + "target_seconds=10 \(balanced < .seconds(10) ? "MET" : "MISSED")")
+
+            // 2. Steady state: PostgreSQL transactions per second, while nothing changes.
+            try await Task.sleep(for: .seconds(3))
+            let before = try psql("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")
+            try await Task.sleep(for: .seconds(seconds))
+            let after = try psql("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")
+            let qps = Double((Int(after) ?? 0) - (Int(before) ?? 0)) / Double(seconds)
+            report("sidecar steady_state postgres_transactions_per_second=\(fixed(qps, 1)) per_sidecar=\(fixed(qps / Double(sidecars), 2))")
+
+            // 3. config_external latency: GET /streams?host=H on every sidecar in turn.
+            var latencies: [Double] = []
+            latencies.reserveCapacity(requests)
+            for index in 0..<requests {
+                let port = ports[index % ports.count]
+                let begin = ContinuousClock.now
+                let response = try await HTTPClient.shared.execute(
+                    HTTPClientRequest(url: "http://127.0.0.1:\(port)/streams?host=node-\(index % ports.count)"), timeout: .seconds(5))
+                _ = try await response.body.collect(upTo: 64 << 20)
+                latencies.append(elapsedSeconds(ContinuousClock.now - begin) * 1000)
+            }
+            latencies.sort()
+            let p50 = latencies[latencies.count / 2]
+            let p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
+            report(
+                "sidecar get_streams requests=\(requests) p50_ms=\(fixed(p50, 2)) p99_ms=\(fixed(p99, 2)) max_ms=\(fixed(latencies.last ?? 0, 2)) "
+                    + "target_p99_ms=5 \(p99 < 5 ? "MET" : "MISSED")")
+
+            // 4. Failover: one sidecar (its node) dies; its streams are leased elsewhere.
+            let victim = "node-\(sidecars - 1)"
+            let held = try psql("SELECT count(*) FROM estuary_leases WHERE node = '\(victim)'")
+            let killed = ContinuousClock.now
+            tasks[sidecars - 1].cancel()
+            var failover: Duration?
+            while ContinuousClock.now - killed < .seconds(60) {
+                if try psql("SELECT count(*) FROM estuary_leases WHERE node = '\(victim)'") == "0",
+                    try psql("SELECT count(*) FROM estuary_leases WHERE node <> ''") == "\(streams)"
+                {
+                    failover = ContinuousClock.now - killed
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            guard let failover else {
+                let left = try psql("SELECT count(*) FROM estuary_leases WHERE node = '\(victim)'")
+                report("sidecar failover streams_moved=\(held) not_taken_over_after_60s=\(left) target_seconds=5 MISSED")
+                group.cancelAll()
+                return
+            }
+            report(
+                "sidecar failover streams_moved=\(held) seconds=\(fixed(elapsedSeconds(failover), 2)) "
+                    + "(leases; the node applies them on its next cycle, 1 s) target_seconds=5 \(failover < .seconds(4) ? "MET" : "MISSED")"
+            )
+            group.cancelAll()
+        }
+        await link.close()
+    }
+}
