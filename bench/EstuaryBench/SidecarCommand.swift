@@ -6,9 +6,9 @@ import Foundation
 import Logging
 import NIOCore
 
-/// `sidecar`: many config-sidecars (their nodes simulated: always ready, no load) on one PostgreSQL with many
-/// streams: time to a balanced assignment, failover time after one sidecar dies, PostgreSQL transactions per
-/// second at steady state, and `GET /streams` latency.
+/// `sidecar`: many `config-sidecar` processes (their nodes simulated: `--node-url ""` reports them ready, with no
+/// load) on one PostgreSQL with many streams: time to a balanced assignment, PostgreSQL transactions per second
+/// at steady state, `GET /streams` latency, and failover time after one sidecar is killed with SIGKILL.
 struct SidecarCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sidecar",
@@ -19,6 +19,7 @@ struct SidecarCommand: AsyncParsableCommand {
     @Option(help: "An existing PostgreSQL URL; by default a throwaway cluster is started (Debian's binaries).") var postgres: String?
     @Option(help: "Steady-state window for the PostgreSQL load, seconds.") var seconds = 10
     @Option(help: "GET /streams requests for the latency figures.") var requests = 5_000
+    @OptionGroup var binaries: NodeBinaryOptions
 
     func run() async throws {
         var server: PostgresServer?
@@ -46,25 +47,31 @@ struct SidecarCommand: AsyncParsableCommand {
             FROM generate_series(1, \(streams)) g
             """)
         note("\(streams) streams in PostgreSQL; starting \(sidecars) sidecars")
-        let instances = try (0..<sidecars).map { index in
-            try Sidecar(
-                settings: SidecarSettings(
-                    listenHost: "127.0.0.1", listenPort: 0, upstream: url,
-                    identity: SidecarIdentity(hostname: "node-\(index)", advertise: "127.0.0.1:\(20_000 + index)"), nodeURL: ""),
-                logger: logger)
+        let binary = try binaries.resolvedNodeBinary("config-sidecar")
+        let scratch = try ScratchDirectory(prefix: "sidecar")
+        SpawnedNodes.shared.installSignalHandlers()
+        var processes: [NodeProcess] = []
+        defer {
+            for process in processes where process.isRunning { kill(process.pid, SIGKILL) }
+            scratch.remove(keep: binaries.keepFiles)
         }
         let started = ContinuousClock.now
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var tasks: [Task<Void, any Error>] = []
-            for sidecar in instances {
-                let task = Task { try await sidecar.run() }
-                tasks.append(task)
-                group.addTask { try? await task.value }
-            }
-            defer { for task in tasks { task.cancel() } }
-            var ports: [Int] = []
-            for sidecar in instances { ports.append(await sidecar.waitUntilListening()) }
-
+        var used = Set<Int>()
+        for index in 0..<sidecars {
+            var port = try freeTCPPort()
+            while used.contains(port) { port = try freeTCPPort() }
+            used.insert(port)
+            processes.append(
+                try NodeProcess(
+                    label: "sidecar-\(index)", binary: binary,
+                    arguments: [
+                        "--listen", "127.0.0.1:\(port)", "--upstream", url, "--hostname", "node-\(index)",
+                        "--advertise", "127.0.0.1:\(20_000 + index)", "--node-url", "",
+                    ], directory: scratch.url, environment: ["LOG_LEVEL": "warning"], port: port))
+        }
+        do {
+            for process in processes { try await process.waitHealthy() }
+            let ports = processes.map(\.port)
             // 1. Balance: every stream leased, every node within ±10 % of even.
             let even = Double(streams) / Double(sidecars)
             var balanced: Duration?
@@ -116,7 +123,7 @@ struct SidecarCommand: AsyncParsableCommand {
             let victim = "node-\(sidecars - 1)"
             let held = try psql("SELECT count(*) FROM estuary_leases WHERE node = '\(victim)'")
             let killed = ContinuousClock.now
-            tasks[sidecars - 1].cancel()
+            kill(processes[sidecars - 1].pid, SIGKILL)
             var failover: Duration?
             while ContinuousClock.now - killed < .seconds(60) {
                 if try psql("SELECT count(*) FROM estuary_leases WHERE node = '\(victim)'") == "0",
@@ -130,14 +137,17 @@ struct SidecarCommand: AsyncParsableCommand {
             guard let failover else {
                 let left = try psql("SELECT count(*) FROM estuary_leases WHERE node = '\(victim)'")
                 report("sidecar failover streams_moved=\(held) not_taken_over_after_60s=\(left) target_seconds=5 MISSED")
-                group.cancelAll()
-                return
+                throw BenchError("the dead sidecar's streams were not taken over within 60 s")
             }
             report(
                 "sidecar failover streams_moved=\(held) seconds=\(fixed(elapsedSeconds(failover), 2)) "
                     + "(leases; the node applies them on its next cycle, 1 s) target_seconds=5 \(failover < .seconds(4) ? "MET" : "MISSED")"
             )
-            group.cancelAll()
+            let resident = processes.dropLast().map(\.residentBytes).reduce(0, +)
+            report("sidecar memory rss_mb_per_sidecar=\(fixed(Double(resident) / Double(max(1, sidecars - 1)) / 1e6, 1))")
+        } catch {
+            await link.close()
+            throw error
         }
         await link.close()
     }
