@@ -119,6 +119,45 @@ extension IntegrationTests {
             }
         }
 
+        @Test func aDVRNodeKeepsWhatTheSidecarsEpisodesCover() async throws {
+            try await withTemporaryDirectory { directory in
+                let root = directory.appendingPathComponent("storage").path
+                let startMs = Int64(Date().timeIntervalSince1970 * 1000)
+                let yaml = directory.appendingPathComponent("central.yaml")
+                // Archive older than 6 s expires, except the first 6 s, which an episode in the central file covers.
+                try """
+                streams:
+                  - {name: kept, role: dvr, inputs: [{url: "fake://kept"}], dvr: {root: "\(root)", expiration: 6}}
+                episodes:
+                  - {id: e1, stream: kept, opened_at: \(startMs), closed_at: \(startMs + 6000)}
+                """.write(to: yaml, atomically: true, encoding: .utf8)
+                let settings = SidecarSettings(
+                    listenHost: "127.0.0.1", listenPort: 0, upstream: "file://\(yaml.path)",
+                    identity: SidecarIdentity(hostname: "dvr-0", role: "dvr"), nodeURL: "")
+                try await withSidecar(settings) { sidecar, sidecarPort in
+                    try await withNode(
+                        streams: [], logLevel: .error,
+                        options: {
+                            $0.hostname = "dvr-0"
+                            $0.role = "dvr"
+                            $0.dvrCleanupInterval = .milliseconds(500)
+                            $0.configExternalOverride = "http://127.0.0.1:\(sidecarPort)/streams"
+                        }
+                    ) { _, port in
+                        try await waitUntil("20 s of archive", timeout: .seconds(60)) {
+                            let kept = (try? await archiveSegments(port: port, "kept")) ?? []
+                            return (kept.last.map { $0.startMs + $0.durationMs - startMs } ?? 0) >= 20_000
+                        }
+                        let now = Int64(Date().timeIntervalSince1970 * 1000)
+                        let kept = try await archiveSegments(port: port, "kept")
+                        #expect(kept.first.map { $0.startMs < startMs + 6000 } == true, "the episode's segments were deleted")
+                        #expect(!kept.contains { $0.startMs > startMs + 6_000 && $0.startMs + $0.durationMs < now - 8_000 })
+                        #expect(sidecar.state.requestsServed > 0)
+                    }
+                }
+            }
+        }
+
         @Test func anHTTPBackendIsReplicatedAndOutlivedWhenItDies() async throws {
             try await withBackend { backend, control in
                 backend.list(["a", "b"]) { "{\"name\": \"\($0)\", \"inputs\": [{\"url\": \"fake://\($0)\"}]}" }
