@@ -101,6 +101,17 @@ let package = Package(
             resources: [.copy("Resources/fake.ts")],
             swiftSettings: swiftSettings
         ),
+        // RTMP publish: handshake, chunk stream, AMF0 commands, FLV media, and the listener.
+        .target(
+            name: "EstuaryRTMP",
+            dependencies: [
+                "EstuaryMedia",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // DVR storage: the archive on disk, recording, cleanup, playback and import formats.
         .target(
             name: "EstuaryDVR",
@@ -133,7 +144,7 @@ let package = Package(
             name: "EstuaryNode",
             dependencies: [
                 "EstuaryMedia", "EstuaryMP4", "EstuaryMPEGTS", "EstuaryHub", "EstuaryLive",
-                "EstuaryConfig", "EstuaryClusterAuth", "EstuarySources", "EstuaryConfigExternal", "EstuaryDVR",
+                "EstuaryConfig", "EstuaryClusterAuth", "EstuarySources", "EstuaryConfigExternal", "EstuaryDVR", "EstuaryRTMP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -247,6 +258,11 @@ let package = Package(
         .testTarget(
             name: "EstuaryMPEGTSTests",
             dependencies: ["EstuaryMPEGTS", "EstuaryMedia", "EstuaryTestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EstuaryRTMPTests",
+            dependencies: ["EstuaryRTMP", "EstuaryMedia", "EstuaryTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "EstuaryHubTests", dependencies: ["EstuaryHub", "EstuaryTestSupport"], swiftSettings: swiftSettings),

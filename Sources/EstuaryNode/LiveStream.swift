@@ -13,6 +13,8 @@ public final class LiveStream: Sendable {
     public let origin: StreamOrigin
     public let pipeline: StreamPipeline
     public let inputStatus = InputStatus()
+    /// How each of `pushes` is doing, by URL (credentials masked).
+    public let pushStatus = PushStatus()
     let stopSignal = StopSignal()
     let startedMicros: Int64
     private let recording = Mutex<(recorder: Recorder?, error: String?)>((nil, nil))
@@ -25,7 +27,8 @@ public final class LiveStream: Sendable {
         set { replication.withLock { $0 = newValue } }
     }
 
-    init(config: StreamConfig, origin: StreamOrigin, limits: HubLimits) {
+    init(config: StreamConfig, origin: StreamOrigin, limits: HubLimits, publishRegistry: PublishRegistry? = nil) {
+        self.publishRegistry = publishRegistry
         self.config = config
         self.origin = origin
         self.pipeline = StreamPipeline(name: config.name, limits: limits)
@@ -39,6 +42,10 @@ public final class LiveStream: Sendable {
         let last = pipeline.statistics.lastFrameMicros
         return last > 0 && WallClock.nowMicros() - last < 5_000_000
     }
+
+    /// Where the current publisher connects from, while a publisher sends to this stream.
+    public var publisher: String? { publishRegistry?.publisher(of: name)?.origin }
+    private let publishRegistry: PublishRegistry?
 
     /// The recorder, while a stream with a `dvr` block runs.
     public var recorder: Recorder? { recording.withLock { $0.recorder } }
@@ -71,11 +78,17 @@ public final class LiveStream: Sendable {
                 pipeline.tap { recorder.record($0) }
             }
         }
-        let supervisor = InputSupervisor(inputs: config.inputs, factory: factory, status: inputStatus, logger: logger)
+        let supervisor = InputSupervisor(inputs: config.inputs, factory: factory, status: inputStatus, logger: logger, stream: name)
         await withTaskGroup(of: Void.self) { group in
             if let recorder { group.addTask { await recorder.run() } }
             await withTaskGroup(of: Void.self) { inputs in
                 inputs.addTask { await supervisor.run(into: self.pipeline) }
+                for push in config.pushes {
+                    let pusher = M4FPusher(
+                        push: push, stream: name, hub: pipeline.m4f, client: factory.httpClient, clusterKey: factory.clusterKey,
+                        status: pushStatus, logger: logger)
+                    inputs.addTask { await pusher.run() }
+                }
                 inputs.addTask { await self.stopSignal.wait() }
                 await inputs.next()
                 inputs.cancelAll()

@@ -5,6 +5,7 @@ import EstuaryConfigExternal
 import EstuaryHub
 import EstuaryLive
 import EstuaryMedia
+import EstuaryRTMP
 import EstuarySources
 import Foundation
 import Hummingbird
@@ -34,6 +35,10 @@ public final class Node: Service, Sendable {
     private let apiState: Mutex<NodeStateStore.State>
     private let stateLoadError: String?
     private let state = Mutex<(port: Int?, ready: Bool, waiters: [CheckedContinuation<Int, Never>])>((nil, false, []))
+    private let rtmpState = Mutex<(port: Int?, error: String?)>((nil, nil))
+
+    /// The bound RTMP port, once listening (nil while not, or when the node has no RTMP listener).
+    public var rtmpPort: Int? { rtmpState.withLock { $0.port } }
 
     public init(options: NodeOptions, streams: [StreamConfig], logger: Logger) {
         self.options = options
@@ -113,6 +118,25 @@ public final class Node: Service, Sendable {
             group.addTask { try await app.run() }
             group.addTask { await cancelWhenGracefulShutdown { await self.configSync.run() } }
             group.addTask { await cancelWhenGracefulShutdown { await DVRCleanup(node: self).run() } }
+            if let rtmpPort = options.rtmpPort {
+                let server = RTMPServer(host: options.httpHost, port: rtmpPort, logger: logger) { request in
+                    try await self.acceptPublisher(request)
+                }
+                group.addTask {
+                    do {
+                        try await cancelWhenGracefulShutdown {
+                            try await server.run { port in self.rtmpState.withLock { $0.port = port } }
+                        }
+                    } catch is CancellationError {
+                        // Shutdown.
+                    } catch {
+                        // The HTTP side keeps serving: a node whose RTMP port is taken still relays and plays.
+                        self.rtmpState.withLock { $0.error = "\(error)" }
+                        self.logger.error(
+                            "rtmp listener failed", metadata: ["port": .stringConvertible(rtmpPort), "error": .string("\(error)")])
+                    }
+                }
+            }
         }
         try? await httpClient.shutdown()
     }
@@ -213,6 +237,50 @@ public final class Node: Service, Sendable {
                 .serviceUnavailable, "config_external_error",
                 "stream '\(name)' is unknown here and the configuration backend could not be asked: \(error)")
         }
+    }
+
+    /// Where publishers (RTMP, M4F push) are handed to their streams' `publish://` inputs.
+    public var publishRegistry: PublishRegistry { manager.factory.publishRegistry }
+
+    /// Admits a publisher to stream `name`: a running stream with a `publish://` input, or one the backend
+    /// returns for the unknown name (DESIGN §3 step 3); the stream's `password`, when set, must match. A second
+    /// publisher is refused unless the stream's `publish://` input says `?replace=true`.
+    public func acceptPublisher(stream name: String, password: String?, origin: String) async throws(PublishError) -> PublishSession {
+        var stream = manager.stream(named: name)
+        if stream == nil, StreamConfig.isValidName(name), configSync.acceptsDynamicNames {
+            switch await configSync.resolve(name) {
+            case .found(let config) where config.acceptsPublish:
+                stream = manager.startDynamic(config)
+            case .failed(let error):
+                throw .backendUnavailable(stream: name, reason: "\(error)")
+            case .found, .notFound:
+                break
+            }
+        }
+        guard let stream, stream.config.acceptsPublish else { throw .unknownStream(name) }
+        if let expected = stream.config.password, !expected.isEmpty, expected != password {
+            logger.warning("publish refused: wrong password", metadata: ["stream": .string(name), "from": .string(origin)])
+            throw .wrongPassword(stream: name)
+        }
+        let replace = stream.config.inputs.contains { input in
+            input.scheme == "publish" && ((try? InputURL(parsing: input.url))?.queryValue("replace") == "true")
+        }
+        let session = try publishRegistry.attach(stream: name, origin: origin, replace: replace)
+        logger.info("publisher connected", metadata: ["stream": .string(name), "from": .string(origin)])
+        return session
+    }
+
+    /// Admits an RTMP publication to `APP/NAME`, or else to `NAME` (``RTMPPublishRequest/candidateStreams``).
+    func acceptPublisher(_ request: RTMPPublishRequest) async throws(PublishError) -> PublishSession {
+        let candidates = request.candidateStreams
+        for (index, name) in candidates.enumerated() {
+            do throws(PublishError) {
+                return try await acceptPublisher(stream: name, password: request.query["password"], origin: "rtmp \(request.peer)")
+            } catch .unknownStream where index + 1 < candidates.count {
+                continue
+            }
+        }
+        throw .unknownStream(candidates.first ?? request.name)
     }
 
     /// Checks `Authorization: Cluster …` on a node-to-node request (open without a key).

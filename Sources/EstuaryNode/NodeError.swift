@@ -23,6 +23,19 @@ public struct NodeError: HTTPResponseError, CustomStringConvertible {
 
     public var description: String { "\(status.code) \(code): \(detail)" }
 
+    /// The answer to a refused publisher: 404 unknown stream, 403 wrong password, 409 already published,
+    /// 503 backend unreachable.
+    public init(publishRefusal error: PublishError) {
+        let status: HTTPResponse.Status =
+            switch error {
+            case .unknownStream: .notFound
+            case .wrongPassword: .forbidden
+            case .alreadyPublishing: .conflict
+            case .backendUnavailable: .serviceUnavailable
+            }
+        self.init(status, error.reason, error.description)
+    }
+
     public static func streamNotFound(_ name: String) -> NodeError {
         NodeError(.notFound, "stream_not_found", "no stream named '\(name)' runs on this node")
     }

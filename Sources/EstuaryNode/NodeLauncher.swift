@@ -28,10 +28,12 @@ public enum NodeLauncher {
         // The flag or STREAMER_CONFIG_EXTERNAL wins over the API's value; the YAML line loses to it (DESIGN §3).
         let overriding = [flags.configExternal, environment[NodeEnvironmentKey.configExternal.rawValue]]
             .compactMap { $0?.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty }
-        let options = NodeOptions(
+        var options = NodeOptions(
             httpPort: settings.httpPort, clusterKey: settings.clusterKey, hostname: settings.hostname, role: role,
             stateDirectory: settings.stateDir, configExternalOverride: overriding,
             configExternalFile: overriding == nil ? settings.configExternal : nil)
+        // Ingest nodes take RTMP publishers (DESIGN §7); a DVR node records what ingest nodes relay.
+        options.rtmpPort = role == "ingest" ? settings.rtmpPort : nil
         let node = Node(options: options, streams: settings.streams, logger: logger)
         try await runServices([node], logger: logger, shutdownTimeout: options.shutdownTimeout)
     }

@@ -10,6 +10,8 @@ public struct NodeOptions: Sendable {
     /// The HTTP listener (DESIGN §7: 8080). Port 0 picks a free port (tests).
     public var httpHost: String
     public var httpPort: Int
+    /// The RTMP publish listener (DESIGN §7: 1935 on ingest nodes); `nil` opens none, 0 picks a free port.
+    public var rtmpPort: Int?
     /// The shared secret for node-to-node requests; nil leaves those endpoints open.
     public var clusterKey: String?
     /// This node's name (`HOSTNAME`), sent to configuration backends.

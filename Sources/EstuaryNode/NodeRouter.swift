@@ -3,6 +3,7 @@ import EstuaryConfig
 import EstuaryConfigExternal
 import EstuaryHub
 import EstuaryLive
+import EstuaryMP4
 import EstuaryMedia
 import EstuarySources
 import Foundation
@@ -108,6 +109,42 @@ public func buildRouter(node: Node) -> Router<BasicRequestContext> {
             }
         }
         return try jsonResponse(node.configReport())
+    }
+
+    // M4F push (issue 6): another node sends a stream to this node's publish:// input as a chunked POST body.
+    router.post("**") { request, _ -> Response in
+        guard let name = String(request.uri.path.dropFirst()).strippingSuffix("/m4f") else {
+            throw NodeError(.notFound, "not_found", "no endpoint at POST \(request.uri.path)")
+        }
+        try node.authorizeClusterRequest(request)
+        let origin = "m4f push"
+        let session: PublishSession
+        do throws(PublishError) {
+            session = try await node.acceptPublisher(
+                stream: name, password: request.uri.queryParameters["password"].map(String.init), origin: origin)
+        } catch {
+            throw NodeError(publishRefusal: error)
+        }
+        var reader = M4FReader()
+        var received = 0
+        do {
+            for try await bytes in request.body {
+                guard session.isOpen else { break }
+                received += bytes.readableBytes
+                for event in reader.feed(bytes, arrivalMicros: WallClock.nowMicros()) {
+                    M4FSource.deliver(event, to: session)
+                }
+            }
+        } catch {
+            session.finish(reason: "the push connection broke: \(error)")
+            throw error
+        }
+        let replacedBy = session.endReason
+        session.finish(reason: nil)
+        if let replacedBy {
+            throw NodeError(.conflict, "publish_ended", "the publication to '\(name)' was ended: \(replacedBy)")
+        }
+        return try jsonResponse(["stream": name, "received_bytes": "\(received)"])
     }
 
     // §4.1 live media and §4.2 archive playback: /{name}/m4f, /{name}/index.m3u8 (+ init-N.mp4, seg-N.m4s), /{name}/mpegts

@@ -76,6 +76,7 @@ public final class StreamManager: Service, Sendable {
         var stop: [LiveStream] = []
         var conflicts: [String] = []
         let limits: HubLimits
+        let publishRegistry: PublishRegistry
 
         /// Starts `config` unless an identical one runs; restarts it (keeping the running stream's origin)
         /// when the running one may be replaced (`replaceable(origin)`) and differs; else a conflict.
@@ -92,7 +93,7 @@ public final class StreamManager: Service, Sendable {
                 origin = running.origin
                 stop.append(running)
             }
-            let stream = LiveStream(config: config, origin: origin, limits: limits)
+            let stream = LiveStream(config: config, origin: origin, limits: limits, publishRegistry: publishRegistry)
             streams[config.name] = stream
             start.append(stream)
         }
@@ -101,7 +102,7 @@ public final class StreamManager: Service, Sendable {
     /// Changes the table under the lock, then stops and starts outside it. Returns the conflicts.
     private func change(origin: StreamOrigin, _ body: (inout [String: LiveStream], inout Plan) -> Void) -> [String] {
         let plan = streams.withLock { streams in
-            var plan = Plan(limits: readerLimits)
+            var plan = Plan(limits: readerLimits, publishRegistry: factory.publishRegistry)
             body(&streams, &plan)
             return plan
         }
@@ -153,7 +154,11 @@ public final class StreamManager: Service, Sendable {
             await withGracefulShutdownHandler {
                 for await stream in commands {
                     if stream.stopSignal.isFired { continue }
-                    group.addTask { await stream.run(factory: self.factory, archives: self.archives, logger: self.logger) }
+                    group.addTask {
+                        await stream.run(factory: self.factory, archives: self.archives, logger: self.logger)
+                        // A publisher still held for a stream that no longer runs is let go.
+                        if self.stream(named: stream.name) == nil { self.factory.publishRegistry.close(stream: stream.name) }
+                    }
                 }
             } onGracefulShutdown: {
                 self.shutdown()

@@ -85,10 +85,12 @@ struct StreamReport: Encodable {
     var dvr: DVR?
     var dvrReplication: Double?
     var dvrReplicationRunning: Bool?
+    var pushes: [PushStatus.Entry]
+    var publisher: String?
     var stats: Stats
 
     enum CodingKeys: String, CodingKey {
-        case name, origin, inputs, dvr, stats
+        case name, origin, inputs, dvr, stats, pushes, publisher
         case dvrReplication = "dvr_replication"
         case dvrReplicationRunning = "dvr_replication_running"
     }
@@ -108,6 +110,8 @@ struct StreamReport: Encodable {
                 expiration: $0.expiration, storageLimit: $0.storageLimit, replicate: $0.replicate, replicationPort: $0.replicationPort,
                 replicationSpeed: $0.replicationSpeed)
         }
+        pushes = stream.pushStatus.snapshot
+        publisher = stream.publisher
         let progress = stream.replicationProgress
         dvrReplication = progress?.percent
         dvrReplicationRunning = progress?.running

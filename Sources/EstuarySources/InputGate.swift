@@ -56,6 +56,7 @@ final class GatedSink<Sink: MediaSink>: MediaSink {
     private struct State {
         var tracks: [TrackInfo] = []
         var lastActivity = ContinuousClock.now
+        var hasActivity = false
         var forwarding = false
         var passthroughHeader: PassthroughChunk?
     }
@@ -69,10 +70,23 @@ final class GatedSink<Sink: MediaSink>: MediaSink {
 
     var lastActivity: ContinuousClock.Instant { state.withLock { $0.lastActivity } }
 
+    /// Whether the input has delivered anything yet (a publisher's arrival counts).
+    var hasActivity: Bool { state.withLock { $0.hasActivity } }
+
+    /// A new peer (a publisher) arrived: the watchdog's clock starts now. The gate itself marks the
+    /// discontinuity downstream when this input becomes the active one.
+    func discontinuity() {
+        state.withLock { state in
+            state.lastActivity = .now
+            state.hasActivity = true
+        }
+    }
+
     func setTracks(_ tracks: [TrackInfo]) {
         let forward = state.withLock { state in
             state.tracks = tracks
             state.lastActivity = .now
+            state.hasActivity = true
             return state.forwarding
         }
         if forward, gate.activeIndex == index { gate.sink.setTracks(tracks) }
@@ -81,6 +95,7 @@ final class GatedSink<Sink: MediaSink>: MediaSink {
     func push(_ frame: MediaFrame) {
         let (forwarding, tracks) = state.withLock { state in
             state.lastActivity = .now
+            state.hasActivity = true
             return (state.forwarding, state.tracks)
         }
         if forwarding {

@@ -14,10 +14,13 @@ public struct InputSupervisor: Sendable {
     public let factory: SourceFactory
     public let status: InputStatus
     public let logger: Logger
+    /// The stream the inputs belong to (what a `publish://` input waits for).
+    public let stream: String
     public var probeInterval: Duration = .seconds(5)
     public var maximumBackoff: Duration = .seconds(10)
 
-    public init(inputs: [InputConfig], factory: SourceFactory, status: InputStatus, logger: Logger) {
+    public init(inputs: [InputConfig], factory: SourceFactory, status: InputStatus, logger: Logger, stream: String = "") {
+        self.stream = stream
         self.inputs = inputs.enumerated().sorted { ($0.element.priority, $0.offset) < ($1.element.priority, $1.offset) }.map(\.element)
         self.factory = factory
         self.status = status
@@ -100,7 +103,7 @@ public struct InputSupervisor: Sendable {
         let display = SecretMasking.mask(url: input.url)
         let source: any MediaSource
         do {
-            source = try factory.makeSource(for: input)
+            source = try factory.makeSource(for: input, stream: stream)
         } catch {
             return .ended(index: index, error: error, ranFor: .zero)
         }
@@ -118,6 +121,8 @@ public struct InputSupervisor: Sendable {
                     while !Task.isCancelled {
                         try await Task.sleep(for: tick)
                         if gate.isDeposed(index) { throw WatchdogStop.deposed }
+                        // An input waiting for a publisher is not silent: it has no peer yet.
+                        if source.waitsForPeer, !sink.hasActivity { continue }
                         if ContinuousClock.now - sink.lastActivity > timeout {
                             throw SourceError.timeout(url: display, seconds: input.sourceTimeout)
                         }

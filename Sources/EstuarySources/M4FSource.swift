@@ -46,21 +46,7 @@ public struct M4FSource: MediaSource {
         do {
             for try await bytes in response.body {
                 for event in reader.feed(bytes, arrivalMicros: WallClock.nowMicros()) {
-                    switch event {
-                    case .initialization(let tracks, let raw):
-                        sink.setTracks(tracks)
-                        sink.passthrough(
-                            PassthroughChunk(isInitialization: true, bytes: raw, startsSegment: false, wallClockMicros: 0, duration: 0))
-                    case .fragment(let fragment):
-                        for frame in fragment.frames { sink.push(frame) }
-                        sink.flush()
-                        sink.passthrough(
-                            PassthroughChunk(
-                                isInitialization: false, bytes: fragment.raw, startsSegment: fragment.startsSegment,
-                                wallClockMicros: fragment.wallClockMicros, duration: fragment.duration))
-                    case .error(let error):
-                        sink.inputError("\(error)")
-                    }
+                    Self.deliver(event, to: sink)
                 }
             }
         } catch {
@@ -69,5 +55,24 @@ public struct M4FSource: MediaSource {
         }
         if Task.isCancelled { return }
         throw SourceError.endOfStream(url: displayURL)
+    }
+
+    /// Hands one reader event to a sink: tracks, then frames followed by a flush (the upstream
+    /// fragment boundary), then the bytes as received; damaged boxes become input errors.
+    public static func deliver(_ event: M4FReader.Event, to sink: some MediaSink) {
+        switch event {
+        case .initialization(let tracks, let raw):
+            sink.setTracks(tracks)
+            sink.passthrough(PassthroughChunk(isInitialization: true, bytes: raw, startsSegment: false, wallClockMicros: 0, duration: 0))
+        case .fragment(let fragment):
+            for frame in fragment.frames { sink.push(frame) }
+            sink.flush()
+            sink.passthrough(
+                PassthroughChunk(
+                    isInitialization: false, bytes: fragment.raw, startsSegment: fragment.startsSegment,
+                    wallClockMicros: fragment.wallClockMicros, duration: fragment.duration))
+        case .error(let error):
+            sink.inputError("\(error)")
+        }
     }
 }

@@ -9,15 +9,21 @@ public struct SourceFactory: Sendable {
     public let eventLoopGroup: any EventLoopGroup
     /// The node's cluster key, used for `m4f://` inputs without their own `cluster_key`.
     public let clusterKey: String?
+    /// Where `publish://` inputs take their publishers from.
+    public let publishRegistry: PublishRegistry
 
-    public init(httpClient: HTTPClient, eventLoopGroup: any EventLoopGroup, clusterKey: String?) {
+    public init(
+        httpClient: HTTPClient, eventLoopGroup: any EventLoopGroup, clusterKey: String?,
+        publishRegistry: PublishRegistry = PublishRegistry()
+    ) {
         self.httpClient = httpClient
         self.eventLoopGroup = eventLoopGroup
         self.clusterKey = clusterKey
+        self.publishRegistry = publishRegistry
     }
 
-    /// The source for one input.
-    public func makeSource(for input: InputConfig) throws(SourceError) -> any MediaSource {
+    /// The source for one input of stream `stream`.
+    public func makeSource(for input: InputConfig, stream: String = "") throws(SourceError) -> any MediaSource {
         let display = SecretMasking.mask(url: input.url)
         let parsed = try InputURL(parsing: input.url)
         switch parsed.scheme {
@@ -34,8 +40,7 @@ public struct SourceFactory: Sendable {
         case "tshttp", "tshttps", "http", "https":
             return try TSHTTPSource(url: input.url, displayURL: display, client: httpClient)
         case "publish":
-            throw .invalidURL(
-                display, reason: "publish:// inputs wait for a publisher (RTMP or M4F push), which this node does not accept yet")
+            return PublishSource(stream: stream, displayURL: display, registry: publishRegistry)
         default:
             throw .invalidURL(display, reason: "scheme '\(parsed.scheme)' is not supported yet")
         }
