@@ -91,7 +91,7 @@ let package = Package(
         .target(
             name: "EstuarySources",
             dependencies: [
-                "EstuaryMedia", "EstuaryMP4", "EstuaryMPEGTS", "EstuaryConfig", "EstuaryClusterAuth",
+                "EstuaryMedia", "EstuaryMP4", "EstuaryMPEGTS", "EstuaryConfig", "EstuaryClusterAuth", "EstuaryHLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -101,6 +101,8 @@ let package = Package(
             resources: [.copy("Resources/fake.ts")],
             swiftSettings: swiftSettings
         ),
+        // HLS: the playlist model (RFC 8216) that the HLS pull source reads.
+        .target(name: "EstuaryHLS", swiftSettings: swiftSettings),
         // RTMP publish: handshake, chunk stream, AMF0 commands, FLV media, and the listener.
         .target(
             name: "EstuaryRTMP",
@@ -265,6 +267,7 @@ let package = Package(
             dependencies: ["EstuaryRTMP", "EstuaryMedia", "EstuaryTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "EstuaryHLSTests", dependencies: ["EstuaryHLS"], swiftSettings: swiftSettings),
         .testTarget(name: "EstuaryHubTests", dependencies: ["EstuaryHub", "EstuaryTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryClusterAuth"], swiftSettings: swiftSettings),
         .testTarget(

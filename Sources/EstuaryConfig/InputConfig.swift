@@ -12,6 +12,13 @@ public struct InputConfig: Sendable, Equatable, Hashable {
     /// The default of ``sourceTimeout``, in seconds.
     public static let defaultSourceTimeout = 10
 
+    /// The default of ``sourceTimeout`` for an input URL: 180 s for HLS pull (segments arrive seconds apart
+    /// and origins stall, as Flussonic allows for), 10 s for everything else.
+    public static func defaultSourceTimeout(for url: String) -> Int {
+        let scheme = url.split(separator: ":", maxSplits: 1).first?.lowercased()
+        return scheme == "hls" || scheme == "hlss" ? 180 : defaultSourceTimeout
+    }
+
     /// Creates an input; it is not validated.
     public init(url: String, sourceTimeout: Int = InputConfig.defaultSourceTimeout, priority: Int = 0, clusterKey: String? = nil) {
         self.url = url

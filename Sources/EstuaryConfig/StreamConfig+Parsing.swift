@@ -77,11 +77,12 @@ extension InputConfig {
         namePath: String,
         unknownFields: inout Set<String>
     ) throws(FieldError) -> InputConfig {
-        if case .string(let url) = value { return InputConfig(url: url) }
+        if case .string(let url) = value { return InputConfig(url: url, sourceTimeout: InputConfig.defaultSourceTimeout(for: url)) }
         var reader = try ObjectReader(value, path: path, namePath: namePath)
+        let url = try reader.requiredString("url")
         let input = InputConfig(
-            url: try reader.requiredString("url"),
-            sourceTimeout: try reader.duration("source_timeout") ?? InputConfig.defaultSourceTimeout,
+            url: url,
+            sourceTimeout: try reader.duration("source_timeout") ?? InputConfig.defaultSourceTimeout(for: url),
             priority: try reader.int("priority") ?? 0,
             clusterKey: try reader.nonEmptyString("cluster_key")
         )
