@@ -74,6 +74,8 @@ enum LocalCluster {
                 httpHost: "127.0.0.1", httpPort: basePort + index, clusterKey: clusterKey, hostname: hostname, role: role,
                 shutdownTimeout: .seconds(5), configExternalOverride: "http://127.0.0.1:\(sidecarPort)/streams")
             options.configExternalInterval = .seconds(2) ... .seconds(3)
+            // ingest-0 takes RTMP publishers (1935 with the default base port); names under live/ come from the template.
+            if index == 0 { options.rtmpPort = basePort - 8080 + 1935 }
             let sidecar = SidecarSettings(
                 listenHost: "127.0.0.1", listenPort: sidecarPort, upstream: "file://\(central)",
                 replicaPath: "\(replicaDirectory)/sidecar-\(hostname).sqlite",
@@ -91,6 +93,9 @@ enum LocalCluster {
             lines.append("")
             lines.append("\(member.options.hostname)  API: \(base)/streamer/api/v3/streams   metrics: \(base)/metrics")
             lines.append("  config-sidecar: http://127.0.0.1:\(member.sidecar.listenPort)/status")
+            if let rtmp = member.options.rtmpPort {
+                lines.append("  RTMP publish: rtmp://127.0.0.1:\(rtmp)/live/NAME  (then play \(base)/live/NAME/index.m3u8)")
+            }
             for stream in central.streams(role: member.options.role) where stream.captureAt.map(node.matches(selector:)) ?? true {
                 let pad = String(repeating: " ", count: stream.name.count)
                 lines.append("  \(stream.name): HLS \(base)/\(stream.name)/index.m3u8")

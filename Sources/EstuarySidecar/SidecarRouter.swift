@@ -149,7 +149,10 @@ enum SidecarRouter {
         let query = request.uri.queryParameters
         let host = query["host"].map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? state.identity.hostname
         let names = query["name"].map { Set($0.split(separator: ",").map(String.init)) }
-        guard let list = state.streams(for: host, names: names) else { return notReady(sidecar) }
+        // Asked by name (the node re-checking the names it runs), a name a template covers is answered like
+        // a dynamic request, so that a published or played dynamic stream is not stopped on the next cycle.
+        if let names { return named(sidecar, host: host, names: names.sorted()) }
+        guard let list = state.streams(for: host, names: nil) else { return notReady(sidecar) }
         let start = query["cursor"].flatMap { Int(String($0)) } ?? 0
         let end = min(list.count, max(start, 0) + pageSize)
         let page = start < end ? list[max(start, 0)..<end] : []
@@ -163,6 +166,12 @@ enum SidecarRouter {
         let query = request.uri.queryParameters
         let host = query["host"].map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? state.identity.hostname
         let names = query["name"].map { $0.split(separator: ",").map(String.init) } ?? []
+        return named(sidecar, host: host, names: names)
+    }
+
+    /// The configured streams among `names`, plus a template's answer for each name not configured.
+    private static func named(_ sidecar: Sidecar, host: String, names: [String]) -> Response {
+        let state = sidecar.state
         guard let configured = state.streams(for: host, names: Set(names)) else { return notReady(sidecar) }
         var list = configured
         let known = Set(configured.compactMap { (try? JSONSerialization.jsonObject(with: $0) as? [String: Any])?["name"] as? String })

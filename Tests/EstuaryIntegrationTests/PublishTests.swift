@@ -4,6 +4,7 @@ import EstuaryLive
 import EstuaryMP4
 import EstuaryMedia
 import EstuaryNode
+import EstuarySidecar
 import EstuarySources
 import EstuaryTestSupport
 import Foundation
@@ -129,6 +130,46 @@ extension IntegrationTests {
                     #expect(new.isRunning)
                     try await waitUntil("the new publisher feeds shared") {
                         node.manager.stream(named: "shared")?.isAlive == true && node.publishRegistry.publisher(of: "shared") != nil
+                    }
+                }
+            }
+        }
+
+        /// A name no stream configures, covered by a sidecar template with a `publish://` input, is started
+        /// for the publisher and kept through the node's next config_external cycles (which re-check it by name).
+        @Test(.enabled(if: FFmpegTool.enabled))
+        func rtmpPublishToATemplateNameThroughTheSidecarStaysUp() async throws {
+            try await withTemporaryDirectory { directory in
+                let clip = try await Self.makeClip(in: directory)
+                let yaml = directory.appendingPathComponent("central.yaml")
+                try """
+                streams:
+                  - {name: fixed, inputs: [{url: "fake://fixed"}]}
+                templates:
+                  - {prefix: "live/", inputs: [{url: "publish://"}]}
+                """.write(to: yaml, atomically: true, encoding: .utf8)
+                let settings = SidecarSettings(
+                    listenHost: "127.0.0.1", listenPort: 0, upstream: "file://\(yaml.path)",
+                    replicaPath: directory.appendingPathComponent("replica.sqlite").path, identity: SidecarIdentity(hostname: "ingest-0"),
+                    nodeURL: "")
+                try await withSidecar(settings) { sidecar, sidecarPort in
+                    try await withNode(
+                        streams: [],
+                        options: {
+                            $0.hostname = "ingest-0"
+                            $0.rtmpPort = 0
+                            $0.configExternalOverride = "http://127.0.0.1:\(sidecarPort)/streams"
+                        }
+                    ) { node, _ in
+                        try await waitUntil("the node runs the fixed stream") { node.manager.stream(named: "fixed") != nil }
+                        let rtmp = try #require(node.rtmpPort)
+                        let ffmpeg = try Self.publish(clip, to: "rtmp://127.0.0.1:\(rtmp)/live/studio")
+                        defer { if ffmpeg.isRunning { ffmpeg.terminate() } }
+                        try await waitUntil("live/studio is alive") { node.manager.stream(named: "live/studio")?.isAlive == true }
+                        let served = sidecar.state.requestsServed
+                        try await waitUntil("two more config_external cycles") { sidecar.state.requestsServed >= served + 4 }
+                        #expect(node.manager.stream(named: "live/studio")?.isAlive == true, "the cycle keeps the published stream")
+                        #expect(ffmpeg.isRunning)
                     }
                 }
             }
