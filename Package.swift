@@ -91,7 +91,7 @@ let package = Package(
         .target(
             name: "EstuarySources",
             dependencies: [
-                "EstuaryMedia", "EstuaryMP4", "EstuaryMPEGTS", "EstuaryConfig", "EstuaryClusterAuth", "EstuaryHLS",
+                "EstuaryMedia", "EstuaryMP4", "EstuaryMPEGTS", "EstuaryConfig", "EstuaryClusterAuth", "EstuaryHLS", "EstuaryRTSP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -111,6 +111,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // RTSP pull: requests, authentication, SDP, RTP depacketizing (H.264, H.265, AAC) and the client.
+        .target(
+            name: "EstuaryRTSP",
+            dependencies: [
+                "EstuaryMedia",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -265,6 +277,11 @@ let package = Package(
         .testTarget(
             name: "EstuaryRTMPTests",
             dependencies: ["EstuaryRTMP", "EstuaryMedia", "EstuaryTestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EstuaryRTSPTests",
+            dependencies: ["EstuaryRTSP", "EstuaryMedia", "EstuaryTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "EstuaryHLSTests", dependencies: ["EstuaryHLS"], swiftSettings: swiftSettings),

@@ -4,7 +4,7 @@ public enum SourceError: Error, Equatable, CustomStringConvertible {
     case invalidURL(String, reason: String)
     /// The peer answered with an HTTP error status.
     case httpStatus(url: String, status: Int)
-    /// The peer refused our cluster credentials (HTTP 401).
+    /// The peer refused our credentials (HTTP or RTSP 401: the cluster key, or a camera's user and password).
     case unauthorized(url: String)
     /// The connection failed or broke.
     case connectionFailed(url: String, reason: String)
@@ -19,7 +19,7 @@ public enum SourceError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .invalidURL(let url, let reason): "invalid input URL \(url): \(reason)"
         case .httpStatus(let url, let status): "\(url) answered HTTP \(status)"
-        case .unauthorized(let url): "\(url) refused the cluster key (HTTP 401)"
+        case .unauthorized(let url): "\(url) refused our credentials (401)"
         case .connectionFailed(let url, let reason): "connection to \(url) failed: \(reason)"
         case .endOfStream(let url): "\(url) ended the stream"
         case .timeout(let url, let seconds): "no media from \(url) for \(seconds) s"

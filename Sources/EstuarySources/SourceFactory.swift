@@ -39,6 +39,8 @@ public struct SourceFactory: Sendable {
             return try UDPTSSource(url: input.url, displayURL: display, group: eventLoopGroup)
         case "tshttp", "tshttps", "http", "https":
             return try TSHTTPSource(url: input.url, displayURL: display, client: httpClient)
+        case "rtsp":
+            return try RTSPSource(url: input.url, displayURL: display, group: eventLoopGroup)
         case "hls", "hlss":
             return try HLSSource(url: input.url, displayURL: display, client: httpClient)
         case "publish":

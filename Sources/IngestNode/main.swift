@@ -12,6 +12,7 @@ struct IngestNodeCommand: AsyncParsableCommand {
     @Option(help: "Shared secret between nodes (env ESTUARY_CLUSTER_KEY).") var clusterKey: String?
     @Option(help: "Configuration backend URL (env STREAMER_CONFIG_EXTERNAL).") var configExternal: String?
     @Option(help: "HTTP port (env ESTUARY_HTTP_PORT, default 8080).") var httpPort: Int?
+    @Option(help: "RTMP publish port (env ESTUARY_RTMP_PORT, default 1935).") var rtmpPort: Int?
     @Option(help: "This node's name (env HOSTNAME).") var hostname: String?
     @Option(help: "State directory (env ESTUARY_STATE_DIR).") var stateDir: String?
 
@@ -19,7 +20,8 @@ struct IngestNodeCommand: AsyncParsableCommand {
         try await NodeLauncher.run(
             role: "ingest",
             flags: NodeFlags(
-                config: config, clusterKey: clusterKey, configExternal: configExternal, httpPort: httpPort, hostname: hostname,
+                config: config, clusterKey: clusterKey, configExternal: configExternal, httpPort: httpPort, rtmpPort: rtmpPort,
+                hostname: hostname,
                 stateDir: stateDir))
     }
 }
