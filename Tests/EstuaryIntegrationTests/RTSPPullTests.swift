@@ -32,11 +32,11 @@ struct RTSPTestServer {
 
     /// Starts the server on `port` serving `file` at `/cam`, and waits until it listens.
     static func start(
-        port: Int, file: String, user: String? = nil, password: String? = nil, digest: Bool = false
+        port: Int, file: String, video: String = "h264", user: String? = nil, password: String? = nil, digest: Bool = false
     ) async throws -> RTSPTestServer {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        var arguments = [script, "\(port)", file]
+        var arguments = [script, "\(port)", file, "--video", video]
         if let user, let password { arguments += ["--user", user, "--password", password] }
         if digest { arguments.append("--digest") }
         process.arguments = arguments
@@ -84,26 +84,28 @@ func freeTCPPortIsTaken(_ port: Int) async throws -> Bool {
 extension IntegrationTests {
     /// `rtsp://` pull against GStreamer's RTSP server: TCP interleaved with Digest, UDP, wrong credentials, server restart.
     @Suite(.serialized) struct RTSPPullTests {
-        /// A 30 s 320x240 25 fps H.264 (with `bframes` B-frames) + AAC clip.
-        static func makeClip(in directory: URL, bframes: Int) async throws -> String {
-            let path = directory.appendingPathComponent("rtsp-\(bframes).ts").path
+        /// A 30 s 320x240 25 fps H.264 or H.265 (`codec` libx265; with `bframes` B-frames) + AAC clip.
+        static func makeClip(in directory: URL, bframes: Int, codec: String = "libx264") async throws -> String {
+            let path = directory.appendingPathComponent("rtsp-\(codec)-\(bframes).ts").path
+            let video =
+                codec == "libx265"
+                ? ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=25:min-keyint=25:bframes=\(bframes):log-level=error"]
+                : ["-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-bf", "\(bframes)"]
             _ = try await FFmpegTool.run(
                 "ffmpeg",
                 [
                     "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i",
-                    "sine=frequency=440:sample_rate=44100", "-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-bf",
-                    "\(bframes)",
-                    "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts", path,
-                ], timeout: .seconds(60))
+                    "sine=frequency=440:sample_rate=44100", "-t", "30",
+                ] + video + ["-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts", path], timeout: .seconds(120))
             return path
         }
 
         /// Reads the stream's M4F output and checks 25 fps video with increasing decode times and AAC audio.
-        func expectPlayable(port: Int, name: String) async throws {
+        func expectPlayable(port: Int, name: String, video codec: Codec = .h264) async throws {
             let result = try await readM4F(url: "http://127.0.0.1:\(port)/\(name)/m4f", timeout: .seconds(20)) { _, fragments, _ in
                 fragments.reduce(0) { $0 + $1.frames.filter { $0.codec.isVideo }.count } >= 50
             }
-            #expect(result.tracks.map(\.codec) == [.h264, .aac])
+            #expect(result.tracks.map(\.codec) == [codec, .aac])
             let video = result.fragments.flatMap(\.frames).filter { $0.codec.isVideo }
             try #require(video.count >= 50)
             #expect(video[0].isKeyframe)
@@ -112,6 +114,26 @@ extension IntegrationTests {
             }
             for frame in video { #expect(frame.pts >= frame.dts) }
             #expect(result.fragments.flatMap(\.frames).contains { $0.codec == .aac })
+            // ffmpeg, the independent decoder, reads 3 s of the M4F output without a single error (-xerror).
+            _ = try await FFmpegTool.run(
+                "ffmpeg", ["-v", "error", "-xerror", "-i", "http://127.0.0.1:\(port)/\(name)/m4f", "-t", "3", "-f", "null", "-"],
+                timeout: .seconds(30))
+        }
+
+        @Test(.enabled(if: RTSPTestServer.enabled))
+        func h265OverUDPWithDigestAndBFrames() async throws {
+            try await withTemporaryDirectory { directory in
+                let clip = try await Self.makeClip(in: directory, bframes: 2, codec: "libx265")
+                let rtspPort = try await freeTCPPort()
+                let server = try await RTSPTestServer.start(
+                    port: rtspPort, file: clip, video: "h265", user: "cam", password: "pw", digest: true)
+                defer { server.stop() }
+                let streams = [stream("hevc", "rtsp://cam:pw@127.0.0.1:\(rtspPort)/cam?transport=udp", timeout: 5)]
+                try await withNode(streams: streams) { node, port in
+                    try await waitUntil("hevc is alive", timeout: .seconds(20)) { node.manager.stream(named: "hevc")?.isAlive == true }
+                    try await expectPlayable(port: port, name: "hevc", video: .h265)
+                }
+            }
         }
 
         @Test(.enabled(if: RTSPTestServer.enabled))

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """A real RTSP server for Estuary's RTSP pull tests: GStreamer's gst-rtsp-server (Debian packages
 python3-gi, gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-good and -bad) serving an MPEG-TS file
-(H.264 + AAC) at rtsp://127.0.0.1:PORT/cam, paced in real time, over TCP and UDP, optionally behind
+(H.264 or H.265 + AAC) at rtsp://127.0.0.1:PORT/cam, paced in real time, over TCP and UDP, optionally behind
 Basic or Digest authentication. Prints "ready" once it listens; runs until killed.
 
-usage: rtsp-server.py PORT FILE [--user U --password P] [--digest]
+usage: rtsp-server.py PORT FILE [--video h264|h265] [--user U --password P] [--digest]
 """
 import argparse
 import signal
@@ -22,6 +22,7 @@ parser.add_argument("file")
 parser.add_argument("--user")
 parser.add_argument("--password")
 parser.add_argument("--digest", action="store_true")
+parser.add_argument("--video", choices=["h264", "h265"], default="h264")
 args = parser.parse_args()
 
 Gst.init(None)
@@ -32,7 +33,7 @@ server.set_service(str(args.port))
 factory = GstRtspServer.RTSPMediaFactory()
 factory.set_launch(
     f"( filesrc location={args.file} ! tsdemux name=d "
-    "d. ! queue ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 "
+    f"d. ! queue ! {args.video}parse config-interval=-1 ! rtp{args.video}pay name=pay0 pt=96 "
     "d. ! queue ! aacparse ! rtpmp4gpay name=pay1 pt=97 )"
 )
 factory.set_shared(False)
