@@ -66,7 +66,8 @@ public enum HLSPlaylist: Sendable, Equatable {
                     }
                     pendingVariant = (bandwidth, attributes["RESOLUTION"])
                 case "#EXT-X-TARGETDURATION":
-                    guard let value = Double(value), value > 0 else {
+                    // 0 is not valid, but some writers (ffmpeg's first fMP4 playlist) put it: it then means "unknown".
+                    guard let value = Double(value), value >= 0 else {
                         throw .invalidTag(line: number, tag: tag, reason: "not a positive number")
                     }
                     targetDuration = value
@@ -106,7 +107,7 @@ public enum HLSPlaylist: Sendable, Equatable {
             }
         }
         if !variants.isEmpty { return .master(variants) }
-        guard !segments.isEmpty || targetDuration > 0 else { throw .empty }
+        guard !segments.isEmpty || lines.contains(where: { $0.hasPrefix("#EXT-X-TARGETDURATION") }) else { throw .empty }
         if targetDuration == 0 { targetDuration = segments.map(\.duration).max() ?? 2 }
         return .media(MediaPlaylist(targetDuration: targetDuration, mediaSequence: mediaSequence, segments: segments, ended: ended))
     }

@@ -6,6 +6,7 @@ import EstuaryMedia
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// `hls://host/path/index.m3u8` (`hlss://` for HTTPS): pulls a live HLS stream. A master playlist's
 /// highest-bandwidth variant is taken (or the one nearest `?bandwidth=N`); MPEG-TS and fMP4
@@ -22,11 +23,15 @@ public struct HLSSource: MediaSource {
     let playlistURL: String
     let bandwidth: Int?
     let client: HTTPClient
+    let progress: HLSProgress
+    let progressKey: String
 
     /// Segments from the live edge where playback starts.
     static let liveEdgeSegments = 3
 
-    public init(url: String, displayURL: String, client: HTTPClient) throws(SourceError) {
+    public init(
+        url: String, displayURL: String, client: HTTPClient, stream: String = "", progress: HLSProgress = HLSProgress()
+    ) throws(SourceError) {
         let parsed = try InputURL(parsing: url)
         guard !parsed.host.isEmpty else { throw .invalidURL(displayURL, reason: "missing host") }
         let scheme = parsed.scheme == "hlss" ? "https" : "http"
@@ -40,6 +45,8 @@ public struct HLSSource: MediaSource {
         self.playlistURL = requestURL
         self.displayURL = displayURL
         self.client = client
+        self.progress = progress
+        self.progressKey = "\(stream) \(requestURL)"
     }
 
     public func run(into sink: some MediaSink) async throws {
@@ -53,7 +60,12 @@ public struct HLSSource: MediaSource {
             playlist = try await fetchPlaylist(mediaURL)
         }
         var reader = SegmentReader()
-        var next: Int?
+        // A reconnect continues after the last segment read, rather than replaying the live edge; a playlist
+        // whose sequence went back (the origin restarted) is joined at its edge again.
+        var next = progress.next(progressKey)
+        if let resume = next, case .media(let media) = playlist, let last = media.segments.last?.sequence, last + 1 < resume {
+            next = nil
+        }
         while !Task.isCancelled {
             guard case .media(let media) = playlist else {
                 throw SourceError.malformedInput(url: displayURL, reason: "a variant playlist lists variants again")
@@ -70,6 +82,7 @@ public struct HLSSource: MediaSource {
                 if Task.isCancelled { return }
                 try await read(segment, of: mediaURL, reader: &reader, into: sink)
                 next = segment.sequence + 1
+                progress.record(progressKey, next: segment.sequence + 1)
             }
             if media.ended {
                 reader.finish(into: sink)
@@ -143,6 +156,17 @@ public struct HLSSource: MediaSource {
         }
         throw lastError
     }
+}
+
+/// Where each HLS input of a node stopped reading (by stream and playlist URL), kept across reconnects.
+public final class HLSProgress: Sendable {
+    private let positions = Mutex<[String: Int]>([:])
+
+    public init() {}
+
+    func next(_ key: String) -> Int? { positions.withLock { $0[key] } }
+
+    func record(_ key: String, next: Int) { positions.withLock { $0[key] = next } }
 }
 
 /// Reads consecutive segments of one variant: one MPEG-TS demuxer, or one fMP4 reader, across segments.

@@ -11,6 +11,8 @@ public struct SourceFactory: Sendable {
     public let clusterKey: String?
     /// Where `publish://` inputs take their publishers from.
     public let publishRegistry: PublishRegistry
+    /// Where `hls://` inputs stopped reading, so that a reconnect does not replay the live edge.
+    public let hlsProgress = HLSProgress()
 
     public init(
         httpClient: HTTPClient, eventLoopGroup: any EventLoopGroup, clusterKey: String?,
@@ -42,7 +44,7 @@ public struct SourceFactory: Sendable {
         case "rtsp":
             return try RTSPSource(url: input.url, displayURL: display, group: eventLoopGroup)
         case "hls", "hlss":
-            return try HLSSource(url: input.url, displayURL: display, client: httpClient)
+            return try HLSSource(url: input.url, displayURL: display, client: httpClient, stream: stream, progress: hlsProgress)
         case "publish":
             return PublishSource(stream: stream, displayURL: display, registry: publishRegistry)
         default:

@@ -55,6 +55,9 @@ struct HLSPlaylistTests {
     @Test("bad playlists are refused naming the line")
     func errors() {
         #expect(throws: HLSPlaylistError.notAPlaylist) { try HLSPlaylist.parse("<html>") }
+        #expect(throws: HLSPlaylistError.invalidTag(line: 2, tag: "#EXT-X-TARGETDURATION", reason: "not a positive number")) {
+            try HLSPlaylist.parse("#EXTM3U\n#EXT-X-TARGETDURATION:-1\n")
+        }
         #expect(throws: HLSPlaylistError.invalidTag(line: 3, tag: "#EXTINF", reason: "invalid duration 'abc'")) {
             try HLSPlaylist.parse("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:abc,\nseg.ts\n")
         }

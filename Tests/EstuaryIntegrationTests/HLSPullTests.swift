@@ -40,8 +40,10 @@ extension IntegrationTests {
             }
         }
 
-        @Test(.enabled(if: FFmpegTool.enabled))
-        func pullsFFmpegTSHLSThroughAMasterPlaylist() async throws {
+        /// ffmpeg writes live HLS (MPEG-TS or fMP4 segments) behind a master playlist whose first variant is missing;
+        /// when ffmpeg stops, the playlist stops updating and the input times out.
+        @Test(.enabled(if: FFmpegTool.enabled), arguments: ["mpegts", "fmp4"])
+        func pullsFFmpegHLSThroughAMasterPlaylist(_ segmentType: String) async throws {
             try await withTemporaryDirectory { directory in
                 let clip = try await PublishTests.makeClip(in: directory)
                 let live = directory.appendingPathComponent("live")
@@ -58,9 +60,11 @@ extension IntegrationTests {
                 let ffmpeg = try FFmpegTool.start(
                     "ffmpeg",
                     [
-                        "-v", "error", "-re", "-stream_loop", "-1", "-i", clip, "-c", "copy", "-f", "hls", "-hls_time", "1",
-                        "-hls_list_size", "5",
-                        "-hls_flags", "delete_segments", live.appendingPathComponent("index.m3u8").path,
+                        "-v", "error", "-re", "-stream_loop", "-1", "-i", clip, "-c", "copy",
+                    ] + (segmentType == "fmp4" ? ["-bsf:a", "aac_adtstoasc"] : []) + [
+                        "-f", "hls", "-hls_time", "1",
+                        "-hls_list_size", "5", "-hls_segment_type", segmentType,
+                        "-hls_flags", "delete_segments+omit_endlist", live.appendingPathComponent("index.m3u8").path,
                     ])
                 defer { if ffmpeg.isRunning { ffmpeg.terminate() } }
                 let filePort = try await freeTCPPort()
@@ -70,7 +74,8 @@ extension IntegrationTests {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await files.runService() }
                     defer { group.cancelAll() }
-                    let relay = StreamConfig(name: "relay", inputs: [InputConfig(url: "hls://127.0.0.1:\(filePort)/master.m3u8")])
+                    let relay = StreamConfig(
+                        name: "relay", inputs: [InputConfig(url: "hls://127.0.0.1:\(filePort)/master.m3u8", sourceTimeout: 5)])
                     try await withNode(streams: [relay]) { node, port in
                         try await waitUntil("the relay is alive", timeout: .seconds(30)) {
                             node.manager.stream(named: "relay")?.isAlive == true
@@ -78,6 +83,20 @@ extension IntegrationTests {
                         try await expectContinuous("http://127.0.0.1:\(port)/relay/m4f", videoFrames: 75)
                         let summary = try await FFmpegTool.probe("http://127.0.0.1:\(port)/relay/mpegts", readSeconds: 2)
                         #expect(summary.first { $0.codec == "h264" }?.width == 320)
+                        // The writer dies (SIGKILL: no trailer); its playlist stays, without #EXT-X-ENDLIST, and no longer changes.
+                        kill(ffmpeg.processIdentifier, SIGKILL)
+                        ffmpeg.waitUntilExit()
+                        try await waitUntil("the stale playlist times the input out", timeout: .seconds(20)) {
+                            node.manager.stream(named: "relay")?.inputStatus.snapshot.lastErrorReason == "timeout"
+                        }
+                        // A reconnect continues after the last segment read: the stale tail is not played again.
+                        let frames = node.manager.stream(named: "relay")?.pipeline.statistics.framesIn ?? 0
+                        let attempts = node.manager.stream(named: "relay")?.inputStatus.snapshot.reconnects ?? 0
+                        try await waitUntil("another attempt times out", timeout: .seconds(20)) {
+                            (node.manager.stream(named: "relay")?.inputStatus.snapshot.reconnects ?? 0) > attempts
+                                && node.manager.stream(named: "relay")?.inputStatus.snapshot.lastErrorReason == "timeout"
+                        }
+                        #expect(node.manager.stream(named: "relay")?.pipeline.statistics.framesIn == frames)
                     }
                 }
             }
