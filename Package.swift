@@ -284,7 +284,7 @@ let package = Package(
             dependencies: ["EstuaryRTSP", "EstuaryMedia", "EstuaryTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "EstuaryHLSTests", dependencies: ["EstuaryHLS"], swiftSettings: swiftSettings),
+        .testTarget(name: "EstuaryHLSTests", dependencies: ["EstuaryHLS", "EstuaryTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EstuaryHubTests", dependencies: ["EstuaryHub", "EstuaryTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryClusterAuth"], swiftSettings: swiftSettings),
         .testTarget(

@@ -9,6 +9,11 @@ import NIOCore
 public struct RTMPChunkDecoder: Sendable {
     /// The largest message accepted (a video frame of a 4K intra picture fits easily).
     public static let maximumMessageSize = 8 << 20
+    /// The most bytes held in unfinished messages across all chunk streams.
+    public static let maximumBufferedBytes = 32 << 20
+
+    /// Bytes held in unfinished messages now.
+    public private(set) var bufferedBytes = 0
 
     /// The peer's chunk size (128 until it sends Set Chunk Size).
     public private(set) var chunkSize = 128
@@ -97,11 +102,16 @@ public struct RTMPChunkDecoder: Sendable {
             }
         }
         stream.started = true
-        var payload = stream.partial ?? ByteBufferAllocator().buffer(capacity: stream.length)
+        guard bufferedBytes + take <= Self.maximumBufferedBytes else {
+            throw .malformedChunk("more than \(Self.maximumBufferedBytes) bytes in unfinished messages")
+        }
+        var payload = stream.partial ?? ByteBufferAllocator().buffer(capacity: min(stream.length, 1 << 16))
         var slice = view.readSlice(length: take)!
         payload.writeBuffer(&slice)
         buffer = view
+        bufferedBytes += take
         if payload.readableBytes == stream.length {
+            bufferedBytes -= payload.readableBytes
             stream.partial = nil
             streams[csid] = stream
             let message = RTMPMessage(typeID: stream.typeID, streamID: stream.streamID, timestamp: stream.timestamp, payload: payload)
@@ -113,6 +123,7 @@ public struct RTMPChunkDecoder: Sendable {
             } else if message.typeID == RTMPMessage.Kind.abort,
                 let aborted = message.payload.getInteger(at: message.payload.readerIndex, as: UInt32.self)
             {
+                bufferedBytes -= streams[Int(aborted)]?.partial?.readableBytes ?? 0
                 streams[Int(aborted)]?.partial = nil
             }
             return .some(message)
