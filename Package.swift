@@ -244,7 +244,7 @@ let package = Package(
         .executableTarget(
             name: "EstuaryBench",
             dependencies: [
-                "EstuaryMedia", "EstuaryMP4", "EstuaryDVR", "EstuarySidecar", "EstuaryTestSupport",
+                "EstuaryMedia", "EstuaryMP4", "EstuaryDVR", "EstuarySidecar", "EstuaryTestSupport", "EstuaryRTMP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

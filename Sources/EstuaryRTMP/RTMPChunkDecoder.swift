@@ -105,9 +105,18 @@ public struct RTMPChunkDecoder: Sendable {
         guard bufferedBytes + take <= Self.maximumBufferedBytes else {
             throw .malformedChunk("more than \(Self.maximumBufferedBytes) bytes in unfinished messages")
         }
-        var payload = stream.partial ?? ByteBufferAllocator().buffer(capacity: min(stream.length, 1 << 16))
         var slice = view.readSlice(length: take)!
-        payload.writeBuffer(&slice)
+        var payload: ByteBuffer
+        if let partial = stream.partial {
+            payload = partial
+            payload.writeBuffer(&slice)
+        } else if take == stream.length {
+            // A message in one chunk: its bytes as received, without a copy.
+            payload = slice
+        } else {
+            payload = ByteBufferAllocator().buffer(capacity: min(stream.length, 1 << 16))
+            payload.writeBuffer(&slice)
+        }
         buffer = view
         bufferedBytes += take
         if payload.readableBytes == stream.length {

@@ -27,16 +27,8 @@ public struct PublishSource: MediaSource {
             return
         }
         let source = "\(displayURL) (\(session.origin))"
-        defer { session.close(reason: "the input stopped") }
         sink.discontinuity()
-        for await event in session.events {
-            switch event {
-            case .tracks(let tracks): sink.setTracks(tracks)
-            case .frame(let frame): sink.push(frame)
-            case .flush: sink.flush()
-            case .inputError(let text): sink.inputError(text)
-            }
-        }
+        await session.attach(sink)
         if Task.isCancelled { return }
         if let reason = session.endReason { throw SourceError.connectionFailed(url: source, reason: reason) }
         throw SourceError.endOfStream(url: source)

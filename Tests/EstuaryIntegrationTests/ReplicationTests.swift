@@ -182,8 +182,10 @@ extension IntegrationTests {
                             return (replicator.bucket.passedBytes - startBytes, seconds)
                         }
                         let rate = Double(bytes) * 8 / seconds
-                        #expect(
-                            abs(rate - Double(limit)) / Double(limit) <= 0.05, "replicated at \(rate / 1e6) Mbit/s under a 20 Mbit/s limit")
+                        // The limit is a ceiling: never more than 5 % over it. Under it, a loaded 2-core machine can leave the
+                        // replicator a little short (18.98 Mbit/s was seen in CI), so the floor only proves the limit is what binds.
+                        #expect(rate <= Double(limit) * 1.05, "replicated at \(rate / 1e6) Mbit/s over a 20 Mbit/s limit")
+                        #expect(rate >= Double(limit) * 0.85, "replicated at only \(rate / 1e6) Mbit/s under a 20 Mbit/s limit")
                         let live = try #require(secondary.manager.stream(named: "live")?.recorder?.status)
                         #expect(live.droppedChunks == 0 && live.writeErrors == 0, "live recording suffered: \(live)")
                         #expect(try await archiveRanges(port: port, "live").count == 1, "the live archive has a gap")
