@@ -47,9 +47,9 @@ public struct RTMPMediaDemuxer: Sendable {
 
     /// Milliseconds on a timeline that does not wrap.
     private mutating func unwrap(_ timestamp: UInt32) -> Int64 {
-        if let last = lastTimestamp, timestamp < last, last - timestamp > 0x8000_0000 { epoch += 1 << 32 }
+        if let last = lastTimestamp, timestamp < last, last - timestamp > 0x8000_0000 { epoch &+= 1 << 32 }
         lastTimestamp = timestamp
-        return epoch + Int64(timestamp)
+        return epoch &+ Int64(timestamp)
     }
 
     /// Handles one message of type 8 (audio) or 9 (video).
@@ -143,7 +143,7 @@ public struct RTMPMediaDemuxer: Sendable {
             return declareIfChanged()
         case 1:
             guard let config = video, config.codec == codec else { return [] }
-            let dts = unwrap(message.timestamp) * 90
+            let dts = unwrap(message.timestamp) &* 90
             var units: [ByteBuffer] = []
             var sps: [[UInt8]] = []
             var pps: [[UInt8]] = []
@@ -193,7 +193,7 @@ public struct RTMPMediaDemuxer: Sendable {
             return outputs
                 + emit(
                     MediaFrame(
-                        trackID: Self.videoTrackID, codec: codec, dts: dts, pts: dts + Int64(compositionTime) * 90,
+                        trackID: Self.videoTrackID, codec: codec, dts: dts, pts: dts &+ Int64(compositionTime) * 90,
                         isKeyframe: isKeyFrame || hasIRAP, data: NALUnits.lengthPrefixed(units), wallClockMicros: arrivalMicros))
         default:
             return []
@@ -217,7 +217,7 @@ public struct RTMPMediaDemuxer: Sendable {
             return declareIfChanged()
         }
         guard audio != nil, body.readableBytes > 0 else { return [] }
-        let dts = unwrap(message.timestamp) * 90
+        let dts = unwrap(message.timestamp) &* 90
         return emit(
             MediaFrame(
                 trackID: Self.audioTrackID, codec: .aac, dts: dts, pts: dts, isKeyframe: true, data: body, wallClockMicros: arrivalMicros))

@@ -198,16 +198,16 @@ public struct RTSPClient: Sendable {
             let sdp = try SDPDescription(parsing: String(buffer: describe.body))
             let base = describe[header: "Content-Base"] ?? describe[header: "Content-Location"] ?? client.requestURL
             let sessionBase = SDPDescription.resolve(sdp.control, base: base)
-            for media in sdp.media {
-                guard
-                    let track = try RTSPTrack(
-                        id: tracks.count + 1, media: media, controlURL: SDPDescription.resolve(media.control, base: sessionBase))
-                else {
-                    continue
-                }
+            // One video track (id 1) and one audio track (id 2), the first of each the SDP offers: what every muxer
+            // downstream expects, and a bound on the interleaved channels a hostile description can ask for.
+            let video = sdp.media.first { ["H264", "H265"].contains($0.encoding) }
+            let audio = sdp.media.first { $0.encoding == "MPEG4-GENERIC" }
+            for (id, media) in [(1, video), (2, audio)] {
+                guard let media,
+                    let track = try RTSPTrack(id: id, media: media, controlURL: SDPDescription.resolve(media.control, base: sessionBase))
+                else { continue }
                 tracks.append(track)
             }
-            // Video first, then audio: the track ids every muxer expects.
             guard !tracks.isEmpty else { throw RTSPError.noSupportedTracks(sdp.media.map { "\($0.kind) \($0.encoding)" }) }
             for index in tracks.indices {
                 let transport: String
@@ -223,7 +223,7 @@ public struct RTSPClient: Sendable {
                     let parts = session.split(separator: ";")
                     sessionID = parts.first.map { $0.trimmingCharacters(in: .whitespaces) }
                     for part in parts.dropFirst() where part.trimmingCharacters(in: .whitespaces).hasPrefix("timeout=") {
-                        sessionTimeout = Int(part.split(separator: "=")[1]) ?? 60
+                        sessionTimeout = Int(part.split(separator: "=").last ?? "") ?? 60
                     }
                 }
                 let answered = setup[header: "Transport"] ?? ""
@@ -297,8 +297,10 @@ public struct RTSPClient: Sendable {
                 for item in items {
                     switch item {
                     case .interleaved(let channel, let payload):
-                        guard let index = tracks.firstIndex(where: { $0.channel == channel || $0.channel + 1 == channel }) else { continue }
-                        if channel == tracks[index].channel + 1 {
+                        guard let index = tracks.firstIndex(where: { $0.channel == channel || $0.channel &+ 1 == channel }) else {
+                            continue
+                        }
+                        if channel == tracks[index].channel &+ 1 {
                             if let report = RTCPSenderReport(payload) { tracks[index].receive(senderReport: report) }
                             continue
                         }

@@ -194,11 +194,11 @@ public struct RTSPTrack: Sendable {
         pendingPTS.insert(frame.pts, at: pendingPTS.firstIndex { $0 > frame.pts } ?? pendingPTS.endIndex)
         guard window.count > Self.reorderLookahead else { return [] }
         if reorderDelay == nil {
-            reorderDelay = zip(pendingPTS, window).map { $0 - $1.pts }.max().map { max($0, 0) } ?? 0
+            reorderDelay = zip(pendingPTS, window).map { $0 &- $1.pts }.max().map { max($0, 0) } ?? 0
         }
         var out = window.removeFirst()
-        var dts = pendingPTS.removeFirst() - reorderDelay!
-        if lastDTS != .min, dts <= lastDTS { dts = lastDTS + 1 }
+        var dts = pendingPTS.removeFirst() &- reorderDelay!
+        if lastDTS != .min, dts <= lastDTS { dts = lastDTS &+ 1 }
         dts = min(dts, out.pts)
         lastDTS = max(lastDTS, dts)
         out.dts = dts
@@ -213,7 +213,7 @@ public struct RTSPTrack: Sendable {
             }
             return Int64(timestamp)
         }
-        let value = lastValue + Int64(Int32(bitPattern: timestamp &- last))
+        let value = lastValue &+ Int64(Int32(bitPattern: timestamp &- last))
         if advance {
             lastTimestamp = timestamp
             lastUnwrapped = value
@@ -225,8 +225,9 @@ public struct RTSPTrack: Sendable {
         let value = unwrap(timestamp)
         if base == nil { base = value }
         let clock = Int64(max(media.clockRate, 1))
-        let media = (value - base!) * 90_000 / clock
-        let utc = report.map { $0.wallClockMicros + (value - $0.rtp) * 1_000_000 / clock }
+        // Wrapping arithmetic: a hostile sender's timestamps give nonsense times, never a trap.
+        let media = (value &- base!) &* 90_000 / clock
+        let utc = report.map { $0.wallClockMicros &+ (value &- $0.rtp) &* 1_000_000 / clock }
         return (media, utc)
     }
 

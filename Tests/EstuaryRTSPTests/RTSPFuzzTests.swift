@@ -86,4 +86,21 @@ struct RTSPFuzzTests {
         }
         #expect(frames > 0)
     }
+
+    @Test("a sender whose RTP clock leaps forward by half its range every packet gives nonsense times, never a trap")
+    func hostileTimestamps() throws {
+        let description = try SDPDescription(parsing: Self.sdp)
+        var track = try #require(try RTSPTrack(id: 1, media: description.media[0], controlURL: "v"))
+        var timestamp: UInt32 = 0
+        var frames = 0
+        // 80,000 leaps of 2^31 - 1 ticks unwrap to about 2^47; times 90,000 that passes Int64.
+        for sequence in 0..<80_000 {
+            timestamp &+= 0x7FFF_FFFF
+            var bytes: [UInt8] = [0x80, 0xE0, UInt8(sequence >> 8 & 0xFF), UInt8(sequence & 0xFF)]
+            bytes += [UInt8(timestamp >> 24), UInt8(timestamp >> 16 & 0xFF), UInt8(timestamp >> 8 & 0xFF), UInt8(timestamp & 0xFF)]
+            bytes += [0, 0, 0, 1, 0x65, 0x88]
+            frames += track.receive(try #require(RTPPacket(ByteBuffer(bytes: bytes))), arrivalMicros: 0).frames.count
+        }
+        #expect(frames > 70_000)
+    }
 }
