@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.24.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.29.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.25.0"),
     ],
@@ -69,6 +71,34 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
+        // Who may use the API, play and publish (credentials, on_play/on_publish backends) and what one HTTP
+        // client may cost a listener (connection caps, request deadlines, header limits).
+        // TLS: the HTTPS listener's certificate (reloaded on change or SIGHUP) and the trust of outgoing connections.
+        .target(
+            name: "EstuaryTLS",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "EstuaryAccess",
+            dependencies: [
+                "EstuaryConfig",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Node-to-node request signing (cluster_key).
         .target(
             name: "EstuaryClusterAuth",
@@ -92,6 +122,7 @@ let package = Package(
             name: "EstuarySources",
             dependencies: [
                 "EstuaryMedia", "EstuaryMP4", "EstuaryMPEGTS", "EstuaryConfig", "EstuaryClusterAuth", "EstuaryHLS", "EstuaryRTSP",
+                "EstuaryTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -142,7 +173,7 @@ let package = Package(
         .target(
             name: "EstuaryReplication",
             dependencies: [
-                "EstuaryConfig", "EstuaryClusterAuth",
+                "EstuaryConfig", "EstuaryClusterAuth", "EstuaryTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -159,6 +190,7 @@ let package = Package(
             dependencies: [
                 "EstuaryMedia", "EstuaryMP4", "EstuaryMPEGTS", "EstuaryHub", "EstuaryLive",
                 "EstuaryConfig", "EstuaryClusterAuth", "EstuarySources", "EstuaryConfigExternal", "EstuaryDVR", "EstuaryRTMP",
+                "EstuaryAccess", "EstuaryTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -176,7 +208,7 @@ let package = Package(
         .target(
             name: "EstuarySidecar",
             dependencies: [
-                "EstuaryConfig", "EstuaryConfigExternal",
+                "EstuaryConfig", "EstuaryConfigExternal", "EstuaryAccess",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -222,6 +254,7 @@ let package = Package(
             dependencies: [
                 "EstuaryReplication", "EstuaryNode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -286,6 +319,7 @@ let package = Package(
         ),
         .testTarget(name: "EstuaryHLSTests", dependencies: ["EstuaryHLS", "EstuaryTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EstuaryHubTests", dependencies: ["EstuaryHub", "EstuaryTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "EstuaryAccessTests", dependencies: ["EstuaryAccess", "EstuaryConfig"], swiftSettings: swiftSettings),
         .testTarget(name: "EstuaryConfigTests", dependencies: ["EstuaryConfig", "EstuaryClusterAuth"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EstuaryDVRTests",
@@ -313,8 +347,8 @@ let package = Package(
             name: "EstuaryIntegrationTests",
             dependencies: [
                 "EstuaryNode", "EstuaryMedia", "EstuaryMP4", "EstuaryMPEGTS", "EstuaryConfig", "EstuarySources",
-                "EstuaryLive", "EstuaryClusterAuth", "EstuaryHub", "EstuaryTestSupport", "EstuaryConfigExternal", "EstuaryDVR",
-                "EstuaryReplication", "EstuarySidecar",
+                "EstuaryLive", "EstuaryClusterAuth", "EstuaryHub", "EstuaryTestSupport", "EstuaryConfigExternal", "EstuaryDVR", "EstuaryTLS",
+                "EstuaryReplication", "EstuarySidecar", "EstuaryAccess",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

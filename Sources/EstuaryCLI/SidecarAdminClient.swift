@@ -6,8 +6,10 @@ import NIOHTTP1
 
 /// The config-sidecar's admin API for the CLI (`--sidecar`, env `ESTUARY_SIDECAR`, default
 /// `http://127.0.0.1:8070`). A refused request prints the sidecar's error, with the field it names.
+/// `ESTUARY_API_TOKEN`, when set, is sent as `Authorization: Bearer …` (the sidecar's admin API may ask for it).
 struct SidecarAdminClient {
     var base: String
+    var token = ProcessInfo.processInfo.environment["ESTUARY_API_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
 
     init(_ option: String?) {
         let text = option ?? ProcessInfo.processInfo.environment["ESTUARY_SIDECAR"] ?? "http://127.0.0.1:8070"
@@ -18,6 +20,7 @@ struct SidecarAdminClient {
     func send(_ method: HTTPMethod, _ path: String, body: Any? = nil) async throws -> Any? {
         var request = HTTPClientRequest(url: base + path)
         request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))

@@ -6,6 +6,8 @@ public struct ListenConfig: Sendable, Equatable {
     public var rtmp: Int
     /// `replication`: the archive-only listener (DESIGN §4.3); `nil` opens none.
     public var replication: Int?
+    /// `https`: the HTTPS listener (same endpoints as `http`, with the `tls` block's certificate); `nil` opens none.
+    public var https: Int?
 
     /// The default HTTP port.
     public static let defaultHTTPPort = 8080
@@ -13,7 +15,10 @@ public struct ListenConfig: Sendable, Equatable {
     public static let defaultRTMPPort = 1935
 
     /// Creates the block; the defaults are those of an absent `listen`.
-    public init(http: Int = ListenConfig.defaultHTTPPort, rtmp: Int = ListenConfig.defaultRTMPPort, replication: Int? = nil) {
+    public init(
+        http: Int = ListenConfig.defaultHTTPPort, rtmp: Int = ListenConfig.defaultRTMPPort, replication: Int? = nil, https: Int? = nil
+    ) {
+        self.https = https
         self.http = http
         self.rtmp = rtmp
         self.replication = replication
@@ -30,7 +35,8 @@ public struct ListenConfig: Sendable, Equatable {
         return ListenConfig(
             http: try port("http", &reader) ?? defaultHTTPPort,
             rtmp: try port("rtmp", &reader) ?? defaultRTMPPort,
-            replication: try port("replication", &reader)
+            replication: try port("replication", &reader),
+            https: try port("https", &reader)
         )
     }
 }

@@ -5,7 +5,8 @@ import Foundation
 /// ```yaml
 /// cluster_key: abcd
 /// config_external: http://127.0.0.1:8070/streams
-/// listen: {http: 8080, rtmp: 1935, replication: 8002}
+/// listen: {http: 8080, rtmp: 1935, replication: 8002, https: 8443}
+/// tls: {certificate: /etc/tls/tls.crt, key: /etc/tls/tls.key, ca: /etc/tls/ca.crt}
 /// sources:
 ///   - url: m4f://streamer:8081
 ///     dvr: {root: /storage, expiration: 20d, replicate: true}
@@ -30,6 +31,10 @@ public struct NodeConfig: Sendable, Equatable {
     public var stateDir: String?
     /// `hostname`: this node's name towards the configuration backend (`host=`) and in `capture_at`.
     public var hostname: String?
+    /// API credentials, playback and publish authorization, client limits (``AccessConfig``).
+    public var access: AccessConfig
+    /// `tls`: the HTTPS listener's certificate and key, and the CA trusted for outgoing TLS (``TLSConfig``).
+    public var tls: TLSConfig
 
     /// Creates a node configuration; the defaults are those of an empty file.
     public init(
@@ -39,8 +44,12 @@ public struct NodeConfig: Sendable, Equatable {
         sources: [SourceConfig] = [],
         streams: [StreamConfig] = [],
         stateDir: String? = nil,
-        hostname: String? = nil
+        hostname: String? = nil,
+        access: AccessConfig = AccessConfig(),
+        tls: TLSConfig = TLSConfig()
     ) {
+        self.tls = tls
+        self.access = access
         self.clusterKey = clusterKey
         self.configExternal = configExternal
         self.listen = listen
@@ -120,9 +129,18 @@ public struct NodeConfig: Sendable, Equatable {
         }
         config.stateDir = try reader.nonEmptyString("state_dir")
         config.hostname = try reader.nonEmptyString("hostname")
+        var accessUnknown = Set<String>()
+        config.access = try AccessConfig.read(from: &reader, unknownFields: &accessUnknown)
         if var listen = try reader.object("listen") {
             config.listen = try ListenConfig.read(from: &listen)
             unknown.formUnion(listen.unknownFields)
+        }
+        if var tls = try reader.object("tls") {
+            config.tls = try TLSConfig.read(from: &tls)
+            unknown.formUnion(tls.unknownFields)
+        }
+        if config.listen.https != nil && !config.tls.canServe {
+            throw FieldError(field: "listen.https", reason: "an HTTPS listener needs tls.certificate and tls.key")
         }
         if let sources = try reader.list("sources") {
             for (path, value) in sources {
@@ -148,6 +166,7 @@ public struct NodeConfig: Sendable, Equatable {
         }
         // Top-level `x-…` keys hold YAML anchors for reuse (`x-dvr: &dvr {…}`), as in Compose files.
         unknown.formUnion(reader.unknownFields.filter { !$0.hasPrefix("x-") })
+        unknown.formUnion(accessUnknown)
         warnings.append(contentsOf: unknown.sorted().map(ConfigWarning.unknownField))
         return (config, warnings)
     }

@@ -16,4 +16,12 @@ public enum NodeEnvironmentKey: String, Sendable, CaseIterable {
     case hostname = "HOSTNAME"
     /// The state directory (`--state-dir`).
     case stateDir = "ESTUARY_STATE_DIR"
+    /// The HTTPS port (`listen: {https: …}`).
+    case httpsPort = "ESTUARY_HTTPS_PORT"
+    /// The HTTPS listener's certificate chain file (`tls: {certificate: …}`).
+    case tlsCertificate = "ESTUARY_TLS_CERTIFICATE"
+    /// The HTTPS listener's private key file (`tls: {key: …}`).
+    case tlsKey = "ESTUARY_TLS_KEY"
+    /// Extra certificate authorities trusted for outgoing TLS (`tls: {ca: …}`).
+    case tlsCA = "ESTUARY_TLS_CA"
 }

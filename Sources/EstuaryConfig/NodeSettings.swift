@@ -25,6 +25,13 @@ public struct NodeSettings: Sendable, Equatable {
     public var streams: [StreamConfig]
     /// The sources of the YAML file.
     public var sources: [SourceConfig]
+    /// API credentials, playback/publish authorization and client limits: the YAML's, with the environment's
+    /// `ESTUARY_API_TOKEN`, `ESTUARY_EDIT_AUTH`, `ESTUARY_VIEW_AUTH`, `ESTUARY_METRICS_AUTH` over them.
+    public var access: AccessConfig
+    /// The HTTPS listener's port (`ESTUARY_HTTPS_PORT`, `listen: {https: …}`); `nil` opens none.
+    public var httpsPort: Int?
+    /// The certificate, key and trusted CA files, with `ESTUARY_TLS_*` over the YAML's `tls` block.
+    public var tls: TLSConfig
 
     /// Creates settings directly (tests, embedding).
     public init(
@@ -37,8 +44,14 @@ public struct NodeSettings: Sendable, Equatable {
         hostname: String,
         stateDir: String? = nil,
         streams: [StreamConfig] = [],
-        sources: [SourceConfig] = []
+        sources: [SourceConfig] = [],
+        access: AccessConfig = AccessConfig(),
+        httpsPort: Int? = nil,
+        tls: TLSConfig = TLSConfig()
     ) {
+        self.access = access
+        self.httpsPort = httpsPort
+        self.tls = tls
         self.configPath = configPath
         self.clusterKey = clusterKey
         self.configExternal = configExternal
@@ -70,6 +83,13 @@ public struct NodeSettings: Sendable, Equatable {
     ) throws(NodeSettingsError) -> NodeSettings {
         let file = file ?? NodeConfig()
         let listen = file.listen
+        let httpsPort = try port(flag: nil, "", .httpsPort, environment) ?? listen.https
+        let tls = file.tls.applying(environment: environment)
+        if httpsPort != nil && !tls.canServe {
+            throw .invalidValue(
+                source: NodeEnvironmentKey.httpsPort.rawValue, value: String(httpsPort ?? 0),
+                reason: "an HTTPS listener needs a certificate and a key (tls: or ESTUARY_TLS_CERTIFICATE, ESTUARY_TLS_KEY)")
+        }
         return NodeSettings(
             configPath: configPath(flags: flags, environment: environment),
             clusterKey: nonEmpty(flags.clusterKey) ?? value(.clusterKey, in: environment) ?? file.clusterKey,
@@ -81,7 +101,10 @@ public struct NodeSettings: Sendable, Equatable {
             hostname: nonEmpty(flags.hostname) ?? value(.hostname, in: environment) ?? file.hostname ?? defaultHostname,
             stateDir: nonEmpty(flags.stateDir) ?? value(.stateDir, in: environment) ?? file.stateDir,
             streams: file.streams,
-            sources: file.sources
+            sources: file.sources,
+            access: try file.access.applying(environment: environment),
+            httpsPort: httpsPort,
+            tls: tls
         )
     }
 

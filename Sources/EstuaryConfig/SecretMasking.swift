@@ -54,3 +54,24 @@ public enum SecretMasking {
         return "\(path)?\(masked.joined(separator: "&"))\(fragment)"
     }
 }
+
+extension StreamConfig {
+    /// The stream as the API shows it (issue 9): `password` as `***`, each input's and push's URL through
+    /// ``SecretMasking/mask(url:)``, an input's `cluster_key` as `***`, `on_play`/`on_publish` masked.
+    /// Never feed it back as configuration.
+    public var maskedForDisplay: StreamConfig {
+        var copy = self
+        if copy.password != nil { copy.password = SecretMasking.placeholder }
+        copy.inputs = inputs.map { input in
+            var input = input
+            input.url = SecretMasking.mask(url: input.url)
+            if input.clusterKey != nil { input.clusterKey = SecretMasking.placeholder }
+            return input
+        }
+        copy.pushes = pushes.map { PushConfig(url: SecretMasking.mask(url: $0.url)) }
+        copy.onPlay = onPlay.map { SecretMasking.mask(url: $0) }
+        copy.onPublish = onPublish.map { SecretMasking.mask(url: $0) }
+        copy.dvr?.episodesURL = dvr?.episodesURL.map { SecretMasking.mask(url: $0) }
+        return copy
+    }
+}

@@ -22,6 +22,8 @@ extension StreamConfig: Codable {
             try container.encode(pushes, forKey: "pushes")
         }
         try container.encodeIfPresent(password, forKey: "password")
+        try container.encodeIfPresent(onPlay, forKey: "on_play")
+        try container.encodeIfPresent(onPublish, forKey: "on_publish")
     }
 
     /// Decodes and validates one stream from JSON (the body of `PUT /streamer/api/v3/streams/{name}`).

@@ -65,6 +65,8 @@ extension StreamConfig {
             }
         }
         config.password = try reader.nonEmptyString("password")
+        config.onPlay = try AccessConfig.readBackendURL("on_play", &reader)
+        config.onPublish = try AccessConfig.readBackendURL("on_publish", &reader)
         return config
     }
 }

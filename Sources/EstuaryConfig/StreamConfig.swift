@@ -18,6 +18,10 @@ public struct StreamConfig: Sendable, Equatable, Hashable {
     public var pushes: [PushConfig]
     /// The password a publisher must present (for `publish://` inputs); `nil` means none is asked.
     public var password: String?
+    /// Wire name `on_play`: the backend asked before a client plays this stream (overrides the node's).
+    public var onPlay: String?
+    /// Wire name `on_publish`: the backend asked before a publisher is admitted (overrides the node's).
+    public var onPublish: String?
 
     /// Creates a stream configuration with the wire defaults; it is not validated.
     public init(
@@ -27,8 +31,12 @@ public struct StreamConfig: Sendable, Equatable, Hashable {
         dvr: DVRConfig? = nil,
         clusterIngest: ClusterIngestConfig? = nil,
         pushes: [PushConfig] = [],
-        password: String? = nil
+        password: String? = nil,
+        onPlay: String? = nil,
+        onPublish: String? = nil
     ) {
+        self.onPlay = onPlay
+        self.onPublish = onPublish
         self.name = name
         self.isStatic = isStatic
         self.inputs = inputs

@@ -1,3 +1,4 @@
+import EstuaryAccess
 import EstuaryConfig
 import EstuaryDVR
 import EstuarySources
@@ -174,7 +175,7 @@ enum ArchiveEndpoints {
         if format == .m3u8 {
             return Response(
                 status: .ok, headers: [.contentType: "application/vnd.apple.mpegurl", .cacheControl: live ? "no-cache" : "max-age=60"],
-                body: .init(byteBuffer: ByteBuffer(string: ArchivePlaylist.render(records, live: live))))
+                body: .init(byteBuffer: ByteBuffer(string: withPlaybackToken(ArchivePlaylist.render(records, live: live), request))))
         }
         guard !records.isEmpty else {
             throw NodeError(.notFound, "no_archive", "stream '\(name)' has no archive between \(from) and \(from + duration)")

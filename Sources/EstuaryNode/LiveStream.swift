@@ -72,7 +72,7 @@ public final class LiveStream: Sendable {
             recording.withLock { $0.recorder = recorder }
             // A stream relayed over M4F records the upstream bytes unchanged, so that its archive and the
             // upstream node's hold identical segments (replication compares them by sha256).
-            if config.inputs.allSatisfy({ $0.scheme == "m4f" }) {
+            if config.inputs.allSatisfy({ $0.scheme == "m4f" || $0.scheme == "m4fs" }) {
                 pipeline.tapPassthrough { recorder.record($0) }
             } else {
                 pipeline.tap { recorder.record($0) }

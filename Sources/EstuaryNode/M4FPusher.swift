@@ -4,6 +4,7 @@ import EstuaryConfig
 import EstuaryHub
 import EstuaryLive
 import EstuarySources
+import EstuaryTLS
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -36,15 +37,17 @@ struct M4FPusher: Sendable {
         auth = clusterKey.map { ClusterAuth(key: $0) }
         target = Result { () throws(SourceError) -> (url: String, path: String) in
             let parsed = try InputURL(parsing: push.url)
-            guard parsed.scheme == "m4f" else {
-                throw .invalidURL(SecretMasking.mask(url: push.url), reason: "only m4f:// pushes are supported, not \(parsed.scheme)://")
+            guard parsed.scheme == "m4f" || parsed.scheme == "m4fs" else {
+                throw .invalidURL(
+                    SecretMasking.mask(url: push.url), reason: "only m4f:// and m4fs:// pushes are supported, not \(parsed.scheme)://")
             }
             guard !parsed.host.isEmpty else { throw .invalidURL(SecretMasking.mask(url: push.url), reason: "missing host") }
             let name = parsed.path.drop { $0 == "/" }
             let path = "/\(name.isEmpty ? Substring(stream) : name)/m4f"
             let host = parsed.host.contains(":") ? "[\(parsed.host)]" : parsed.host
             let query = parsed.query.isEmpty ? "" : "?\(parsed.query)"
-            return ("http://\(host):\(parsed.port ?? 80)\(path)\(query)", path)
+            let secure = parsed.scheme == "m4fs"
+            return ("\(secure ? "https" : "http")://\(host):\(parsed.port ?? (secure ? 443 : 80))\(path)\(query)", path)
         }
     }
 
@@ -67,8 +70,9 @@ struct M4FPusher: Sendable {
                 throw SourceError.endOfStream(url: display)
             } catch {
                 if Task.isCancelled { return }
-                status.failed(display, error: "\(error)")
-                logger.warning("push failed", metadata: ["push": .string(display), "error": .string("\(error)")])
+                let reason = TLSError.explain(error) ?? "\(error)"
+                status.failed(display, error: reason)
+                logger.warning("push failed", metadata: ["push": .string(display), "error": .string(reason)])
             }
             failures = ContinuousClock.now - started > .seconds(30) ? 1 : failures + 1
             let delay = min(Duration.milliseconds(500) * (1 << min(failures - 1, 5)), .seconds(10))

@@ -79,3 +79,15 @@ public enum MediaPath: Equatable, Sendable {
         }
     }
 }
+
+extension MediaPath {
+    /// The protocol named to an `on_play` backend (`proto=`).
+    var playbackProtocol: String {
+        switch self {
+        case .m4f: "m4f"
+        case .mpegts: "mpegts"
+        case .hlsPlaylist, .hlsInit, .hlsSegment: "hls"
+        case .recordingStatus, .archive, .archiveSegment, .archiveInit: "dvr"
+        }
+    }
+}

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import EstuaryAccess
 import EstuaryClusterAuth
 import EstuaryConfig
 import EstuaryConfigExternal
@@ -7,6 +8,7 @@ import EstuaryLive
 import EstuaryMedia
 import EstuaryRTMP
 import EstuarySources
+import EstuaryTLS
 import Foundation
 import Hummingbird
 import Logging
@@ -14,6 +16,7 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
+import UnixSignals
 
 /// One Estuary node (ingest or DVR role): the HTTP listener, the stream manager and the
 /// sources it runs, as one `Service`.
@@ -36,9 +39,24 @@ public final class Node: Service, Sendable {
     private let stateLoadError: String?
     private let state = Mutex<(port: Int?, ready: Bool, waiters: [CheckedContinuation<Int, Never>])>((nil, false, []))
     private let rtmpState = Mutex<(port: Int?, error: String?)>((nil, nil))
+    private let httpsState = Mutex<Int?>(nil)
+    /// The HTTPS listener's certificate store (nil without `listen.https`), or why the TLS files are unusable.
+    private let tlsSetup: Result<TLSCertificateStore?, TLSError>
+    /// Who may use the API (issue 9).
+    let accessPolicy: APIAccessPolicy
+    /// Failed API authentications per client IP.
+    let authFailures = AuthFailureThrottle()
+    /// The HTTP listener's connections, against `client_limits`.
+    public let connections: ConnectionCounter
+    /// The `on_play`/`on_publish` backends, with their cache.
+    public let authorization: AuthorizationBackend
 
     /// The bound RTMP port, once listening (nil while not, or when the node has no RTMP listener).
     public var rtmpPort: Int? { rtmpState.withLock { $0.port } }
+    /// The bound HTTPS port, once listening (nil while not, or without an HTTPS listener).
+    public var httpsPort: Int? { httpsState.withLock { $0 } }
+    /// The HTTPS listener's certificates (reloaded on change or SIGHUP), when it has one.
+    public var tlsCertificates: TLSCertificateStore? { try? tlsSetup.get() }
 
     public init(options: NodeOptions, streams: [StreamConfig], logger: Logger) {
         self.options = options
@@ -48,7 +66,23 @@ public final class Node: Service, Sendable {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(5), read: nil)
         configuration.decompression = .disabled
+        // Every caller retries on its own schedule (input backoff, config cycles); a refused connection or an
+        // untrusted certificate is reported at once instead of being retried silently until the request deadline.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        let tlsSetup = Result<TLSCertificateStore?, TLSError> { () throws(TLSError) -> TLSCertificateStore? in
+            configuration.tlsConfiguration = try TLSClientTrust.configuration(caFile: options.tls.ca)
+            guard options.httpsPort != nil else { return nil }
+            guard let certificate = options.tls.certificate, let key = options.tls.key else {
+                throw .unreadableCertificate(path: "(none)", reason: "an HTTPS listener needs tls.certificate and tls.key")
+            }
+            return try TLSCertificateStore(certificate: certificate, key: key)
+        }
+        if case .failure = tlsSetup { configuration.tlsConfiguration = nil }
+        self.tlsSetup = tlsSetup
         self.httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.accessPolicy = APIAccessPolicy(options.access)
+        self.connections = ConnectionCounter(limits: options.access.clientLimits)
+        self.authorization = AuthorizationBackend(httpClient: httpClient)
         let factory = SourceFactory(
             httpClient: httpClient, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, clusterKey: options.clusterKey)
         self.manager = StreamManager(factory: factory, readerLimits: options.readerLimits, logger: logger)
@@ -86,12 +120,21 @@ public final class Node: Service, Sendable {
     }
 
     public func run() async throws {
+        let certificates: TLSCertificateStore?
+        switch tlsSetup {
+        case .success(let store): certificates = store
+        case .failure(let error):
+            logger.critical("cannot start: \(error)")
+            try? await httpClient.shutdown()
+            throw error
+        }
         if clusterAuth == nil {
             logger.warning("no cluster_key configured: node-to-node endpoints (M4F) are open; development only")
         }
         let router = buildRouter(node: self)
         let app = Application(
             router: router,
+            server: .limited(by: connections),
             configuration: .init(address: .hostname(options.httpHost, port: options.httpPort), serverName: "estuary-\(options.role)"),
             onServerRunning: { [self] channel in
                 let port = channel.localAddress?.port ?? options.httpPort
@@ -116,6 +159,22 @@ public final class Node: Service, Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await self.manager.run() }
             group.addTask { try await app.run() }
+            if let certificates, let httpsPort = options.httpsPort {
+                // Trapped before the listener opens: an operator's SIGHUP reloads the certificate, never ends the node.
+                let hangups = await UnixSignalsSequence(trapping: .sighup)
+                let secure = Application(
+                    router: router,
+                    server: .tls(http1: .limited(by: connections), certificates: certificates),
+                    configuration: .init(address: .hostname(options.httpHost, port: httpsPort), serverName: "estuary-\(options.role)"),
+                    onServerRunning: { [self] channel in
+                        let port = channel.localAddress?.port ?? httpsPort
+                        httpsState.withLock { $0 = port }
+                        logger.info("listening (https)", metadata: ["port": .stringConvertible(port)])
+                    },
+                    logger: logger)
+                group.addTask { try await secure.run() }
+                group.addTask { await cancelWhenGracefulShutdown { await certificates.run(hangups: hangups, logger: self.logger) } }
+            }
             group.addTask { await cancelWhenGracefulShutdown { await self.configSync.run() } }
             group.addTask { await cancelWhenGracefulShutdown { await DVRCleanup(node: self).run() } }
             if let rtmpPort = options.rtmpPort {
@@ -245,7 +304,12 @@ public final class Node: Service, Sendable {
     /// Admits a publisher to stream `name`: a running stream with a `publish://` input, or one the backend
     /// returns for the unknown name (DESIGN §3 step 3); the stream's `password`, when set, must match. A second
     /// publisher is refused unless the stream's `publish://` input says `?replace=true`.
-    public func acceptPublisher(stream name: String, password: String?, origin: String) async throws(PublishError) -> PublishSession {
+    ///
+    /// When the stream (or the node) names an `on_publish` backend, it is asked too, with the password as
+    /// `token`; a backend that cannot be asked refuses unless `auth_backend_failure: open`.
+    public func acceptPublisher(
+        stream name: String, password: String?, origin: String, ip: String = "unknown", proto: String = "m4f"
+    ) async throws(PublishError) -> PublishSession {
         var stream = manager.stream(named: name)
         if stream == nil, StreamConfig.isValidName(name), configSync.acceptsDynamicNames {
             switch await configSync.resolve(name) {
@@ -262,6 +326,22 @@ public final class Node: Service, Sendable {
             logger.warning("publish refused: wrong password", metadata: ["stream": .string(name), "from": .string(origin)])
             throw .wrongPassword(stream: name)
         }
+        if let url = stream.config.onPublish ?? options.access.onPublish {
+            let query = AuthorizationQuery(kind: .publish, name: name, ip: ip, token: password, proto: proto)
+            switch await authorization.check(url: url, query) {
+            case .allowed:
+                break
+            case .denied(let status):
+                logger.warning("publish refused by on_publish", metadata: ["stream": .string(name), "from": .string(origin)])
+                throw .denied(stream: name, reason: "the on_publish backend answered \(status)")
+            case .unavailable(let reason):
+                guard options.access.backendFailOpen else {
+                    logger.error("on_publish backend unavailable; refusing", metadata: ["stream": .string(name), "error": .string(reason)])
+                    throw .denied(stream: name, reason: "the on_publish backend is unavailable (\(reason))")
+                }
+                logger.warning("on_publish backend unavailable; admitting (fail open)", metadata: ["stream": .string(name)])
+            }
+        }
         let replace = stream.config.inputs.contains { input in
             input.scheme == "publish" && ((try? InputURL(parsing: input.url))?.queryValue("replace") == "true")
         }
@@ -275,12 +355,48 @@ public final class Node: Service, Sendable {
         let candidates = request.candidateStreams
         for (index, name) in candidates.enumerated() {
             do throws(PublishError) {
-                return try await acceptPublisher(stream: name, password: request.query["password"], origin: "rtmp \(request.peer)")
+                return try await acceptPublisher(
+                    stream: name, password: request.query["password"], origin: "rtmp \(request.peer)", ip: request.peerIP, proto: "rtmp")
             } catch .unknownStream where index + 1 < candidates.count {
                 continue
             }
         }
         throw .unknownStream(candidates.first ?? request.name)
+    }
+
+    /// Asks the stream's (or the node's) `on_play` backend whether the client of `request` may play `name`
+    /// over `proto`; does nothing when there is no backend, or for a node-to-node request with a valid cluster
+    /// signature.
+    ///
+    /// - Throws: ``NodeError`` 403 `play_denied` when the backend refuses, 403 `auth_backend_unavailable`
+    ///   when it cannot be asked and the node fails closed (the default).
+    func authorizePlayback(
+        _ name: String, proto: String, _ request: Request, _ context: EstuaryRequestContext, config: StreamConfig? = nil
+    ) async throws {
+        guard let url = (config ?? manager.stream(named: name)?.config)?.onPlay ?? options.access.onPlay else { return }
+        if let clusterAuth,
+            (try? clusterAuth.verify(
+                header: request.headers[.authorization], method: request.method.rawValue, path: request.uri.path)) != nil
+        {
+            return
+        }
+        let token = request.uri.queryParameters["token"].map(String.init)
+        let query = AuthorizationQuery(kind: .play, name: name, ip: context.clientIP, token: token, proto: proto)
+        switch await authorization.check(url: url, query) {
+        case .allowed:
+            return
+        case .denied(let status):
+            throw NodeError(.forbidden, "play_denied", "playback of '\(name)' was refused by the on_play backend (\(status))")
+        case .unavailable(let reason):
+            if options.access.backendFailOpen {
+                logger.warning(
+                    "on_play backend unavailable; allowing (fail open)", metadata: ["stream": .string(name), "error": .string(reason)])
+                return
+            }
+            logger.error("on_play backend unavailable; refusing", metadata: ["stream": .string(name), "error": .string(reason)])
+            throw NodeError(
+                .forbidden, "auth_backend_unavailable", "playback of '\(name)' cannot be authorized: the on_play backend is unavailable")
+        }
     }
 
     /// Checks `Authorization: Cluster …` on a node-to-node request (open without a key).

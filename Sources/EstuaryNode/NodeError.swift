@@ -29,7 +29,7 @@ public struct NodeError: HTTPResponseError, CustomStringConvertible {
         let status: HTTPResponse.Status =
             switch error {
             case .unknownStream: .notFound
-            case .wrongPassword: .forbidden
+            case .wrongPassword, .denied: .forbidden
             case .alreadyPublishing: .conflict
             case .backendUnavailable: .serviceUnavailable
             }

@@ -34,6 +34,9 @@ public enum NodeLauncher {
             configExternalFile: overriding == nil ? settings.configExternal : nil)
         // Ingest nodes take RTMP publishers (DESIGN §7); a DVR node records what ingest nodes relay.
         options.rtmpPort = role == "ingest" ? settings.rtmpPort : nil
+        options.access = settings.access
+        options.httpsPort = settings.httpsPort
+        options.tls = settings.tls
         let node = Node(options: options, streams: settings.streams, logger: logger)
         try await runServices([node], logger: logger, shutdownTimeout: options.shutdownTimeout)
     }

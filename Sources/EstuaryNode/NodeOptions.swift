@@ -34,6 +34,12 @@ public struct NodeOptions: Sendable {
     public var configExternalTimeout: Duration = .seconds(5)
     /// How often DVR cleanup runs (expiration, storage and disk limits).
     public var dvrCleanupInterval: Duration = .seconds(60)
+    /// API credentials, on_play/on_publish backends and client limits (issue 9).
+    public var access = AccessConfig()
+    /// The HTTPS listener (same endpoints as HTTP, with `tls`'s certificate); `nil` opens none, 0 picks a free port.
+    public var httpsPort: Int?
+    /// The HTTPS certificate and key, and the CA trusted for outgoing TLS (`m4fs://`, `https://`).
+    public var tls = TLSConfig()
     /// Size and free bytes of the filesystem holding a path (`statvfs`); tests may substitute a probe.
     public var diskUsageProbe: @Sendable (String) -> (total: Int, available: Int)? = StreamArchive.filesystem
 

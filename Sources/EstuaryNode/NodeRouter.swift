@@ -1,3 +1,4 @@
+import EstuaryAccess
 import EstuaryClusterAuth
 import EstuaryConfig
 import EstuaryConfigExternal
@@ -12,15 +13,18 @@ import NIOCore
 import ServiceLifecycle
 
 /// The node's one router table: every HTTP endpoint of DESIGN §4 is listed here.
-public func buildRouter(node: Node) -> Router<BasicRequestContext> {
-    let router = Router(context: BasicRequestContext.self)
+///
+/// Every request first passes ``APIAccessMiddleware`` with ``classify(_:)``'s verdict on the right it needs.
+public func buildRouter(node: Node) -> Router<EstuaryRequestContext> {
+    let router = Router(context: EstuaryRequestContext.self)
+    router.add(middleware: APIAccessMiddleware(policy: node.accessPolicy, throttle: node.authFailures, classify: classify))
 
     // §4.4 operations
     router.get("/healthz") { _, _ in "ok\n" }
     router.get("/readyz") { _, _ -> Response in
-        node.isReady
-            ? Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ready\n")))
-            : Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "starting\n")))
+        Response(
+            status: node.isReady ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: node.isReady ? "ready\n" : "starting\n")))
     }
     router.get("/metrics") { _, _ -> Response in
         node.metrics.refresh(configSync: node.configSync, enabled: node.configExternalEnabled, counts: node.manager.countsByOrigin)
@@ -83,8 +87,13 @@ public func buildRouter(node: Node) -> Router<BasicRequestContext> {
         guard config.name == name else {
             throw NodeError(.badRequest, "invalid_stream", "the body names stream '\(config.name)' but the path names '\(name)'")
         }
+        if let root = config.dvr?.root, !node.options.access.allowsAPIDVRRoot(root) {
+            throw NodeError(
+                .badRequest, "dvr_root_not_allowed",
+                "dvr root '\(root)' is outside api_dvr_roots (\(node.options.access.apiDVRRoots?.joined(separator: ", ") ?? ""))")
+        }
         try node.putStream(config)
-        return try jsonResponse(config)
+        return try jsonResponse(config.maskedForDisplay)
     }
     router.delete("/streamer/api/v3/streams/**") { request, context -> Response in
         let name = context.parameters.getCatchAll().joined(separator: "/")
@@ -112,7 +121,7 @@ public func buildRouter(node: Node) -> Router<BasicRequestContext> {
     }
 
     // M4F push (issue 6): another node sends a stream to this node's publish:// input as a chunked POST body.
-    router.post("**") { request, _ -> Response in
+    router.post("**") { request, context -> Response in
         guard let name = String(request.uri.path.dropFirst()).strippingSuffix("/m4f") else {
             throw NodeError(.notFound, "not_found", "no endpoint at POST \(request.uri.path)")
         }
@@ -121,7 +130,8 @@ public func buildRouter(node: Node) -> Router<BasicRequestContext> {
         let session: PublishSession
         do throws(PublishError) {
             session = try await node.acceptPublisher(
-                stream: name, password: request.uri.queryParameters["password"].map(String.init), origin: origin)
+                stream: name, password: request.uri.queryParameters["password"].map(String.init), origin: origin,
+                ip: context.clientIP, proto: "m4f")
         } catch {
             throw NodeError(publishRefusal: error)
         }
@@ -148,7 +158,7 @@ public func buildRouter(node: Node) -> Router<BasicRequestContext> {
     }
 
     // §4.1 live media and §4.2 archive playback: /{name}/m4f, /{name}/index.m3u8 (+ init-N.mp4, seg-N.m4s), /{name}/mpegts
-    router.get("**") { request, _ -> Response in
+    router.get("**") { request, context -> Response in
         guard let media = MediaPath(path: request.uri.path) else {
             throw NodeError(.notFound, "not_found", "no endpoint at \(request.uri.path)")
         }
@@ -157,15 +167,19 @@ public func buildRouter(node: Node) -> Router<BasicRequestContext> {
             return try await ArchiveEndpoints.recordingStatus(node, name)
         case .archive(let name, let from, let duration, let format):
             if format == .m4f { try node.authorizeClusterRequest(request) }
+            try await node.authorizePlayback(name, proto: format == .m3u8 ? "dvr_hls" : format.rawValue, request, context)
             return try await ArchiveEndpoints.export(node, name, from: from, duration: duration, format: format, request: request)
         case .archiveSegment(let name, let start):
+            try await node.authorizePlayback(name, proto: "dvr_hls", request, context)
             return try await ArchiveEndpoints.segment(node, name, startMs: start)
         case .archiveInit(let name, let id):
+            try await node.authorizePlayback(name, proto: "dvr_hls", request, context)
             return try await ArchiveEndpoints.initSegment(node, name, id: id)
         default:
             break
         }
         let stream = try await node.streamForPlayback(media.stream)
+        try await node.authorizePlayback(stream.name, proto: media.playbackProtocol, request, context, config: stream.config)
         switch media {
         case .m4f:
             try node.authorizeClusterRequest(request)
@@ -178,7 +192,7 @@ public func buildRouter(node: Node) -> Router<BasicRequestContext> {
             }
             return Response(
                 status: .ok, headers: [.contentType: "application/vnd.apple.mpegurl", .cacheControl: "no-cache"],
-                body: .init(byteBuffer: ByteBuffer(string: playlist)))
+                body: .init(byteBuffer: ByteBuffer(string: withPlaybackToken(playlist, request))))
         case .hlsInit(_, let version):
             guard let bytes = stream.pipeline.hlsInit(version) else {
                 throw NodeError(.notFound, "segment_not_found", "init segment \(version) of '\(stream.name)' is not held")
@@ -194,6 +208,26 @@ public func buildRouter(node: Node) -> Router<BasicRequestContext> {
         }
     }
     return router
+}
+
+/// The right each request of the node needs (issue 9): `/healthz`, `/readyz`, playback and the node-to-node
+/// endpoints (which check their own cluster signature) are open to the API policy; `/metrics` needs metrics
+/// rights; the rest of `/streamer/api/v3` needs view rights to read and edit rights to change.
+@Sendable func classify(_ request: Request) -> AccessNeed {
+    let path = request.uri.path
+    if path == "/metrics" { return .metrics }
+    guard path.hasPrefix("/streamer/api/") else { return .open }
+    if path.hasSuffix("/dvr/segments") || path.hasSuffix("/dvr/import") || path.hasSuffix("/dvr/replication") { return .open }
+    switch request.method {
+    case .get, .head: return .view
+    default: return .edit
+    }
+}
+
+/// An HLS playlist with the request's `token=` carried into its URIs, so that the player presents it again.
+func withPlaybackToken(_ playlist: String, _ request: Request) -> String {
+    guard let token = request.uri.queryParameters["token"], !token.isEmpty else { return playlist }
+    return PlaylistToken.append(String(token), to: playlist)
 }
 
 /// An endless response that relays a hub's chunks until the stream stops, the client goes

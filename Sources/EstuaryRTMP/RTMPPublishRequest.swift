@@ -16,6 +16,12 @@ public struct RTMPPublishRequest: Sendable, Equatable {
         self.peer = peer
     }
 
+    /// The client's IP address: ``peer`` without its port (`::1` from `::1:5000`).
+    public var peerIP: String {
+        guard let colon = peer.lastIndex(of: ":") else { return peer }
+        return String(peer[..<colon])
+    }
+
     /// The stream names the publication may map to, most specific first: `APP/NAME`, then `NAME`.
     public var candidateStreams: [String] {
         app.isEmpty ? [name] : ["\(app)/\(name)", name]

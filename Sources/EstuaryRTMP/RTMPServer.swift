@@ -14,7 +14,7 @@ import NIOPosix
 /// connection.
 public struct RTMPServer: Sendable {
     /// Decides a publication: returns where its media goes, or throws an error whose description is sent
-    /// to the client (with `code` `NetStream.Publish.BadName`, or `.Unauthorized` when it says `password`).
+    /// to the client (with `code` `NetStream.Publish.BadName`, or `.Unauthorized` when it says `password` or `refused`).
     public typealias Acceptor = @Sendable (RTMPPublishRequest) async throws -> any PublishTarget
 
     public let host: String
@@ -87,7 +87,9 @@ public struct RTMPServer: Sendable {
                                 logger.info("rtmp publish started", metadata: ["app": .string(app), "name": .string(name)])
                             } catch {
                                 let text = "\(error)"
-                                let code = text.contains("password") ? "NetStream.Publish.Unauthorized" : "NetStream.Publish.BadName"
+                                let code =
+                                    text.contains("password") || text.contains("refused")
+                                    ? "NetStream.Publish.Unauthorized" : "NetStream.Publish.BadName"
                                 logger.warning(
                                     "rtmp publish refused", metadata: ["app": .string(app), "name": .string(name), "error": .string(text)])
                                 try await outbound.write(session.reject(code: code, description: text))

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import EstuaryClusterAuth
+import EstuaryTLS
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -46,6 +47,7 @@ public struct ArchivePeer: Sendable {
         do {
             response = try await client.execute(request, timeout: .seconds(Int64(timeout.components.seconds)))
         } catch {
+            if let tls = TLSError.explain(error) { throw ReplicationError("tls_error", "\(base): \(what): \(tls)") }
             throw ReplicationError("unreachable", "\(base): \(what): \(error)")
         }
         try await check(response, what)

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import EstuaryTLS
 import Foundation
 import Logging
 import NIOCore
@@ -63,6 +64,18 @@ public final class Replicator: Service, Sendable {
         self.bucket = TokenBucket(bitsPerSecond: settings.speedLimit)
     }
 
+    /// An HTTP client for `settings`: TLS peers verified against the system's roots plus `tlsCA`. The caller shuts
+    /// it down after the replicator stops.
+    public static func makeHTTPClient(_ settings: ReplicatorSettings) throws(TLSError) -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.tlsConfiguration = try TLSClientTrust.configuration(caFile: settings.tlsCA)
+        configuration.timeout = .init(connect: .seconds(5), read: nil)
+        configuration.decompression = .disabled
+        // The replicator retries with its own backoff; a failed connection is reported at once.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
     /// Every replicated stream's state, by name.
     public var status: [String: StreamState] { states.withLock { $0 } }
 
@@ -86,7 +99,8 @@ public final class Replicator: Service, Sendable {
             return
         }
         let replicated = entries.compactMap { entry -> (ArchivePeer.StreamEntry, String, String)? in
-            guard let dvr = entry.dvr, dvr.replicate, let input = entry.inputs.first(where: { $0.url.hasPrefix("m4f://") }),
+            guard let dvr = entry.dvr, dvr.replicate,
+                let input = entry.inputs.first(where: { $0.url.hasPrefix("m4f://") || $0.url.hasPrefix("m4fs://") }),
                 let (base, name) = Self.primary(of: input.url, replicationPort: dvr.replicationPort)
             else { return nil }
             return (entry, base, name)
@@ -105,13 +119,14 @@ public final class Replicator: Service, Sendable {
         }
     }
 
-    /// `m4f://host:port/name` → (`http://host:port'`, `name`), with the replication port when given.
+    /// `m4f://host:port/name` → (`http://host:port'`, `name`), with the replication port when given;
+    /// `m4fs://` → `https://` (the primary's HTTPS listener).
     static func primary(of url: String, replicationPort: Int?) -> (String, String)? {
         guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty else { return nil }
         let port = replicationPort ?? components.port ?? 8080
         let name = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         guard !name.isEmpty else { return nil }
-        return ("http://\(host):\(port)", name)
+        return ("\(components.scheme == "m4fs" ? "https" : "http")://\(host):\(port)", name)
     }
 
     private func update(_ name: String, _ change: (inout StreamState) -> Void) {

@@ -17,11 +17,16 @@ public struct ReplicatorSettings: Sendable, Equatable {
     public var newestFirst: Bool
     /// Segments younger than this are left to live recording, milliseconds.
     public var settleMs: Int64
+    /// Certificate authorities trusted, besides the system's, for `https://` targets and `m4fs://` primaries
+    /// (`REPLICATOR_TLS_CA`, else `ESTUARY_TLS_CA`).
+    public var tlsCA: String?
 
     public init(
         listenHost: String = "0.0.0.0", listenPort: Int = 8090, target: String = "http://127.0.0.1:8080", speedLimit: Int? = nil,
-        clusterKey: String? = nil, interval: Duration = .seconds(5), newestFirst: Bool = true, settleMs: Int64 = 12_000
+        clusterKey: String? = nil, interval: Duration = .seconds(5), newestFirst: Bool = true, settleMs: Int64 = 12_000,
+        tlsCA: String? = nil
     ) {
+        self.tlsCA = tlsCA
         self.listenHost = listenHost
         self.listenPort = listenPort
         self.target = target
@@ -57,6 +62,7 @@ public struct ReplicatorSettings: Sendable, Equatable {
             }
         }
         settings.clusterKey = clusterKey ?? environment["ESTUARY_CLUSTER_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        settings.tlsCA = (environment["REPLICATOR_TLS_CA"] ?? environment["ESTUARY_TLS_CA"]).flatMap { $0.isEmpty ? nil : $0 }
         return settings
     }
 }

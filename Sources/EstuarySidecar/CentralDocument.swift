@@ -219,7 +219,7 @@ public enum CentralDocument {
     /// The admin API's JSON object of a central stream: the wire configuration plus `role` and
     /// `cluster_ingest.failback`.
     public static func adminObject(_ stream: CentralStream) -> [String: Any] {
-        var object = (try? JSONSerialization.jsonObject(with: wireJSON(stream.config))) as? [String: Any] ?? [:]
+        var object = (try? JSONSerialization.jsonObject(with: wireJSON(stream.config.maskedForDisplay))) as? [String: Any] ?? [:]
         object["role"] = stream.role
         if let failback = stream.failback {
             var ingest = object["cluster_ingest"] as? [String: Any] ?? [:]
@@ -261,7 +261,7 @@ public enum CentralDocument {
         switch value {
         case let number as Int: Int64(number)
         case let number as Int64: number
-        case let number as Double where number.rounded() == number: Int64(number)
+        case let number as Double: Int64(exactly: number)
         case let number as NSNumber: number.int64Value
         case let text as String: Int64(text)
         default: nil

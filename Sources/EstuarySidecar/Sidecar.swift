@@ -1,4 +1,6 @@
 import AsyncHTTPClient
+import EstuaryAccess
+import EstuaryConfig
 import EstuaryConfigExternal
 import Foundation
 import Hummingbird
@@ -17,6 +19,10 @@ public final class Sidecar: Service, Sendable {
     public let settings: SidecarSettings
     /// What it serves from.
     public let state: SidecarState
+    /// Failed admin authentications per client IP (issue 9).
+    let authFailures = AuthFailureThrottle()
+    /// The listener's connections, against the default client limits.
+    public let connections: ConnectionCounter
     /// Where the configuration comes from.
     public let upstream: any CentralUpstream
     /// The PostgreSQL link, with a PostgreSQL upstream.
@@ -31,6 +37,7 @@ public final class Sidecar: Service, Sendable {
     public init(settings: SidecarSettings, logger: Logger) throws {
         self.settings = settings
         self.logger = logger
+        self.connections = ConnectionCounter(limits: settings.access.clientLimits)
         self.httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         let replica = try settings.replicaPath.map { path throws(ReplicaError) in try ConfigReplica(path: path, logger: logger) }
         self.state = SidecarState(identity: settings.identity, replica: replica, logger: logger)
@@ -63,6 +70,7 @@ public final class Sidecar: Service, Sendable {
     public func run() async throws {
         let app = Application(
             router: SidecarRouter.build(self),
+            server: .limited(by: connections),
             configuration: .init(address: .hostname(settings.listenHost, port: settings.listenPort), serverName: "estuary-config-sidecar"),
             onServerRunning: { [self] channel in
                 let port = channel.localAddress?.port ?? settings.listenPort

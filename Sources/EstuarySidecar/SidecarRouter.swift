@@ -1,3 +1,4 @@
+import EstuaryAccess
 import EstuaryConfig
 import Foundation
 import HTTPTypes
@@ -15,11 +16,23 @@ import NIOCore
 ///
 /// Errors are JSON `{"error": …, "detail": …}`, with `field` when one field is at fault.
 enum SidecarRouter {
+    /// The right each request needs (issue 9): `/admin/*` needs view rights to read and edit rights to change,
+    /// `/metrics` metrics rights; the config_external endpoints, `/status` and `/healthz` are open.
+    @Sendable static func classify(_ request: Request) -> AccessNeed {
+        let path = request.uri.path
+        if path == "/metrics" { return .metrics }
+        guard path.hasPrefix("/admin/") || path == "/admin" else { return .open }
+        return request.method == .get || request.method == .head ? .view : .edit
+    }
+
     /// Streams per page of `/streams`; the rest follow through `next`.
     static let pageSize = 1000
 
-    static func build(_ sidecar: Sidecar) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    static func build(_ sidecar: Sidecar) -> Router<EstuaryRequestContext> {
+        let router = Router(context: EstuaryRequestContext.self)
+        router.add(
+            middleware: APIAccessMiddleware(
+                policy: APIAccessPolicy(sidecar.settings.access), throttle: sidecar.authFailures, classify: classify))
         let state = sidecar.state
         router.get("/healthz") { _, _ in "ok\n" }
         for path in ["/streams", "/update_streams_list", "/update-streams"] {
@@ -298,7 +311,7 @@ enum SidecarRouter {
 
     // MARK: - Helpers
 
-    private static func streamKey(_ request: Request, _ context: BasicRequestContext) -> StreamKey {
+    private static func streamKey(_ request: Request, _ context: EstuaryRequestContext) -> StreamKey {
         let name = context.parameters.getCatchAll().joined(separator: "/")
         let role = request.uri.queryParameters["role"].map(String.init) ?? "ingest"
         return StreamKey(role: role, name: name)

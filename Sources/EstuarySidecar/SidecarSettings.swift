@@ -1,3 +1,4 @@
+import EstuaryConfig
 import Foundation
 
 /// A config-sidecar's settings (DESIGN §7): flags win over the environment.
@@ -26,6 +27,10 @@ public struct SidecarSettings: Sendable, Equatable {
     public var deadAfter: Double
     /// Whether to move streams between nodes to even out load (`SIDECAR_REBALANCE`, default true).
     public var rebalance: Bool
+
+    /// Who may use the admin API and `/metrics`: `ESTUARY_API_TOKEN`, `ESTUARY_EDIT_AUTH`, `ESTUARY_VIEW_AUTH`,
+    /// `ESTUARY_METRICS_AUTH`, as on the nodes (issue 9); the config_external endpoints its node reads stay open.
+    public var access = AccessConfig()
 
     /// Creates settings with the defaults.
     public init(
@@ -100,12 +105,23 @@ public struct SidecarSettings: Sendable, Equatable {
         let hostname = value("HOSTNAME") ?? ProcessInfo.processInfo.hostName
         let identity = SidecarIdentity(
             hostname: hostname, role: role, advertise: value("SIDECAR_ADVERTISE") ?? "", labels: labels, capacity: capacity)
-        return SidecarSettings(
+        let access: AccessConfig
+        do {
+            access = try AccessConfig().applying(environment: environment)
+        } catch {
+            guard case .invalidValue(let source, let value, let reason) = error else {
+                throw .invalidSetting(name: "access", value: "***", reason: "\(error)")
+            }
+            throw .invalidSetting(name: source, value: value, reason: reason)
+        }
+        var settings = SidecarSettings(
             listenHost: String(listen[..<colon]), listenPort: port, upstream: upstream, replicaPath: value("SIDECAR_REPLICA"),
             identity: identity,
             nodeURL: flags["SIDECAR_NODE_URL"].flatMap { $0 } ?? environment["SIDECAR_NODE_URL"] ?? "http://127.0.0.1:8080",
             separateEndpoints: try bool("SIDECAR_SEPARATE_ENDPOINTS", true), dynamicStreams: try bool("SIDECAR_DYNAMIC_STREAMS", true),
             episodes: try bool("SIDECAR_EPISODES", true), pollInterval: try number("SIDECAR_POLL_INTERVAL", 1),
             deadAfter: try number("SIDECAR_DEAD_AFTER", 2), rebalance: try bool("SIDECAR_REBALANCE", true))
+        settings.access = access
+        return settings
     }
 }

@@ -2,11 +2,14 @@ import AsyncHTTPClient
 import EstuaryClusterAuth
 import EstuaryMP4
 import EstuaryMedia
+import EstuaryTLS
 import NIOCore
 import NIOHTTP1
 
 /// `m4f://host:port/name`: pulls another node's live M4F output (`GET /name/m4f`), signed
 /// with the cluster key when one is configured, and relays its frames with their UTC times.
+/// `m4fs://host:port/name` does the same over HTTPS (default port 443), verifying the node's certificate
+/// against the client's trust (the system roots plus `tls.ca`).
 /// Upstream fragment boundaries are kept (the sink is flushed after each fragment).
 public struct M4FSource: MediaSource {
     public let displayURL: String
@@ -23,7 +26,8 @@ public struct M4FSource: MediaSource {
         self.displayURL = displayURL
         self.requestPath = "/\(name)/m4f"
         let host = parsed.host.contains(":") ? "[\(parsed.host)]" : parsed.host
-        self.requestURL = "http://\(host):\(parsed.port ?? 80)\(requestPath)"
+        let secure = parsed.scheme == "m4fs"
+        self.requestURL = "\(secure ? "https" : "http")://\(host):\(parsed.port ?? (secure ? 443 : 80))\(requestPath)"
         self.client = client
         self.auth = auth
     }
@@ -38,7 +42,7 @@ public struct M4FSource: MediaSource {
             response = try await client.execute(request, timeout: .seconds(10))
         } catch {
             if Task.isCancelled { return }
-            throw SourceError.connectionFailed(url: displayURL, reason: "\(error)")
+            throw SourceError.connectionFailed(url: displayURL, reason: TLSError.explain(error) ?? "\(error)")
         }
         if response.status == .unauthorized { throw SourceError.unauthorized(url: displayURL) }
         guard response.status == .ok else { throw SourceError.httpStatus(url: displayURL, status: Int(response.status.code)) }

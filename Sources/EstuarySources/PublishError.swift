@@ -8,6 +8,8 @@ public enum PublishError: Error, Equatable, CustomStringConvertible {
     case alreadyPublishing(stream: String)
     /// The configuration backend could not be asked about an unknown name.
     case backendUnavailable(stream: String, reason: String)
+    /// The stream's `on_publish` backend refused the publisher, or could not be asked and fails closed.
+    case denied(stream: String, reason: String)
 
     public var description: String {
         switch self {
@@ -16,6 +18,7 @@ public enum PublishError: Error, Equatable, CustomStringConvertible {
         case .alreadyPublishing(let name): "stream '\(name)' already has a publisher"
         case .backendUnavailable(let name, let reason):
             "stream '\(name)' is unknown here and the configuration backend could not be asked: \(reason)"
+        case .denied(let name, let reason): "publishing to stream '\(name)' was refused: \(reason)"
         }
     }
 
@@ -26,6 +29,7 @@ public enum PublishError: Error, Equatable, CustomStringConvertible {
         case .wrongPassword: "wrong_password"
         case .alreadyPublishing: "already_publishing"
         case .backendUnavailable: "config_external_error"
+        case .denied: "publish_denied"
         }
     }
 }

@@ -34,7 +34,7 @@ public struct SourceFactory: Sendable {
             case .success(let clip): return FakeSource(url: display, clip: clip)
             case .failure(let error): throw error
             }
-        case "m4f":
+        case "m4f", "m4fs":
             let key = input.clusterKey ?? clusterKey
             return try M4FSource(url: input.url, displayURL: display, client: httpClient, auth: key.map { ClusterAuth(key: $0) })
         case "udp":

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import EstuaryNode
 import EstuaryReplication
 import Foundation
@@ -28,10 +29,23 @@ struct ReplicatorCommand: AsyncParsableCommand {
             logger.critical("cannot start: \(error)")
             throw error
         }
-        let replicator = Replicator(settings: settings, logger: logger)
+        let client: HTTPClient
+        do {
+            client = try Replicator.makeHTTPClient(settings)
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw error
+        }
+        let replicator = Replicator(settings: settings, logger: logger, client: client)
         let app = ReplicatorStatusServer.application(for: replicator, logger: logger)
         logger.info(
             "replicating into \(settings.target)", metadata: ["speed_limit": "\(settings.speedLimit.map(String.init) ?? "none")"])
-        try await NodeLauncher.runServices([app, replicator], logger: logger, shutdownTimeout: .seconds(10))
+        do {
+            try await NodeLauncher.runServices([app, replicator], logger: logger, shutdownTimeout: .seconds(10))
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
     }
 }

@@ -145,8 +145,35 @@ import Testing
     @Test func environmentKeysMatchTheDesign() {
         #expect(
             NodeEnvironmentKey.allCases.map(\.rawValue).sorted() == [
-                "ESTUARY_CLUSTER_KEY", "ESTUARY_CONFIG", "ESTUARY_HTTP_PORT", "ESTUARY_REPLICATION_PORT", "ESTUARY_RTMP_PORT",
-                "ESTUARY_STATE_DIR", "HOSTNAME", "STREAMER_CONFIG_EXTERNAL",
+                "ESTUARY_CLUSTER_KEY", "ESTUARY_CONFIG", "ESTUARY_HTTPS_PORT", "ESTUARY_HTTP_PORT", "ESTUARY_REPLICATION_PORT",
+                "ESTUARY_RTMP_PORT", "ESTUARY_STATE_DIR", "ESTUARY_TLS_CA", "ESTUARY_TLS_CERTIFICATE", "ESTUARY_TLS_KEY", "HOSTNAME",
+                "STREAMER_CONFIG_EXTERNAL",
             ])
+    }
+
+    @Test func anHTTPSListenerNeedsACertificateAndAKey() throws {
+        let yaml = """
+            listen: {http: 8080, https: 8443}
+            tls: {certificate: /tls/tls.crt, key: /tls/tls.key, ca: /tls/ca.crt}
+            """
+        let (file, warnings) = try NodeConfig.load(yaml: yaml)
+        #expect(warnings.isEmpty)
+        #expect(file.listen.https == 8443)
+        #expect(file.tls == TLSConfig(certificate: "/tls/tls.crt", key: "/tls/tls.key", ca: "/tls/ca.crt"))
+        #expect(throws: NodeConfigError.self) { try NodeConfig.load(yaml: "listen: {https: 8443}\ntls: {ca: /tls/ca.crt}") }
+        do {
+            _ = try NodeConfig.load(yaml: "listen: {https: 8443}")
+            Issue.record("an HTTPS port without a certificate was accepted")
+        } catch {
+            #expect("\(error)".contains("listen.https"), "\(error)")
+        }
+
+        let environment = ["ESTUARY_TLS_CERTIFICATE": "/env/tls.crt", "ESTUARY_TLS_CA": "/env/ca.crt", "ESTUARY_HTTPS_PORT": "9443"]
+        let settings = try NodeSettings.resolve(flags: NodeFlags(), environment: environment, file: file, defaultHostname: "h")
+        #expect(settings.httpsPort == 9443)
+        #expect(settings.tls == TLSConfig(certificate: "/env/tls.crt", key: "/tls/tls.key", ca: "/env/ca.crt"))
+        #expect(throws: NodeSettingsError.self) {
+            try NodeSettings.resolve(flags: NodeFlags(), environment: ["ESTUARY_HTTPS_PORT": "9443"], file: nil, defaultHostname: "h")
+        }
     }
 }

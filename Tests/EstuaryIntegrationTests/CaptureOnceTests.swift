@@ -42,6 +42,19 @@ final class TestProcesses: Sendable {
         waitpid(pid, &status, 0)
     }
 
+    /// Sends `signal` to one process, which stays in the list.
+    func signal(_ label: String, _ signal: Int32) {
+        guard let pid = running.withLock({ $0[label] }) else { return }
+        Foundation.kill(pid, signal)
+    }
+
+    /// Whether the process is still running.
+    func isRunning(_ label: String) -> Bool {
+        guard let pid = running.withLock({ $0[label] }) else { return false }
+        var status: Int32 = 0
+        return waitpid(pid, &status, WNOHANG) == 0
+    }
+
     /// Ends every process still running: SIGTERM, then SIGKILL.
     func stopAll() {
         let all = running.withLock { state -> [Int32] in

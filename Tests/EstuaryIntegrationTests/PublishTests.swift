@@ -233,7 +233,8 @@ extension IntegrationTests {
                         sender.manager.stream(named: "b")?.pushStatus.snapshot.first?.lastError?.contains("HTTP 404") == true
                     }
                     try await waitUntil("the unsupported scheme is reported") {
-                        sender.manager.stream(named: "c")?.pushStatus.snapshot.first?.lastError?.contains("only m4f:// pushes") == true
+                        sender.manager.stream(named: "c")?.pushStatus.snapshot.first?.lastError?.contains("only m4f:// and m4fs:// pushes")
+                            == true
                     }
                 }
                 #expect(node.manager.stream(named: "pushed")?.pipeline.statistics.framesIn == 0)
