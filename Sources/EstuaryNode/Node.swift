@@ -40,6 +40,7 @@ public final class Node: Service, Sendable {
     private let state = Mutex<(port: Int?, ready: Bool, waiters: [CheckedContinuation<Int, Never>])>((nil, false, []))
     private let rtmpState = Mutex<(port: Int?, error: String?)>((nil, nil))
     private let httpsState = Mutex<Int?>(nil)
+    private let replicationState = Mutex<Int?>(nil)
     /// The HTTPS listener's certificate store (nil without `listen.https`), or why the TLS files are unusable.
     private let tlsSetup: Result<TLSCertificateStore?, TLSError>
     /// Who may use the API (issue 9).
@@ -55,6 +56,8 @@ public final class Node: Service, Sendable {
     public var rtmpPort: Int? { rtmpState.withLock { $0.port } }
     /// The bound HTTPS port, once listening (nil while not, or without an HTTPS listener).
     public var httpsPort: Int? { httpsState.withLock { $0 } }
+    /// The bound replication port, once listening (nil while not, or without a replication listener).
+    public var replicationPort: Int? { replicationState.withLock { $0 } }
     /// The HTTPS listener's certificates (reloaded on change or SIGHUP), when it has one.
     public var tlsCertificates: TLSCertificateStore? { try? tlsSetup.get() }
 
@@ -174,6 +177,23 @@ public final class Node: Service, Sendable {
                     logger: logger)
                 group.addTask { try await secure.run() }
                 group.addTask { await cancelWhenGracefulShutdown { await certificates.run(hangups: hangups, logger: self.logger) } }
+            }
+            if let replicationPort = options.replicationPort {
+                // Archive only; TLS when the node serves HTTPS, so `m4fs://` primaries are replicated over TLS.
+                let tls = options.httpsPort == nil ? nil : certificates
+                let archive = Application(
+                    router: buildRouter(node: self, archiveOnly: true),
+                    server: tls.map { .tls(http1: .limited(by: connections), certificates: $0) } ?? .limited(by: connections),
+                    configuration: .init(
+                        address: .hostname(options.httpHost, port: replicationPort), serverName: "estuary-\(options.role)"),
+                    onServerRunning: { [self] channel in
+                        let port = channel.localAddress?.port ?? replicationPort
+                        replicationState.withLock { $0 = port }
+                        logger.info(
+                            "listening (replication)", metadata: ["port": .stringConvertible(port), "tls": .stringConvertible(tls != nil)])
+                    },
+                    logger: logger)
+                group.addTask { try await archive.run() }
             }
             group.addTask { await cancelWhenGracefulShutdown { await self.configSync.run() } }
             group.addTask { await cancelWhenGracefulShutdown { await DVRCleanup(node: self).run() } }

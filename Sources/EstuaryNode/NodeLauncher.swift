@@ -36,6 +36,7 @@ public enum NodeLauncher {
         options.rtmpPort = role == "ingest" ? settings.rtmpPort : nil
         options.access = settings.access
         options.httpsPort = settings.httpsPort
+        options.replicationPort = settings.replicationPort
         options.tls = settings.tls
         let node = Node(options: options, streams: settings.streams, logger: logger)
         try await runServices([node], logger: logger, shutdownTimeout: options.shutdownTimeout)

@@ -36,6 +36,9 @@ public struct NodeOptions: Sendable {
     public var dvrCleanupInterval: Duration = .seconds(60)
     /// API credentials, on_play/on_publish backends and client limits (issue 9).
     public var access = AccessConfig()
+    /// The archive-only replication listener (DESIGN §4.3, `listen: {replication: 8002}`); `nil` opens none, 0 picks
+    /// a free port. It speaks TLS, with the HTTPS listener's certificate, when the node has an HTTPS listener.
+    public var replicationPort: Int?
     /// The HTTPS listener (same endpoints as HTTP, with `tls`'s certificate); `nil` opens none, 0 picks a free port.
     public var httpsPort: Int?
     /// The HTTPS certificate and key, and the CA trusted for outgoing TLS (`m4fs://`, `https://`).

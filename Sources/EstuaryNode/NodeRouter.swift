@@ -14,9 +14,11 @@ import ServiceLifecycle
 
 /// The node's one router table: every HTTP endpoint of DESIGN §4 is listed here.
 ///
-/// Every request first passes ``APIAccessMiddleware`` with ``classify(_:)``'s verdict on the right it needs.
-public func buildRouter(node: Node) -> Router<EstuaryRequestContext> {
+/// Every request first passes ``APIAccessMiddleware`` with ``classify(_:)``'s verdict on the right it needs; with
+/// `archiveOnly` (the replication listener) it first passes ``ReplicationListenerFilter``.
+public func buildRouter(node: Node, archiveOnly: Bool = false) -> Router<EstuaryRequestContext> {
     let router = Router(context: EstuaryRequestContext.self)
+    if archiveOnly { router.add(middleware: ReplicationListenerFilter()) }
     router.add(middleware: APIAccessMiddleware(policy: node.accessPolicy, throttle: node.authFailures, classify: classify))
 
     // §4.4 operations

@@ -7,6 +7,7 @@ import EstuaryTestSupport
 import Foundation
 import Logging
 import NIOCore
+import NIOHTTP1
 import Synchronization
 import Testing
 
@@ -189,6 +190,51 @@ extension IntegrationTests {
                         let live = try #require(secondary.manager.stream(named: "live")?.recorder?.status)
                         #expect(live.droppedChunks == 0 && live.writeErrors == 0, "live recording suffered: \(live)")
                         #expect(try await archiveRanges(port: port, "live").count == 1, "the live archive has a gap")
+                    }
+                }
+            }
+        }
+
+        /// `replication_port` opens an archive-only listener (DESIGN §4.3): the segment list and the stored bytes,
+        /// nothing else; a secondary whose dvr block names that port is filled through it.
+        @Test func theReplicationListenerServesOnlyTheArchiveAndFeedsTheReplicator() async throws {
+            try await withTemporaryDirectory { directory in
+                let key = "replication-listener-key"
+                let now = Int64(Date().timeIntervalSince1970 * 1000) - 60_000
+                let primaryRoot = directory.appendingPathComponent("a").path
+                let seeded = try seedArchive(root: primaryRoot, name: "s", count: 4, size: 10_000, endingAtMs: now)
+                let idle = try await freeUDPPort()
+                let primaryStreams = [recorded("s", root: primaryRoot, input: "udp://127.0.0.1:\(idle)", timeout: 600)]
+                try await withNode(
+                    streams: primaryStreams, clusterKey: key, logLevel: .critical, options: { $0.replicationPort = 0 }
+                ) { primary, primaryPort in
+                    try await waitUntil("the replication listener is up") { primary.replicationPort != nil }
+                    let replicationPort = try #require(primary.replicationPort)
+                    let base = "http://127.0.0.1:\(replicationPort)"
+                    #expect(try await httpStatus("\(base)/healthz") == 200)
+                    let api = try await httpGet("\(base)/streamer/api/v3/streams")
+                    #expect(api.status == 404 && api.body.contains("not_on_replication_listener"), "\(api.status) \(api.body)")
+                    #expect(try await httpStatus("\(base)/s/index.m3u8") == 404, "no live playback on the replication port")
+                    #expect(try await httpSend(.PUT, "\(base)/streamer/api/v3/streams/x", json: "{}").status == 404)
+                    #expect(try await archiveSegments(port: replicationPort, "s", key: key).map(\.sha256) == seeded.map(\.sha256Hex))
+                    #expect(try await httpStatus("http://127.0.0.1:\(primaryPort)/streamer/api/v3/streams") == 200)
+
+                    let secondaryStreams = [
+                        recorded(
+                            "s", root: directory.appendingPathComponent("b").path, input: "m4f://127.0.0.1:\(primaryPort)/s", timeout: 600
+                        ) {
+                            $0.replicate = true
+                            $0.replicationPort = replicationPort
+                        }
+                    ]
+                    try await withNode(streams: secondaryStreams, clusterKey: key, logLevel: .critical) { _, port in
+                        let replicator = Self.replicator(target: port, clusterKey: key)
+                        try await Self.withReplicator(replicator) {
+                            try await waitUntil("the archive is copied through the replication listener", timeout: .seconds(30)) {
+                                (try? await archiveSegments(port: port, "s", key: key).map(\.sha256)) == seeded.map(\.sha256Hex)
+                            }
+                        }
+                        #expect(replicator.status["s"]?.primary.contains(":\(replicationPort)/") == true, "\(replicator.status)")
                     }
                 }
             }

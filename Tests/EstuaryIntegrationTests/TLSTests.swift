@@ -245,8 +245,9 @@ extension IntegrationTests {
             }
         }
 
-        /// The replicator copies from a primary's HTTPS listener (`m4fs://` input) trusting the test CA; with
-        /// another CA it reports `tls_error` and copies nothing.
+        /// The replicator copies from a primary's replication listener, which speaks TLS because the primary serves
+        /// HTTPS (`m4fs://` input, `replication_port`), trusting the test CA; with another CA it reports `tls_error`
+        /// and copies nothing.
         @Test func replicationRunsOverTLS() async throws {
             try await withTemporaryDirectory { directory in
                 let right = try TestCertificates.make("A", in: directory)
@@ -261,16 +262,26 @@ extension IntegrationTests {
                     logLevel: .critical,
                     options: {
                         $0.httpsPort = 0
+                        $0.replicationPort = 0
                         $0.tls = TLSConfig(certificate: right.certificate, key: right.key)
                     }
                 ) { primary, _ in
-                    try await waitUntil("the HTTPS listener is up") { primary.httpsPort != nil }
+                    try await waitUntil("the HTTPS and replication listeners are up") {
+                        primary.httpsPort != nil && primary.replicationPort != nil
+                    }
                     let httpsPort = try #require(primary.httpsPort)
+                    let replicationPort = try #require(primary.replicationPort)
+                    let client = try right.client()
+                    let archiveOnly = try await shuttingDown(client) { () async throws -> Result<Int, TestFailure> in
+                        await tlsStatus(client, "https://127.0.0.1:\(replicationPort)/streamer/api/v3/streams")
+                    }
+                    #expect(try archiveOnly.get() == 404, "the replication listener serves only the archive")
                     let secondaryStreams = [
                         recorded(
                             "s", root: directory.appendingPathComponent("b").path, input: "m4fs://127.0.0.1:\(httpsPort)/s", timeout: 600
                         ) {
                             $0.replicate = true
+                            $0.replicationPort = replicationPort
                         }
                     ]
                     try await withNode(
