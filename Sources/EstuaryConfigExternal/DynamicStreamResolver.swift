@@ -39,16 +39,23 @@ public final class DynamicStreamResolver: Sendable {
 
     private let state = Mutex(State())
 
+    /// The clock negative answers expire by (tests pass a clock they move by hand).
+    private let now: @Sendable () -> ContinuousClock.Instant
+
     /// Creates a resolver; ``run(fetch:)`` must run for requests to be answered.
-    public init(batchWindow: Duration = .milliseconds(50), negativeTTL: Duration = .seconds(3), negativeCacheLimit: Int = 100_000) {
+    public init(
+        batchWindow: Duration = .milliseconds(50), negativeTTL: Duration = .seconds(3), negativeCacheLimit: Int = 100_000,
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+    ) {
         self.batchWindow = batchWindow
         self.negativeTTL = negativeTTL
         self.negativeCacheLimit = negativeCacheLimit
+        self.now = now
     }
 
     /// Asks about one name; returns when its batch is answered.
     public func resolve(_ name: String) async -> Resolution {
-        let now = ContinuousClock.now
+        let now = self.now()
         if state.withLock({ state in
             guard let until = state.negative[name] else { return false }
             if until > now { return true }
@@ -74,7 +81,7 @@ public final class DynamicStreamResolver: Sendable {
 
     /// Whether `name` is in the negative cache now.
     public func isKnownMissing(_ name: String) -> Bool {
-        let now = ContinuousClock.now
+        let now = self.now()
         return state.withLock { ($0.negative[name] ?? now) > now }
     }
 
@@ -131,10 +138,10 @@ public final class DynamicStreamResolver: Sendable {
             for continuation in continuations { continuation.resume(returning: resolution) }
         }
         guard !missing.isEmpty else { return }
-        let until = ContinuousClock.now + negativeTTL
+        let until = self.now() + negativeTTL
         state.withLock { state in
             if state.negative.count + missing.count > negativeCacheLimit {
-                let now = ContinuousClock.now
+                let now = self.now()
                 state.negative = state.negative.filter { $0.value > now }
                 if state.negative.count + missing.count > negativeCacheLimit {
                     let keep = state.negative.sorted { $0.value > $1.value }.prefix(max(0, negativeCacheLimit - missing.count))
