@@ -338,6 +338,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "EstuaryReplicationTests", dependencies: ["EstuaryReplication"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EstuarySidecarTests",
             dependencies: ["EstuarySidecar", "EstuaryConfig", "EstuaryTestSupport"],

@@ -29,15 +29,20 @@ struct ReplicationCommand: AsyncParsableCommand {
             var target: String
             var speedLimit: Int?
             var streams: [String: Stream]
+            var heldForLive: Bool?
+            var laggingLive: [String]?
         }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         let status = try decoder.decode(Status.self, from: Data(body.readableBytesView))
         print("target \(status.target)   speed limit \(status.speedLimit.map { "\($0 / 1_000_000) Mbit/s" } ?? "none")")
+        if status.heldForLive == true {
+            print("paused: the target's live recording lags (\((status.laggingLive ?? []).joined(separator: "; ")))")
+        }
         print("STREAM".padding(toLength: 24, withPad: " ", startingAt: 0) + "PRESENT  GAPS  MISSING  COPIED        STATE")
         for name in status.streams.keys.sorted() {
             guard let stream = status.streams[name] else { continue }
-            let state = stream.lastError.map { "error: \($0)" } ?? (stream.running ? "copying" : "idle")
+            let state = (stream.lastError.map { "error: \($0)" } ?? (stream.running ? "copying" : "idle")) + "  from \(stream.primary)"
             let copied = "\(stream.copiedSegments) (\(stream.copiedBytes / 1_000_000) MB)"
             print(
                 name.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "%6.1f%%", stream.percent) + "  "

@@ -24,6 +24,12 @@ public struct SourceConfig: Sendable, Equatable {
         return true
     }
 
+    /// The source node's HTTP base for its API, `http://host:port` (`https://` for `m4fs://`); nil without a host.
+    public var apiBase: String? {
+        guard let hostPort = URLText.hostAndPort(of: url), !hostPort.isEmpty else { return nil }
+        return "\(URLText.scheme(of: url) == "m4fs" ? "https" : "http")://\(hostPort)"
+    }
+
     /// The configuration of the source's stream `name` on this node: one input `url/name` and this
     /// source's `dvr`.
     public func streamConfig(name: String) -> StreamConfig {

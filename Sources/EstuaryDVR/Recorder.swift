@@ -42,6 +42,9 @@ public final class Recorder: Sendable {
 
     public var status: RecorderStatus { statusState.withLock { $0 } }
 
+    /// Bytes queued for the disk and not yet taken by the writer: how far live recording lags behind.
+    public var queuedBytes: Int { queue.withLock { $0.bytes } }
+
     /// Queues a chunk (M4F header or media). Cheap; safe from any thread.
     public func record(_ chunk: LiveChunk) {
         let (waiter, dropped) = queue.withLock { queue -> (CheckedContinuation<Void, Never>?, Int) in

@@ -51,6 +51,8 @@ public final class Node: Service, Sendable {
     public let connections: ConnectionCounter
     /// The `on_play`/`on_publish` backends, with their cache.
     public let authorization: AuthorizationBackend
+    /// The streams of the YAML's `sources:` (idle without any).
+    public let sourceFollower: SourceFollower
 
     /// The bound RTMP port, once listening (nil while not, or when the node has no RTMP listener).
     public var rtmpPort: Int? { rtmpState.withLock { $0.port } }
@@ -89,6 +91,9 @@ public final class Node: Service, Sendable {
         let factory = SourceFactory(
             httpClient: httpClient, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, clusterKey: options.clusterKey)
         self.manager = StreamManager(factory: factory, readerLimits: options.readerLimits, logger: logger)
+        self.sourceFollower = SourceFollower(
+            sources: options.sources, manager: manager, client: httpClient, clusterKey: options.clusterKey, logger: logger,
+            interval: options.sourcePollInterval)
         self.stateStore = options.stateDirectory.map { NodeStateStore(directory: $0) }
         var loaded = NodeStateStore.State()
         var loadError: String?
@@ -196,6 +201,7 @@ public final class Node: Service, Sendable {
                 group.addTask { try await archive.run() }
             }
             group.addTask { await cancelWhenGracefulShutdown { await self.configSync.run() } }
+            group.addTask { await cancelWhenGracefulShutdown { await self.sourceFollower.run() } }
             group.addTask { await cancelWhenGracefulShutdown { await DVRCleanup(node: self).run() } }
             if let rtmpPort = options.rtmpPort {
                 let server = RTMPServer(host: options.httpHost, port: rtmpPort, logger: logger) { request in
@@ -438,9 +444,10 @@ public final class Node: Service, Sendable {
         var configExternalSource: String?
         var configExternalError: ConfigExternalStatus.Problem?
         var configExternalStatus: ConfigExternalStatus?
+        var sources: [SourceFollower.SourceStatus]?
 
         enum CodingKeys: String, CodingKey {
-            case hostname, role, streams
+            case hostname, role, streams, sources
             case clusterKey = "cluster_key"
             case configExternal = "config_external"
             case configExternalSource = "config_external_source"
@@ -455,6 +462,7 @@ public final class Node: Service, Sendable {
         return ConfigReport(
             hostname: options.hostname, role: options.role, clusterKey: options.clusterKey == nil ? nil : "***", streams: manager.all.count,
             configExternal: selection.map { SecretMasking.mask(url: $0.url) }, configExternalSource: selection?.source,
-            configExternalError: status?.error, configExternalStatus: status)
+            configExternalError: status?.error, configExternalStatus: status,
+            sources: sourceFollower.sources.isEmpty ? nil : sourceFollower.status)
     }
 }

@@ -38,6 +38,7 @@ public enum NodeLauncher {
         options.httpsPort = settings.httpsPort
         options.replicationPort = settings.replicationPort
         options.tls = settings.tls
+        options.sources = settings.sources
         let node = Node(options: options, streams: settings.streams, logger: logger)
         try await runServices([node], logger: logger, shutdownTimeout: options.shutdownTimeout)
     }

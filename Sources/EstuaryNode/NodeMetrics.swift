@@ -37,7 +37,7 @@ public final class NodeMetrics: Sendable {
 
     /// Refreshes the config_external and per-origin gauges.
     func refresh(configSync: ConfigSync, enabled: Bool, counts: [StreamOrigin: Int]) {
-        for origin in [StreamOrigin.file, .api, .external, .dynamic] {
+        for origin in [StreamOrigin.file, .api, .external, .dynamic, .source] {
             gauge(
                 name: "estuary_streams", labels: [("origin", origin.rawValue)],
                 help: "Running streams by where their configuration came from"

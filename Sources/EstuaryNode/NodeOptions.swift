@@ -43,6 +43,10 @@ public struct NodeOptions: Sendable {
     public var httpsPort: Int?
     /// The HTTPS certificate and key, and the CA trusted for outgoing TLS (`m4fs://`, `https://`).
     public var tls = TLSConfig()
+    /// The YAML's `sources:`: other nodes whose streams this node takes (``SourceFollower``).
+    public var sources: [SourceConfig] = []
+    /// How often each source's stream list is read.
+    public var sourcePollInterval: Duration = .seconds(3)
     /// Size and free bytes of the filesystem holding a path (`statvfs`); tests may substitute a probe.
     public var diskUsageProbe: @Sendable (String) -> (total: Int, available: Int)? = StreamArchive.filesystem
 

@@ -14,12 +14,16 @@ import ServiceLifecycle
 
 /// The node's one router table: every HTTP endpoint of DESIGN §4 is listed here.
 ///
-/// Every request first passes ``APIAccessMiddleware`` with ``classify(_:)``'s verdict on the right it needs; with
+/// Every request first passes ``APIAccessMiddleware`` with ``classify(_:clusterAuth:)``'s verdict on the right it needs; with
 /// `archiveOnly` (the replication listener) it first passes ``ReplicationListenerFilter``.
 public func buildRouter(node: Node, archiveOnly: Bool = false) -> Router<EstuaryRequestContext> {
     let router = Router(context: EstuaryRequestContext.self)
     if archiveOnly { router.add(middleware: ReplicationListenerFilter()) }
-    router.add(middleware: APIAccessMiddleware(policy: node.accessPolicy, throttle: node.authFailures, classify: classify))
+    let clusterAuth = node.clusterAuth
+    router.add(
+        middleware: APIAccessMiddleware(policy: node.accessPolicy, throttle: node.authFailures) { request in
+            classify(request, clusterAuth: clusterAuth)
+        })
 
     // §4.4 operations
     router.get("/healthz") { _, _ in "ok\n" }
@@ -214,14 +218,21 @@ public func buildRouter(node: Node, archiveOnly: Bool = false) -> Router<Estuary
 
 /// The right each request of the node needs (issue 9): `/healthz`, `/readyz`, playback and the node-to-node
 /// endpoints (which check their own cluster signature) are open to the API policy; `/metrics` needs metrics
-/// rights; the rest of `/streamer/api/v3` needs view rights to read and edit rights to change.
-@Sendable func classify(_ request: Request) -> AccessNeed {
+/// rights; the rest of `/streamer/api/v3` needs view rights to read and edit rights to change. A read signed with
+/// the cluster key (another node following this one's `sources:`, a replicator listing its target) has view rights.
+@Sendable func classify(_ request: Request, clusterAuth: ClusterAuth? = nil) -> AccessNeed {
     let path = request.uri.path
     if path == "/metrics" { return .metrics }
     guard path.hasPrefix("/streamer/api/") else { return .open }
     if path.hasSuffix("/dvr/segments") || path.hasSuffix("/dvr/import") || path.hasSuffix("/dvr/replication") { return .open }
     switch request.method {
-    case .get, .head: return .view
+    case .get, .head:
+        if let clusterAuth, let header = request.headers[.authorization], header.hasPrefix(ClusterAuth.scheme + " "),
+            (try? clusterAuth.verify(header: header, method: request.method.rawValue, path: path)) != nil
+        {
+            return .open
+        }
+        return .view
     default: return .edit
     }
 }

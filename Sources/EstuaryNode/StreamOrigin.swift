@@ -14,4 +14,6 @@ public enum StreamOrigin: String, Sendable, Codable {
     case external
     /// A config_external backend, asked for an unknown name on demand.
     case dynamic
+    /// A `sources:` entry of the YAML file: a stream another node has (``SourceFollower``).
+    case source
 }

@@ -1,4 +1,5 @@
 import EstuaryConfig
+import EstuaryDVR
 import EstuaryHub
 import EstuaryLive
 import EstuaryMedia
@@ -70,9 +71,15 @@ struct StreamReport: Encodable {
         var replicate: Bool
         var replicationPort: Int?
         var replicationSpeed: Int?
+        /// Media queued for the disk and not yet written: a replicator backs off while live recording lags.
+        var recordingBacklogBytes: Int
+        /// Media chunks dropped because the disk fell behind (each one a gap).
+        var recordingDroppedChunks: Int
 
         enum CodingKeys: String, CodingKey {
             case expiration, replicate
+            case recordingBacklogBytes = "recording_backlog_bytes"
+            case recordingDroppedChunks = "recording_dropped_chunks"
             case storageLimit = "storage_limit"
             case replicationPort = "replication_port"
             case replicationSpeed = "replication_speed"
@@ -105,10 +112,12 @@ struct StreamReport: Encodable {
         inputs = stream.config.inputsByPriority.enumerated().map { index, config in
             Input(url: SecretMasking.mask(url: config.url), priority: config.priority, active: input.activeInput == index)
         }
+        let recorder = stream.recorder
         dvr = stream.config.dvr.map {
             DVR(
                 expiration: $0.expiration, storageLimit: $0.storageLimit, replicate: $0.replicate, replicationPort: $0.replicationPort,
-                replicationSpeed: $0.replicationSpeed)
+                replicationSpeed: $0.replicationSpeed, recordingBacklogBytes: recorder?.queuedBytes ?? 0,
+                recordingDroppedChunks: recorder?.status.droppedChunks ?? 0)
         }
         pushes = stream.pushStatus.snapshot
         publisher = stream.publisher

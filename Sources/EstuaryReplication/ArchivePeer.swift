@@ -32,6 +32,9 @@ public struct ArchivePeer: Sendable {
         switch response.status.code {
         case 200..<300: return
         case 401: throw ReplicationError("unauthorized", "\(base) refused \(what) (401): check cluster_key")
+        case 404:
+            let body = (try? await response.body.collect(upTo: 4096)).map { String(buffer: $0) } ?? ""
+            throw ReplicationError("not_found", "\(base) has no \(what) (404 \(body.prefix(200)))")
         default:
             let body = (try? await response.body.collect(upTo: 4096)).map { String(buffer: $0) } ?? ""
             throw ReplicationError("http_error", "\(base) answered \(what) with HTTP \(response.status.code) \(body.prefix(200))")
@@ -72,8 +75,12 @@ public struct ArchivePeer: Sendable {
             public var replicate: Bool
             public var replicationPort: Int?
             public var replicationSpeed: Int?
+            public var recordingBacklogBytes: Int?
+            public var recordingDroppedChunks: Int?
             enum CodingKeys: String, CodingKey {
                 case expiration, replicate
+                case recordingBacklogBytes = "recording_backlog_bytes"
+                case recordingDroppedChunks = "recording_dropped_chunks"
                 case replicationPort = "replication_port"
                 case replicationSpeed = "replication_speed"
             }

@@ -25,7 +25,8 @@ public struct RemoteSegment: Sendable, Equatable, Hashable, Codable {
 /// `archive-FROM-DURATION.m4f`).
 ///
 /// Guarantees: a primary segment is missing when the target has no segment with the same start and
-/// sha256; runs never join across a gap in the primary's archive; segments newer than `settledBeforeMs`
+/// sha256 and no segment that covers its whole time span (a node that recorded the same moments itself, as
+/// in cross-replication, is not sent the other's partial segment of them); runs never join across a gap in the primary's archive; segments newer than `settledBeforeMs`
 /// (still being recorded live on both sides) are left to live recording.
 public struct ReplicationPlan: Sendable, Equatable {
     /// Runs of missing segments, in the order they will be copied.
@@ -46,12 +47,13 @@ public struct ReplicationPlan: Sendable, Equatable {
         primary: [RemoteSegment], target: [RemoteSegment], settledBeforeMs: Int64, newestFirst: Bool = true, toleranceMs: Int64 = 1000
     ) {
         let held = Set(target.map { "\($0.startMs)/\($0.sha256)" })
+        let covering = Self.coveringSpans(target)
         let sorted = primary.sorted { $0.startMs < $1.startMs }
         var runs: [[RemoteSegment]] = []
         var current: [RemoteSegment] = []
         var present = 0
         for segment in sorted {
-            if held.contains("\(segment.startMs)/\(segment.sha256)") {
+            if held.contains("\(segment.startMs)/\(segment.sha256)") || Self.covers(covering, segment) {
                 present += 1
                 if !current.isEmpty {
                     runs.append(current)
@@ -70,5 +72,27 @@ public struct ReplicationPlan: Sendable, Equatable {
         self.runs = newestFirst ? runs.reversed() : runs
         primaryCount = sorted.count
         presentCount = present
+    }
+
+    /// The target's segments as spans sorted by start, each with the furthest end reached by it or an earlier
+    /// span (so one binary search answers "does anything cover this?").
+    static func coveringSpans(_ segments: [RemoteSegment]) -> [(start: Int64, reach: Int64)] {
+        var reach = Int64.min
+        return segments.sorted { $0.startMs < $1.startMs }.map { segment in
+            reach = max(reach, segment.endMs)
+            return (segment.startMs, reach)
+        }
+    }
+
+    /// Whether one target segment spans all of `segment`: the last span starting at or before it reaches its end.
+    /// (`reach` is a running maximum, so it may come from an earlier span; that span also started before.)
+    static func covers(_ spans: [(start: Int64, reach: Int64)], _ segment: RemoteSegment) -> Bool {
+        var low = 0
+        var high = spans.count
+        while low < high {
+            let middle = (low + high) / 2
+            if spans[middle].start <= segment.startMs { low = middle + 1 } else { high = middle }
+        }
+        return low > 0 && spans[low - 1].reach >= segment.endMs
     }
 }

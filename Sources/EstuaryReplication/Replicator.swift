@@ -8,7 +8,8 @@ import ServiceLifecycle
 import Synchronization
 
 /// The replicator of one secondary dvr-node (DESIGN §1, §4.2): it learns the replicated streams from its
-/// target's API (`dvr.replicate` with an `m4f://primary/name` input), compares the primary's
+/// target's API (`dvr.replicate` with `m4f://` inputs; the first of them that records the stream is its primary,
+/// so two dvr-nodes can replicate crosswise), compares the primary's
 /// `dvr/segments` with the target's over the target's depth, and copies what is missing —
 /// `archive-FROM-DURATION.m4f` from the primary streamed into the target's `dvr/import` — newest gaps
 /// first, through one speed limit shared by every stream.
@@ -25,6 +26,10 @@ public final class Replicator: Service, Sendable {
     let client: HTTPClient
     let logger: Logger
     private let states = Mutex<[String: StreamState]>([:])
+    /// Per-stream limits (`replication_speed`), inside the total one; rebuilt when a stream's speed changes.
+    private let streamBuckets = Mutex<[String: TokenBucket]>([:])
+    /// The target's lagging streams at the last live check (empty while live recording keeps up).
+    private let liveLag = Mutex<[String]>([])
 
     /// One stream's replication state, as `GET /status` shows it.
     public struct StreamState: Sendable, Encodable {
@@ -81,10 +86,68 @@ public final class Replicator: Service, Sendable {
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                await self.cycle()
-                try? await Task.sleep(for: self.settings.interval)
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        await self.cycle()
+                        try? await Task.sleep(for: self.settings.interval)
+                    }
+                }
+                group.addTask { await self.watchLiveRecording() }
             }
+        }
+    }
+
+    /// The target's streams whose live recording lagged at the last check; replication is held meanwhile.
+    public var laggingLiveStreams: [String] { liveLag.withLock { $0 } }
+
+    /// While any stream is being copied, checks the target's live recording every
+    /// ``ReplicatorSettings/liveCheckInterval`` and holds the speed limit for ``ReplicatorSettings/liveHold``
+    /// whenever a recorder lags (``LiveLoadGuard``): replication yields the disk and the network to live media.
+    func watchLiveRecording() async {
+        var guardian = LiveLoadGuard(backlogLimit: settings.liveBacklogLimit)
+        let target = ArchivePeer(base: settings.target, clusterKey: settings.clusterKey, client: client)
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: settings.liveCheckInterval)
+            } catch {
+                return
+            }
+            guard states.withLock({ $0.values.contains { $0.running } }) else { continue }
+            guard let entries = try? await target.streams() else { continue }
+            let samples = entries.compactMap { entry in
+                entry.dvr.map {
+                    LiveLoadGuard.Sample(
+                        name: entry.name, backlogBytes: $0.recordingBacklogBytes ?? 0, droppedChunks: $0.recordingDroppedChunks ?? 0)
+                }
+            }
+            let lagging = guardian.lagging(samples)
+            let before = liveLag.withLock { state in
+                defer { state = lagging }
+                return state
+            }
+            if !lagging.isEmpty {
+                bucket.hold(for: settings.liveHold)
+                if before.isEmpty {
+                    logger.warning("replicator: the target's live recording lags; replication paused", metadata: ["streams": "\(lagging)"])
+                }
+            } else if !before.isEmpty {
+                logger.info("replicator: the target's live recording caught up; replication resumes")
+            }
+        }
+    }
+
+    /// The stream's own limit (`replication_speed`), nil without one.
+    func streamBucket(_ name: String, bitsPerSecond: Int?) -> TokenBucket? {
+        streamBuckets.withLock { buckets in
+            guard let bitsPerSecond, bitsPerSecond > 0 else {
+                buckets[name] = nil
+                return nil
+            }
+            if let bucket = buckets[name], bucket.bytesPerSecond == Double(bitsPerSecond) / 8 { return bucket }
+            let bucket = TokenBucket(bitsPerSecond: bitsPerSecond)
+            buckets[name] = bucket
+            return bucket
         }
     }
 
@@ -98,25 +161,35 @@ public final class Replicator: Service, Sendable {
             logger.warning("replicator: cannot list the target's streams", metadata: ["error": "\(error)"])
             return
         }
-        let replicated = entries.compactMap { entry -> (ArchivePeer.StreamEntry, String, String)? in
-            guard let dvr = entry.dvr, dvr.replicate,
-                let input = entry.inputs.first(where: { $0.url.hasPrefix("m4f://") || $0.url.hasPrefix("m4fs://") }),
-                let (base, name) = Self.primary(of: input.url, replicationPort: dvr.replicationPort)
-            else { return nil }
-            return (entry, base, name)
+        let replicated = entries.compactMap { entry -> (ArchivePeer.StreamEntry, [Peer])? in
+            guard let dvr = entry.dvr, dvr.replicate else { return nil }
+            let peers = entry.inputs.compactMap { input in
+                Self.primary(of: input.url, replicationPort: dvr.replicationPort).map { Peer(base: $0.0, name: $0.1) }
+            }
+            return peers.isEmpty ? nil : (entry, peers)
         }
         let names = Set(replicated.map(\.0.name))
         states.withLock { states in for name in states.keys where !names.contains(name) { states[name] = nil } }
+        streamBuckets.withLock { buckets in for name in buckets.keys where !names.contains(name) { buckets[name] = nil } }
         await withTaskGroup(of: Void.self) { group in
-            for (entry, base, primaryName) in replicated {
+            for (entry, peers) in replicated {
                 let due = states.withLock { states -> Bool in
-                    if states[entry.name] == nil { states[entry.name] = StreamState(primary: "\(base)/\(primaryName)") }
+                    if states[entry.name] == nil { states[entry.name] = StreamState(primary: peers[0].description) }
                     return states[entry.name]!.nextAttempt <= .now
                 }
                 guard due else { continue }
-                group.addTask { await self.replicate(entry, primaryBase: base, primaryName: primaryName, target: target) }
+                group.addTask { await self.replicate(entry, peers: peers, target: target) }
             }
         }
+    }
+
+    /// A node that may hold a replicated stream's archive: one of the stream's `m4f://` inputs.
+    struct Peer: Sendable, CustomStringConvertible {
+        /// `http(s)://host:port` (the replication port when the stream names one).
+        var base: String
+        /// The stream's name on that node.
+        var name: String
+        var description: String { "\(base)/\(name)" }
     }
 
     /// `m4f://host:port/name` → (`http://host:port'`, `name`), with the replication port when given;
@@ -137,17 +210,40 @@ public final class Replicator: Service, Sendable {
         }
     }
 
-    private func replicate(_ entry: ArchivePeer.StreamEntry, primaryBase: String, primaryName: String, target: ArchivePeer) async {
-        let primary = ArchivePeer(base: primaryBase, clusterKey: settings.clusterKey, client: client)
+    /// The first of `peers` (the stream's `m4f://` inputs, in priority order) that records the stream: an
+    /// ingest node without archive (404) or a peer that is down is passed over, so that two dvr-nodes that
+    /// each record live from ingest and list each other as a lower-priority input replicate crosswise.
+    /// When none answers, the most telling error is thrown (a refusal or a damaged answer before "down",
+    /// "down" before "not recorded there").
+    private func archiveSource(
+        _ peers: [Peer], fromSeconds: Int64
+    ) async throws(ReplicationError) -> (ArchivePeer, Peer, [RemoteSegment]) {
+        var errors: [ReplicationError] = []
+        for peer in peers {
+            let primary = ArchivePeer(base: peer.base, clusterKey: settings.clusterKey, client: client)
+            do {
+                return (primary, peer, try await primary.segments(peer.name, fromSeconds: fromSeconds))
+            } catch {
+                errors.append(error)
+            }
+        }
+        let rank = ["not_found": 2, "unreachable": 1]
+        throw errors.min { rank[$0.reason, default: 0] < rank[$1.reason, default: 0] } ?? ReplicationError("not_found", "no m4f:// input")
+    }
+
+    private func replicate(_ entry: ArchivePeer.StreamEntry, peers: [Peer], target: ArchivePeer) async {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let depth = Int64(entry.dvr?.expiration ?? 0)
         let fromSeconds = depth > 0 ? now / 1000 - depth : 0
+        let received = ByteCount()
         do {
-            let source = try await primary.segments(primaryName, fromSeconds: fromSeconds)
+            let (primary, peer, source) = try await archiveSource(peers, fromSeconds: fromSeconds)
+            let primaryName = peer.name
             let held = try await target.segments(entry.name, fromSeconds: fromSeconds)
             var plan = ReplicationPlan(
                 primary: source, target: held, settledBeforeMs: now - settings.settleMs, newestFirst: settings.newestFirst)
             update(entry.name) { state in
+                state.primary = peer.description
                 state.percent = plan.percentPresent
                 state.missingSegments = plan.missing
                 state.gaps = plan.runs.count
@@ -160,7 +256,10 @@ public final class Replicator: Service, Sendable {
                 let duration = max(1, (run[run.count - 1].endMs + 999) / 1000 - from)
                 let response = try await primary.archive(primaryName, from: from, duration: duration)
                 let bucket = self.bucket
+                let own = streamBucket(entry.name, bitsPerSecond: entry.dvr?.replicationSpeed)
                 let body = response.body.map { chunk -> ByteBuffer in
+                    received.add(chunk.readableBytes)
+                    try await own?.take(chunk.readableBytes)
                     try await bucket.take(chunk.readableBytes)
                     return chunk
                 }
@@ -209,6 +308,9 @@ public final class Replicator: Service, Sendable {
             let (failures, first) = states.withLock { states -> (Int, Bool) in
                 guard var state = states[entry.name] else { return (1, true) }
                 let first = state.lastError != failure.description
+                // An attempt that received archive before failing (a primary killed mid-copy) made progress: the
+                // backoff starts again from its shortest step instead of growing toward a minute.
+                if received.value > 0 { state.failures = 0 }
                 state.failures += 1
                 state.running = false
                 state.lastError = failure.description
@@ -254,8 +356,27 @@ public final class Replicator: Service, Sendable {
                 metricName: "estuary_replicator_passed_bytes", unitName: "", helpText: "Bytes through the limit"),
             labels: []
         ).increment(by: Int64(bucket.passedBytes))
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "estuary_replicator_live_lagging", unitName: "",
+                helpText: "1 while replication is held because the target's live recording lags"),
+            labels: []
+        ).set(to: bucket.isHeld ? 1 : 0)
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "estuary_replicator_live_holds", unitName: "",
+                helpText: "Times replication was held for the target's live recording"),
+            labels: []
+        ).set(to: Double(bucket.holds))
         var out: [UInt8] = []
         registry.emit(into: &out)
         return out
     }
+}
+
+/// Bytes counted from concurrent callbacks.
+final class ByteCount: Sendable {
+    private let count = Mutex(0)
+    func add(_ bytes: Int) { count.withLock { $0 += bytes } }
+    var value: Int { count.withLock { $0 } }
 }

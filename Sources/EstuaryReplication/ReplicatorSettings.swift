@@ -20,6 +20,12 @@ public struct ReplicatorSettings: Sendable, Equatable {
     /// Certificate authorities trusted, besides the system's, for `https://` targets and `m4fs://` primaries
     /// (`REPLICATOR_TLS_CA`, else `ESTUARY_TLS_CA`).
     public var tlsCA: String?
+    /// While copying, how often the target's live recording is checked (``LiveLoadGuard``).
+    public var liveCheckInterval: Duration = .seconds(1)
+    /// How long replication pauses once the target's live recording lags.
+    public var liveHold: Duration = .seconds(3)
+    /// Bytes waiting for the target's disk above which its live recording counts as lagging.
+    public var liveBacklogLimit: Int = 4 << 20
 
     public init(
         listenHost: String = "0.0.0.0", listenPort: Int = 8090, target: String = "http://127.0.0.1:8080", speedLimit: Int? = nil,

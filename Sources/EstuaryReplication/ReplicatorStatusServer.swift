@@ -18,12 +18,21 @@ public enum ReplicatorStatusServer {
                 var target: String
                 var speedLimit: Int?
                 var streams: [String: Replicator.StreamState]
+                var heldForLive: Bool
+                var liveHolds: Int
+                var laggingLive: [String]
                 enum CodingKeys: String, CodingKey {
                     case target, streams
                     case speedLimit = "speed_limit"
+                    case heldForLive = "held_for_live"
+                    case liveHolds = "live_holds"
+                    case laggingLive = "lagging_live"
                 }
             }
-            let body = try encoder.encode(Status(target: settings.target, speedLimit: settings.speedLimit, streams: replicator.status))
+            let body = try encoder.encode(
+                Status(
+                    target: settings.target, speedLimit: settings.speedLimit, streams: replicator.status,
+                    heldForLive: replicator.bucket.isHeld, liveHolds: replicator.bucket.holds, laggingLive: replicator.laggingLiveStreams))
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
         router.get("/metrics") { _, _ -> Response in

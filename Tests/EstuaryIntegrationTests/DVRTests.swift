@@ -402,26 +402,33 @@ extension IntegrationTests {
 final class NodeControl: Sendable {
     let streams: [StreamConfig]
     let port: Int
-    private let task = Mutex<Task<Void, any Error>?>(nil)
+    let configure: @Sendable (inout NodeOptions) -> Void
+    private let task = Mutex<(task: Task<Void, any Error>?, node: Node?)>((nil, nil))
 
-    init(streams: [StreamConfig], port: Int) {
+    init(streams: [StreamConfig], port: Int, configure: @escaping @Sendable (inout NodeOptions) -> Void = { _ in }) {
         self.streams = streams
         self.port = port
+        self.configure = configure
     }
+
+    /// The node while it runs.
+    var node: Node? { task.withLock { $0.node } }
 
     func start() async throws {
         var logger = Logger(label: "test.source")
         logger.logLevel = .critical
-        let node = Node(options: NodeOptions(httpHost: "127.0.0.1", httpPort: port, hostname: "source"), streams: streams, logger: logger)
+        var options = NodeOptions(httpHost: "127.0.0.1", httpPort: port, hostname: "source")
+        configure(&options)
+        let node = Node(options: options, streams: streams, logger: logger)
         let running = Task { try await node.run() }
-        task.withLock { $0 = running }
+        task.withLock { $0 = (running, node) }
         _ = await node.waitUntilListening()
     }
 
     func stop() async {
         let running = task.withLock { task in
-            defer { task = nil }
-            return task
+            defer { task = (nil, nil) }
+            return task.task
         }
         running?.cancel()
         _ = await running?.result

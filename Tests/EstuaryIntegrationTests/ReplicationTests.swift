@@ -240,6 +240,147 @@ extension IntegrationTests {
             }
         }
 
+        /// The primary dvr-node process is SIGKILLed ten times while the secondary is being filled, each time after the
+        /// target has stored more: every copy resumes from what the target holds, and the target ends with exactly the
+        /// primary's segments, no duplicates, no damaged file, and no whole-range restarts (bytes moved stay near the
+        /// archive's size).
+        @Test func aPrimaryKilledTenTimesDuringBackfillEndsIdenticalWithoutDuplicates() async throws {
+            let executable = try TestProcesses.binary("dvr-node")
+            try await withTemporaryDirectory { directory in
+                let primaryRoot = directory.appendingPathComponent("a").path
+                let secondaryRoot = directory.appendingPathComponent("b").path
+                let now = Int64(Date().timeIntervalSince1970 * 1000) - 60_000
+                let seeded = try seedArchive(root: primaryRoot, name: "cam", count: 120, size: 256_000, endingAtMs: now)
+                let total = seeded.reduce(0) { $0 + $1.bytes }
+                let idle = try await freeUDPPort()
+                let yaml = directory.appendingPathComponent("primary.yaml")
+                try """
+                streams:
+                  - {name: cam, inputs: [{url: "udp://127.0.0.1:\(idle)", source_timeout: 600}], dvr: {root: \(primaryRoot)}}
+
+                """.write(to: yaml, atomically: true, encoding: .utf8)
+                let primaryPort = try await freeTCPPort()
+                let processes = TestProcesses()
+                defer { processes.stopAll() }
+                let log = directory.appendingPathComponent("primary.log").path
+                func startPrimary() async throws {
+                    try processes.start("primary", executable, ["--config", yaml.path, "--http-port", "\(primaryPort)"], log: log)
+                    try await waitUntil("the primary answers") {
+                        (try? await httpGet("http://127.0.0.1:\(primaryPort)/healthz").status) == 200
+                    }
+                }
+                try await startPrimary()
+                let secondaryStreams = [
+                    recorded("cam", root: secondaryRoot, input: "m4f://127.0.0.1:\(primaryPort)/cam", timeout: 600) { $0.replicate = true }
+                ]
+                var generator = SeededGenerator(seed: 7)
+                try await withNode(streams: secondaryStreams, logLevel: .critical) { _, port in
+                    let replicator = Self.replicator(target: port, limit: 16_000_000)
+                    try await Self.withReplicator(replicator) {
+                        var held = 0
+                        for round in 0..<10 {
+                            // Kill only once the target has stored at least four more segments: the copy is mid-way.
+                            try await waitUntil("round \(round): the copy progresses", timeout: .seconds(60)) {
+                                ((try? await archiveSegments(port: port, "cam").count) ?? 0) >= held + 4
+                            }
+                            try await Task.sleep(for: .milliseconds(Int.random(in: 0...400, using: &generator)))
+                            processes.kill("primary")
+                            held = try await archiveSegments(port: port, "cam").count
+                            #expect(held < seeded.count, "round \(round): the copy finished before the kill")
+                            try await startPrimary()
+                        }
+                        try await waitUntil("the target holds the primary's archive", timeout: .seconds(120)) {
+                            (try? await archiveSegments(port: port, "cam").map(\.sha256)) == seeded.map(\.sha256Hex)
+                        }
+                        let moved = replicator.bucket.passedBytes
+                        print("primary SIGKILLed 10 times during backfill: \(moved) bytes moved for a \(total)-byte archive")
+                        #expect(
+                            Double(moved) < Double(total) * 1.5,
+                            "\(moved) bytes moved for a \(total)-byte archive: copies restarted from the beginning")
+                    }
+                }
+                // Every stored file is whole, once: the index lists each start once and each file matches its sha256.
+                let archive = try StreamArchive.open(root: secondaryRoot, name: "cam")
+                let records = try archive.records(fromMs: 0, toMs: .max)
+                #expect(records.map(\.startMs) == seeded.map(\.startMs), "duplicates or holes: \(records.count) segments")
+                for record in records {
+                    let data = try Data(contentsOf: URL(fileURLWithPath: archive.path(of: record)))
+                    #expect(sha256Hex(Array(data)) == record.sha256Hex, "\(record.fileName) is damaged")
+                }
+            }
+        }
+
+        /// Cross-replication: two dvr-nodes each record live from the ingest and list each other as a lower-priority
+        /// input; each has its own replicator. Each is down for a different 15 s window; afterwards both hold the union,
+        /// segment for segment identical, in one range.
+        @Test func twoNodesReplicatingCrosswiseEndWithTheSameFullArchive() async throws {
+            try await withTemporaryDirectory { directory in
+                try await withNode(streams: [stream("cam", "fake://cam")], logLevel: .error) { _, ingest in
+                    let portA = try await freeTCPPort()
+                    let portB = try await freeTCPPort()
+                    func node(_ root: String, peer: Int, port: Int) -> NodeControl {
+                        var config = recorded("cam", root: directory.appendingPathComponent(root).path) { $0.replicate = true }
+                        config.inputs = [
+                            InputConfig(url: "m4f://127.0.0.1:\(ingest)/cam", sourceTimeout: 3, priority: 0),
+                            InputConfig(url: "m4f://127.0.0.1:\(peer)/cam", sourceTimeout: 3, priority: 1),
+                        ]
+                        return NodeControl(streams: [config], port: port)
+                    }
+                    let a = node("a", peer: portB, port: portA)
+                    let b = node("b", peer: portA, port: portB)
+                    try await a.start()
+                    try await b.start()
+                    let replicatorA = Self.replicator(target: portA)
+                    let replicatorB = Self.replicator(target: portB)
+                    do {
+                        try await Self.withReplicator(replicatorA) {
+                            try await Self.withReplicator(replicatorB) {
+                                for (label, down) in [("a", a), ("b", b)] {
+                                    try await waitUntil("both record before \(label) goes down", timeout: .seconds(30)) {
+                                        let countA = (try? await archiveSegments(port: portA, "cam").count) ?? 0
+                                        let countB = (try? await archiveSegments(port: portB, "cam").count) ?? 0
+                                        return countA >= 3 && countB >= 3
+                                    }
+                                    await down.stop()
+                                    try await Task.sleep(for: .seconds(15))
+                                    try await down.start()
+                                }
+                                do {
+                                    try await waitUntil("both hold the same archive in one range", timeout: .seconds(120)) {
+                                        let settled = Int64(Date().timeIntervalSince1970 * 1000) - 12_000
+                                        guard let left = try? await archiveSegments(port: portA, "cam"),
+                                            let right = try? await archiveSegments(port: portB, "cam"),
+                                            let rangesA = try? await archiveRanges(port: portA, "cam"),
+                                            let rangesB = try? await archiveRanges(port: portB, "cam")
+                                        else { return false }
+                                        let settledA = left.filter { $0.startMs + $0.durationMs <= settled }
+                                        let settledB = right.filter { $0.startMs + $0.durationMs <= settled }
+                                        return settledA.count >= 12 && settledA == settledB && rangesA.count == 1 && rangesB.count == 1
+                                    }
+                                } catch {
+                                    let left = (try? await archiveSegments(port: portA, "cam")) ?? []
+                                    let right = (try? await archiveSegments(port: portB, "cam")) ?? []
+                                    print("A", left.map { "\($0.startMs) \($0.durationMs) \($0.sha256.prefix(8))" })
+                                    print("B", right.map { "\($0.startMs) \($0.durationMs) \($0.sha256.prefix(8))" })
+                                    print("RA", replicatorA.status, "RB", replicatorB.status)
+                                    throw error
+                                }
+                            }
+                        }
+                    } catch {
+                        await a.stop()
+                        await b.stop()
+                        throw error
+                    }
+                    #expect((replicatorA.status["cam"]?.copiedSegments ?? 0) >= 2, "A filled nothing: \(replicatorA.status)")
+                    #expect((replicatorB.status["cam"]?.copiedSegments ?? 0) >= 2, "B filled nothing: \(replicatorB.status)")
+                    #expect(replicatorA.status["cam"]?.primary.contains(":\(portB)/") == true, "\(replicatorA.status)")
+                    await a.stop()
+                    await b.stop()
+                }
+            }
+        }
+
         @Test func aWrongKeyIsReportedAndRetriedWithBackoff() async throws {
             try await withTemporaryDirectory { directory in
                 let now = Int64(Date().timeIntervalSince1970 * 1000) - 60_000
