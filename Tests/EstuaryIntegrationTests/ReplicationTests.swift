@@ -381,6 +381,48 @@ extension IntegrationTests {
             }
         }
 
+        /// While the target reports live media waiting for its disk, the replicator moves nothing; when the backlog
+        /// clears, copying resumes.
+        @Test func copyingPausesWhileTheTargetsLiveRecordingLags() async throws {
+            try await withTemporaryDirectory { directory in
+                let primaryRoot = directory.appendingPathComponent("a").path
+                let now = Int64(Date().timeIntervalSince1970 * 1000) - 60_000
+                _ = try seedArchive(root: primaryRoot, name: "s", count: 100, size: 250_000, endingAtMs: now)
+                let idle = try await freeUDPPort()
+                let primaryStreams = [recorded("s", root: primaryRoot, input: "udp://127.0.0.1:\(idle)", timeout: 600)]
+                try await withNode(streams: primaryStreams, logLevel: .critical) { _, primary in
+                    let target = LaggingTarget(primary: "m4f://127.0.0.1:\(primary)/s")
+                    let ports = AsyncStream.makeStream(of: Int.self)
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask { try await target.run { ports.continuation.yield($0) } }
+                        defer { group.cancelAll() }
+                        var iterator = ports.stream.makeAsyncIterator()
+                        let port = try #require(await iterator.next())
+                        // 8 Mbit/s: the 25 MB archive takes 25 s, so the copy is still running throughout.
+                        let replicator = Self.replicator(target: port, limit: 8_000_000)
+                        try await Self.withReplicator(replicator) {
+                            try await waitUntil("copying begins") { target.imported.withLock { $0 } > 500_000 }
+                            target.backlog.withLock { $0 = 10 << 20 }
+                            try await waitUntil("the replicator pauses", timeout: .seconds(10)) { replicator.bucket.isHeld }
+                            #expect(replicator.laggingLiveStreams.first?.contains("bytes wait for the disk") == true)
+                            // Whatever was in flight lands; then nothing moves while the backlog lasts.
+                            try await Task.sleep(for: .seconds(1))
+                            let passed = replicator.bucket.passedBytes
+                            let observed = ContinuousClock.now
+                            try await waitUntil("3 s of backlog") { ContinuousClock.now - observed >= .seconds(3) }
+                            #expect(replicator.bucket.passedBytes == passed, "bytes passed while the live recording lagged")
+                            #expect(replicator.bucket.isHeld)
+                            target.backlog.withLock { $0 = 0 }
+                            try await waitUntil("copying resumes", timeout: .seconds(15)) {
+                                replicator.bucket.passedBytes > passed + 500_000
+                            }
+                            #expect(replicator.bucket.holds == 1)
+                        }
+                    }
+                }
+            }
+        }
+
         @Test func aWrongKeyIsReportedAndRetriedWithBackoff() async throws {
             try await withTemporaryDirectory { directory in
                 let now = Int64(Date().timeIntervalSince1970 * 1000) - 60_000
