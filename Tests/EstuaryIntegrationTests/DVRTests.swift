@@ -218,6 +218,65 @@ extension IntegrationTests {
             }
         }
 
+        /// Episodes from the configuration backend itself (DESIGN §3 step 4): with `X-Config-Server-Episodes: true` and
+        /// no `episodes_url`, cleanup asks the backend's `/episodes` with the stream's name and the filters, and keeps what
+        /// an episode covers; a 501 keeps everything from expiring.
+        @Test func episodesFromTheConfigBackendKeepArchiveAndA501StopsExpiration() async throws {
+            try await withTemporaryDirectory { directory in
+                try await withBackend { backend, control in
+                    let root = directory.appendingPathComponent("a").path
+                    let startMs = Int64(Date().timeIntervalSince1970 * 1000)
+                    backend.script.withLock { script in
+                        script.headers = [("X-Config-Server-Episodes", "true")]
+                        script.listed = [
+                            (
+                                "kept",
+                                #"{"name": "kept", "inputs": [{"url": "fake://kept"}], "dvr": {"root": "\#(root)", "expiration": 6}}"#
+                            )
+                        ]
+                        script.episodes = (
+                            200, #"{"episodes": [{"opened_at": \#(startMs), "updated_at": \#(startMs), "closed_at": \#(startMs + 6000)}]}"#
+                        )
+                    }
+                    try await withNode(
+                        streams: [], logLevel: .error,
+                        options: { options in
+                            options.configExternalOverride = control.url
+                            options.dvrCleanupInterval = .milliseconds(500)
+                        }
+                    ) { node, port in
+                        try await waitUntil("kept has 20 s of archive", timeout: .seconds(60)) {
+                            let kept = (try? await archiveSegments(port: port, "kept")) ?? []
+                            return (kept.last.map { $0.startMs + $0.durationMs - startMs } ?? 0) >= 20_000
+                        }
+                        let asked = try #require(backend.requests.last { $0.path.hasSuffix("/episodes") })
+                        #expect(asked.parameters["name"] == "kept", "\(asked.query)")
+                        #expect(asked.parameters["opened_at_lt"] != nil && asked.parameters["closed_at_gt"] != nil, "\(asked.query)")
+                        try await waitUntil("expiration deletes what the episode does not cover") {
+                            let now = Int64(Date().timeIntervalSince1970 * 1000)
+                            let kept = (try? await archiveSegments(port: port, "kept")) ?? []
+                            return !kept.contains { $0.startMs > startMs + 6_000 && $0.startMs + $0.durationMs < now - 8_000 }
+                        }
+                        let kept = try await archiveSegments(port: port, "kept")
+                        #expect(kept.first.map { $0.startMs < startMs + 6000 } == true, "the episode's segments were deleted")
+
+                        // 501: the backend keeps no episodes, so nothing is deleted by expiration any more.
+                        backend.script.withLock { $0.episodes = (501, "not implemented") }
+                        backend.clearLog()
+                        try await waitUntil("a cleanup pass meets the 501") {
+                            backend.requests.contains { $0.path.hasSuffix("/episodes") }
+                        }
+                        let frozen = try await archiveSegments(port: port, "kept")
+                        // Several more passes (every 0.5 s), during which segments pass the 6 s expiration.
+                        try await Task.sleep(for: .seconds(8))
+                        let later = try await archiveSegments(port: port, "kept")
+                        #expect(Set(frozen.map(\.startMs)).isSubset(of: Set(later.map(\.startMs))), "expiration ran after a 501")
+                        #expect(node.manager.stream(named: "kept")?.origin == .external)
+                    }
+                }
+            }
+        }
+
         @Test func importMakesBothArchivesIdenticalAndKeepsWholeSegmentsOfACutBody() async throws {
             try await withTemporaryDirectory { directory in
                 let idle = try await freeUDPPort()
