@@ -51,6 +51,9 @@ public final class Node: Service, Sendable {
     public let connections: ConnectionCounter
     /// The `on_play`/`on_publish` backends, with their cache.
     public let authorization: AuthorizationBackend
+    /// This process's random identity: an `m4f://` input of this node that reaches this node itself is refused
+    /// (508), so a misconfigured or symmetric input list never feeds a stream its own output.
+    public let instanceID = UUID().uuidString
     /// The streams of the YAML's `sources:` (idle without any).
     public let sourceFollower: SourceFollower
 
@@ -89,7 +92,8 @@ public final class Node: Service, Sendable {
         self.connections = ConnectionCounter(limits: options.access.clientLimits)
         self.authorization = AuthorizationBackend(httpClient: httpClient)
         let factory = SourceFactory(
-            httpClient: httpClient, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, clusterKey: options.clusterKey)
+            httpClient: httpClient, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, clusterKey: options.clusterKey,
+            instanceID: instanceID)
         self.manager = StreamManager(factory: factory, readerLimits: options.readerLimits, logger: logger)
         self.sourceFollower = SourceFollower(
             sources: options.sources, manager: manager, client: httpClient, clusterKey: options.clusterKey, logger: logger,

@@ -8,6 +8,7 @@ import EstuaryMP4
 import EstuaryMedia
 import EstuarySources
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import ServiceLifecycle
@@ -189,6 +190,11 @@ public func buildRouter(node: Node, archiveOnly: Bool = false) -> Router<Estuary
         switch media {
         case .m4f:
             try node.authorizeClusterRequest(request)
+            if request.headers[HTTPField.Name(M4FSource.instanceHeader)!] == node.instanceID {
+                throw NodeError(
+                    HTTPResponse.Status(code: 508, reasonPhrase: "Loop Detected"), "loop_detected",
+                    "'\(stream.name)' was asked for by this node itself; an input must name another node")
+            }
             return liveResponse(stream.pipeline.m4f, contentType: "video/mp4")
         case .mpegts:
             return liveResponse(stream.pipeline.mpegts, contentType: "video/mp2t")

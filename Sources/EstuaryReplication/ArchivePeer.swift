@@ -96,6 +96,12 @@ public struct ArchivePeer: Sendable {
         return try await json(request(.GET, "/streamer/api/v3/streams"), "the stream list", as: Body.self).streams
     }
 
+    /// `GET /streamer/api/v3/config` → the node's `hostname` (its `HOSTNAME`; the pod name in Kubernetes).
+    public func hostname() async throws(ReplicationError) -> String {
+        struct Body: Decodable { var hostname: String }
+        return try await json(request(.GET, "/streamer/api/v3/config"), "the node's configuration", as: Body.self).hostname
+    }
+
     /// `GET …/dvr/segments?from=`.
     public func segments(_ name: String, fromSeconds: Int64) async throws(ReplicationError) -> [RemoteSegment] {
         struct Body: Decodable { var segments: [RemoteSegment] }

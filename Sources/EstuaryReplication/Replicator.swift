@@ -30,6 +30,8 @@ public final class Replicator: Service, Sendable {
     private let streamBuckets = Mutex<[String: TokenBucket]>([:])
     /// The target's lagging streams at the last live check (empty while live recording keeps up).
     private let liveLag = Mutex<[String]>([])
+    /// The target's own name (`hostname` of its API), learnt once: a stream's input naming it is the target itself.
+    private let targetName = Mutex<String?>(nil)
 
     /// One stream's replication state, as `GET /status` shows it.
     public struct StreamState: Sendable, Encodable {
@@ -161,11 +163,12 @@ public final class Replicator: Service, Sendable {
             logger.warning("replicator: cannot list the target's streams", metadata: ["error": "\(error)"])
             return
         }
+        let ownName = await self.ownName(target)
         let replicated = entries.compactMap { entry -> (ArchivePeer.StreamEntry, [Peer])? in
             guard let dvr = entry.dvr, dvr.replicate else { return nil }
             let peers = entry.inputs.compactMap { input in
                 Self.primary(of: input.url, replicationPort: dvr.replicationPort).map { Peer(base: $0.0, name: $0.1) }
-            }
+            }.filter { !Self.isTarget($0, named: ownName, base: settings.target) }
             return peers.isEmpty ? nil : (entry, peers)
         }
         let names = Set(replicated.map(\.0.name))
@@ -181,6 +184,25 @@ public final class Replicator: Service, Sendable {
                 group.addTask { await self.replicate(entry, peers: peers, target: target) }
             }
         }
+    }
+
+    /// The target's `hostname`, asked once (nil while it cannot be asked).
+    func ownName(_ target: ArchivePeer) async -> String? {
+        if let known = targetName.withLock({ $0 }) { return known }
+        guard let name = try? await target.hostname(), !name.isEmpty else { return nil }
+        targetName.withLock { $0 = name }
+        return name
+    }
+
+    /// Whether `peer` is the target itself: the same base URL, or a host that is the target's name (`dvr-0`) or a
+    /// name under it (`dvr-0.dvr`, `dvr-0.dvr.ns.svc.cluster.local`), as when every pod of a StatefulSet lists all
+    /// of its pods as lower-priority inputs to replicate crosswise.
+    static func isTarget(_ peer: Peer, named name: String?, base: String) -> Bool {
+        var trimmed = base
+        while trimmed.hasSuffix("/") { trimmed.removeLast() }
+        if peer.base == trimmed { return true }
+        guard let name, let host = URLComponents(string: peer.base)?.host else { return false }
+        return host == name || host.hasPrefix(name + ".")
     }
 
     /// A node that may hold a replicated stream's archive: one of the stream's `m4f://` inputs.

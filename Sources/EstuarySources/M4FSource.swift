@@ -11,14 +11,20 @@ import NIOHTTP1
 /// `m4fs://host:port/name` does the same over HTTPS (default port 443), verifying the node's certificate
 /// against the client's trust (the system roots plus `tls.ca`).
 /// Upstream fragment boundaries are kept (the sink is flushed after each fragment).
+/// The request carries this node process's random identity (`X-Estuary-Instance`); a node asked for its own stream
+/// answers 508, which ends the input with ``SourceError/loop(url:)`` instead of feeding the stream its own output.
 public struct M4FSource: MediaSource {
+    /// The header carrying the reading node's instance identity.
+    public static let instanceHeader = "X-Estuary-Instance"
     public let displayURL: String
     let requestURL: String
     let requestPath: String
     let client: HTTPClient
     let auth: ClusterAuth?
+    let instanceID: String?
 
-    public init(url: String, displayURL: String, client: HTTPClient, auth: ClusterAuth?) throws(SourceError) {
+    public init(url: String, displayURL: String, client: HTTPClient, auth: ClusterAuth?, instanceID: String? = nil) throws(SourceError) {
+        self.instanceID = instanceID
         let parsed = try InputURL(parsing: url)
         guard !parsed.host.isEmpty else { throw .invalidURL(displayURL, reason: "missing host") }
         let name = parsed.path.drop { $0 == "/" }
@@ -37,6 +43,7 @@ public struct M4FSource: MediaSource {
         if let auth {
             request.headers.add(name: "Authorization", value: auth.authorizationHeader(method: "GET", path: requestPath))
         }
+        if let instanceID { request.headers.add(name: Self.instanceHeader, value: instanceID) }
         let response: HTTPClientResponse
         do {
             response = try await client.execute(request, timeout: .seconds(10))
@@ -45,6 +52,7 @@ public struct M4FSource: MediaSource {
             throw SourceError.connectionFailed(url: displayURL, reason: TLSError.explain(error) ?? "\(error)")
         }
         if response.status == .unauthorized { throw SourceError.unauthorized(url: displayURL) }
+        if response.status.code == 508 { throw SourceError.loop(url: displayURL) }
         guard response.status == .ok else { throw SourceError.httpStatus(url: displayURL, status: Int(response.status.code)) }
         var reader = M4FReader()
         do {

@@ -14,6 +14,8 @@ public enum SourceError: Error, Equatable, CustomStringConvertible {
     case timeout(url: String, seconds: Int)
     /// The input's bytes could not be parsed at all.
     case malformedInput(url: String, reason: String)
+    /// The input is this node itself (an `m4f://` URL naming this node): reading it would feed the stream its own output.
+    case loop(url: String)
 
     public var description: String {
         switch self {
@@ -24,6 +26,7 @@ public enum SourceError: Error, Equatable, CustomStringConvertible {
         case .endOfStream(let url): "\(url) ended the stream"
         case .timeout(let url, let seconds): "no media from \(url) for \(seconds) s"
         case .malformedInput(let url, let reason): "malformed input from \(url): \(reason)"
+        case .loop(let url): "\(url) is this node itself (508 loop detected); another input is used"
         }
     }
 
@@ -37,6 +40,7 @@ public enum SourceError: Error, Equatable, CustomStringConvertible {
         case .endOfStream: "end_of_stream"
         case .timeout: "timeout"
         case .malformedInput: "malformed_input"
+        case .loop: "loop_detected"
         }
     }
 }

@@ -13,11 +13,14 @@ public struct SourceFactory: Sendable {
     public let publishRegistry: PublishRegistry
     /// Where `hls://` inputs stopped reading, so that a reconnect does not replay the live edge.
     public let hlsProgress = HLSProgress()
+    /// This node process's random identity, sent with `m4f://` requests so that a node never reads its own stream.
+    public let instanceID: String?
 
     public init(
         httpClient: HTTPClient, eventLoopGroup: any EventLoopGroup, clusterKey: String?,
-        publishRegistry: PublishRegistry = PublishRegistry()
+        publishRegistry: PublishRegistry = PublishRegistry(), instanceID: String? = nil
     ) {
+        self.instanceID = instanceID
         self.httpClient = httpClient
         self.eventLoopGroup = eventLoopGroup
         self.clusterKey = clusterKey
@@ -36,7 +39,8 @@ public struct SourceFactory: Sendable {
             }
         case "m4f", "m4fs":
             let key = input.clusterKey ?? clusterKey
-            return try M4FSource(url: input.url, displayURL: display, client: httpClient, auth: key.map { ClusterAuth(key: $0) })
+            return try M4FSource(
+                url: input.url, displayURL: display, client: httpClient, auth: key.map { ClusterAuth(key: $0) }, instanceID: instanceID)
         case "udp":
             return try UDPTSSource(url: input.url, displayURL: display, group: eventLoopGroup)
         case "tshttp", "tshttps", "http", "https":

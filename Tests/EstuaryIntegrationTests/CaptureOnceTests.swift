@@ -20,11 +20,12 @@ final class TestProcesses: Sendable {
         throw TestFailure("no \(name) binary beside the tests (\(bundle.path))")
     }
 
-    /// Starts `binary` with `arguments`; its output goes to `log`.
-    func start(_ label: String, _ binary: String, _ arguments: [String], log: String) throws {
+    /// Starts `binary` with `arguments` (and `environment`, else the test's own); its output goes to `log`.
+    func start(_ label: String, _ binary: String, _ arguments: [String], log: String, environment: [String: String]? = nil) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
+        if let environment { process.environment = environment }
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         try handle.seekToEnd()

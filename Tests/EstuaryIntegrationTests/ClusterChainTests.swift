@@ -51,6 +51,24 @@ extension IntegrationTests {
             }
         }
 
+        /// An input that names the node itself (as when every pod of a StatefulSet lists all pods as fallbacks) is
+        /// refused with 508 and never feeds the stream its own output; the next input is used.
+        @Test func anInputNamingTheNodeItselfIsRefusedAndTheNextOneIsUsed() async throws {
+            let port = try await freeTCPPort()
+            let streams = [stream("loop", "m4f://127.0.0.1:\(port)/loop", "fake://loop")]
+            try await withNode(streams: streams, clusterKey: "k", options: { $0.httpPort = port }) { node, _ in
+                let loop = try #require(node.manager.stream(named: "loop"))
+                try await waitUntil("the loop is reported") { loop.inputStatus.snapshot.lastErrorReason == "loop_detected" }
+                try await waitUntil("the fake input runs") { loop.isAlive && loop.inputStatus.snapshot.activeInput == 1 }
+                let error = loop.inputStatus.snapshot.lastError ?? ""
+                #expect(error.contains("is this node itself"), "\(error)")
+                // Another node reading the same URL is served.
+                try await withNode(streams: [stream("relay", "m4f://127.0.0.1:\(port)/loop")], clusterKey: "k") { other, _ in
+                    try await waitUntil("another node relays it") { other.manager.stream(named: "relay")?.isAlive == true }
+                }
+            }
+        }
+
         @Test func staleSignatureIsRefused() async throws {
             let key = "k"
             try await withNode(streams: [stream("src", "fake://src")], clusterKey: key) { _, port in

@@ -27,7 +27,7 @@ struct RangeReport: Decodable, Equatable {
     var duration: Int64
 }
 
-struct SegmentReport: Decodable, Equatable {
+struct SegmentReport: Decodable, Hashable {
     var startMs: Int64
     var durationMs: Int64
     var bytes: Int
