@@ -11,6 +11,7 @@ import EstuaryTestSupport
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 import Testing
 
 extension IntegrationTests {
@@ -58,9 +59,15 @@ extension IntegrationTests {
             let streams = [stream("loop", "m4f://127.0.0.1:\(port)/loop", "fake://loop")]
             try await withNode(streams: streams, clusterKey: "k", options: { $0.httpPort = port }) { node, _ in
                 let loop = try #require(node.manager.stream(named: "loop"))
-                try await waitUntil("the loop is reported") { loop.inputStatus.snapshot.lastErrorReason == "loop_detected" }
+                let reported = Mutex("")
+                try await waitUntil("the loop is reported") {
+                    let snapshot = loop.inputStatus.snapshot
+                    guard snapshot.lastErrorReason == "loop_detected" else { return false }
+                    reported.withLock { $0 = snapshot.lastError ?? "" }
+                    return true
+                }
                 try await waitUntil("the fake input runs") { loop.isAlive && loop.inputStatus.snapshot.activeInput == 1 }
-                let error = loop.inputStatus.snapshot.lastError ?? ""
+                let error = reported.withLock { $0 }
                 #expect(error.contains("is this node itself"), "\(error)")
                 // Another node reading the same URL is served.
                 try await withNode(streams: [stream("relay", "m4f://127.0.0.1:\(port)/loop")], clusterKey: "k") { other, _ in
