@@ -27,6 +27,10 @@ public struct CentralStream: Sendable, Equatable {
     public var key: StreamKey { StreamKey(role: role, name: config.name) }
     /// `cluster_ingest.capture_at`: a node name or a label selector (`region=eu`), a soft preference.
     public var captureAt: String? { config.clusterIngest?.captureAt }
+    /// Whether it runs on every node of its role (that `capture_at` selects) even in capture-once mode: a recorded
+    /// stream with `dvr.replicate` is kept by every dvr-node, each filling its gaps from the others, so it takes no
+    /// lease. (Capturing once is about the original source; these streams read other nodes over M4F.)
+    public var runsOnEveryNode: Bool { config.dvr?.replicate == true }
 }
 
 /// A stream's key in the central configuration: its role and name.

@@ -55,7 +55,8 @@ public struct LeasePlanner: Sendable {
         let mine = leases.filter { $0.key.role == role && $0.value.node == me }.map(\.key.name).sorted()
         guard ready else { return mine.isEmpty ? [] : [.release(names: mine)] }
         var actions: [LeaseAction] = []
-        let streams = sorted ?? config.streams(role: role)
+        // Replicated DVR streams run on every node of the role and take no lease (a lease held from before is released).
+        let streams = (sorted ?? config.streams(role: role)).filter { !$0.runsOnEveryNode }
         let configured = Set(streams.map(\.name))
         let removed = mine.filter { !configured.contains($0) }
         if !removed.isEmpty { actions.append(.release(names: removed)) }

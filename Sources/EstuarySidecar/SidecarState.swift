@@ -12,7 +12,8 @@ import Synchronization
 /// - Until a configuration was loaded (from the replica or the upstream) the streams endpoints answer
 ///   "not ready" instead of an empty list, which would stop every stream on the node.
 /// - In capture-once mode (``leases`` set) a stream is served to the node that holds its lease or is taking it
-///   over; in static mode to every node its `capture_at` selects (all nodes of its role without one).
+///   over; in static mode to every node its `capture_at` selects (all nodes of its role without one). A replicated
+///   DVR stream (`dvr.replicate`) follows the static rule in both modes.
 public final class SidecarState: Sendable {
     /// The upstream's health as reported in `/status`.
     public struct Health: Sendable, Equatable {
@@ -243,8 +244,10 @@ public final class SidecarState: Sendable {
     // MARK: - Rules
 
     /// Whether `stream` runs on `node`: by lease in capture-once mode, by `capture_at` in static mode.
+    /// A stream that runs on every node of its role (``CentralStream/runsOnEveryNode``) follows the static rule in
+    /// both modes.
     static func runs(_ stream: CentralStream, on node: CentralNode, leases: [StreamKey: Lease]?) -> Bool {
-        if let leases {
+        if let leases, !stream.runsOnEveryNode {
             guard let lease = leases[stream.key] else { return false }
             return lease.node == node.name || lease.nextNode == node.name
         }

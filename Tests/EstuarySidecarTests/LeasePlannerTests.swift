@@ -100,6 +100,33 @@ import Testing
         #expect(moved.values.allSatisfy { $0.epoch >= 1 })
     }
 
+    @Test func aReplicatedDVRStreamTakesNoLeaseAndRunsOnEveryNodeOfItsRole() {
+        var recorded = StreamConfig(name: "cam", inputs: [InputConfig(url: "m4f://@ingest/cam")], dvr: DVRConfig(root: "/storage"))
+        let single = CentralStream(role: "dvr", config: recorded)
+        recorded.dvr?.replicate = true
+        let replicated = CentralStream(role: "dvr", config: recorded)
+        let config = CentralConfig(streams: [replicated])
+        let cluster = nodes(["a", "b"]).map { status -> NodeStatus in
+            var status = status
+            status.node.role = "dvr"
+            return status
+        }
+        // No claim for it; a lease held from before it was replicated is released.
+        let held = [StreamKey(role: "dvr", name: "cam"): Lease(node: "a", epoch: 3)]
+        #expect(
+            LeasePlanner(me: "b", role: "dvr").plan(config: config, nodes: cluster, leases: [:], ready: true, mayTakeOver: true).isEmpty)
+        #expect(
+            LeasePlanner(me: "a", role: "dvr").plan(config: config, nodes: cluster, leases: held, ready: true, mayTakeOver: true)
+                == [.release(names: ["cam"])])
+        // Served to every dvr node, with or without a lease view; the unreplicated stream only to its holder.
+        for node in cluster.map(\.node) {
+            #expect(SidecarState.runs(replicated, on: node, leases: [:]))
+            #expect(SidecarState.runs(replicated, on: node, leases: nil))
+        }
+        #expect(SidecarState.runs(single, on: cluster[0].node, leases: held))
+        #expect(!SidecarState.runs(single, on: cluster[1].node, leases: held))
+    }
+
     @Test func aNodeThatIsNotReadyReleasesEverything() {
         let config = config(4)
         let leases = settle(config, nodes(["a", "b"]))
