@@ -265,7 +265,7 @@ let package = Package(
         .executableTarget(
             name: "EstuaryCLI",
             dependencies: [
-                "EstuaryNode", "EstuaryConfig", "EstuaryReplication", "EstuarySidecar",
+                "EstuaryNode", "EstuaryConfig", "EstuaryReplication", "EstuarySidecar", "EstuaryLive", "EstuaryHub", "EstuaryDVR",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -19,6 +19,8 @@ struct LocalCommand: AsyncParsableCommand {
     var storage: String?
     @Option(help: "The central configuration file (default: estuary-local/central.yaml, written from the embedded sample).")
     var central: String?
+    @Option(help: "Print a one-screen status this many seconds after start and then as often (0: never).")
+    var statusEvery: Int = 30
 
     func run() async throws {
         NodeLogging.bootstrap()
@@ -39,11 +41,14 @@ struct LocalCommand: AsyncParsableCommand {
         }
         let plan = LocalCluster.plan(basePort: basePort, central: centralPath, replicaDirectory: directory)
         var services: [any Service] = []
+        var nodes: [Node] = []
         for member in plan {
             var memberLogger = logger
             memberLogger[metadataKey: "node"] = .string(member.options.hostname)
             services.append(try Sidecar(settings: member.sidecar, logger: memberLogger))
-            services.append(Node(options: member.options, streams: [], logger: memberLogger))
+            let node = Node(options: member.options, streams: [], logger: memberLogger)
+            nodes.append(node)
+            services.append(node)
         }
         var replicatorLogger = logger
         replicatorLogger[metadataKey: "node"] = "replicator"
@@ -51,6 +56,7 @@ struct LocalCommand: AsyncParsableCommand {
         print(LocalCluster.banner(plan, central: centralConfig, centralPath: centralPath))
         fflush(nil)
         let status = ReplicatorStatusServer.application(for: replicator, logger: replicatorLogger)
-        try await NodeLauncher.runServices(services + [replicator, status], logger: logger, shutdownTimeout: .seconds(5))
+        let screen = LocalStatusService(status: LocalStatus(nodes: nodes, replicator: replicator), interval: .seconds(statusEvery))
+        try await NodeLauncher.runServices(services + [replicator, status, screen], logger: logger, shutdownTimeout: .seconds(5))
     }
 }
