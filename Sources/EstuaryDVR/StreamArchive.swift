@@ -248,7 +248,7 @@ public final class StreamArchive: Sendable {
             // Make sure the day is loaded before its index grows, so the in-memory list stays complete.
             _ = try self.dayRecords(day)
             try FileIO.makeDirectories(dayDirectory)
-            try FileIO.writeAtomically(fragments, to: "\(dayDirectory)/\(record.fileName)")
+            try FileIO.writeAtomically(fragments, to: "\(dayDirectory)/\(record.fileName)", direct: true)
             var encoded = ByteBuffer()
             record.encode(into: &encoded)
             try FileIO.append(encoded, to: "\(dayDirectory)/index.bin")
@@ -324,8 +324,11 @@ public final class StreamArchive: Sendable {
     public func path(of record: SegmentRecord) -> String { "\(directory)/\(record.dayName)/\(record.fileName)" }
 
     /// The bytes of a segment.
-    public func segmentBytes(_ record: SegmentRecord) throws(DVRError) -> ByteBuffer {
-        guard let bytes = try FileIO.readFile(path(of: record)) else {
+    ///
+    /// With `direct`, the file is read past the page cache (`O_DIRECT`), for a reader that reads each segment
+    /// once, as replication does.
+    public func segmentBytes(_ record: SegmentRecord, direct: Bool = false) throws(DVRError) -> ByteBuffer {
+        guard let bytes = try FileIO.readFile(path(of: record), direct: direct) else {
             throw .io(path: path(of: record), operation: "read", reason: "missing", diskFull: false)
         }
         return bytes

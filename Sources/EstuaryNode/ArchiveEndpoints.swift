@@ -241,7 +241,7 @@ enum ArchiveEndpoints {
                     switch piece {
                     case .bytes(let fixed): bytes = fixed
                     case .segment(let record, _):
-                        let stored = try await io { try archive.segmentBytes(record) }
+                        let stored = try await io { try archive.segmentBytes(record, direct: format == .m4f) }
                         // The .mp4 file starts at zero; .m4f carries the stored bytes untouched (replication).
                         bytes = format == .mp4 ? timeline.rebase(stored) : stored
                     }
@@ -293,48 +293,75 @@ enum ArchiveEndpoints {
 
     /// `POST /streamer/api/v3/streams/{name}/dvr/import`: an archive M4F body; every whole segment whose
     /// sha256 matches its marker is stored (atomically, idempotently), even if the body is cut short.
+    ///
+    /// One segment is committed (hashed, written, fsynced) while the next one arrives, so the network and
+    /// the disk overlap; segments are still committed one after the other, in the body's order.
     static func importArchive(_ node: Node, _ name: String, _ request: Request) async throws -> Response {
         let archive = try await archive(node, name)
-        var importer = ArchiveImporter()
-        var results: [ImportResult] = []
-        var currentInit: String?
-        var failure: String?
-        func handle(_ events: [ArchiveImporter.Event]) async throws {
-            for event in events {
-                switch event {
-                case .initialization(let bytes):
-                    currentInit = try await io { try archive.storeInit(bytes) }
-                case .segment(let marker, let bytes):
-                    guard currentInit == marker.initID else {
-                        results.append(
-                            ImportResult(
-                                startMs: marker.startMs, status: "rejected",
-                                detail: "init \(marker.initID) was not sent before the segment (have \(currentInit ?? "none"))"))
-                        continue
-                    }
-                    do {
-                        let (_, existed) = try await blockingIO {
-                            try archive.importSegment(
-                                parts: bytes, startMs: marker.startMs, durationMs: marker.durationMs, initID: marker.initID,
-                                sha256: marker.sha256)
-                        }
-                        results.append(ImportResult(startMs: marker.startMs, status: existed ? "exists" : "stored"))
-                    } catch let error as DVRError where !error.isDiskFull {
-                        if case .io = error { throw error }
-                        results.append(ImportResult(startMs: marker.startMs, status: "rejected", detail: error.description))
-                    }
-                case .truncated(let detail):
-                    failure = "body ended early: \(detail)"
+        @Sendable func commit(_ marker: ArchiveMarker, _ bytes: [ByteBuffer]) async throws -> ImportResult {
+            do {
+                let (_, existed) = try await blockingIO {
+                    try archive.importSegment(
+                        parts: bytes, startMs: marker.startMs, durationMs: marker.durationMs, initID: marker.initID, sha256: marker.sha256)
                 }
+                return ImportResult(startMs: marker.startMs, status: existed ? "exists" : "stored")
+            } catch let error as DVRError where !error.isDiskFull {
+                if case .io = error { throw error }
+                return ImportResult(startMs: marker.startMs, status: "rejected", detail: error.description)
             }
         }
-        do {
-            for try await chunk in request.body { try await handle(importer.feed(chunk)) }
-            try await handle(importer.finish())
-        } catch let error as DVRError {
-            failure = error.description
-        } catch {
-            failure = "\(error)"
+        var results: [ImportResult] = []
+        var failure: String?
+        await withTaskGroup(of: Result<ImportResult, any Error>.self) { group in
+            var importer = ArchiveImporter()
+            var currentInit: String?
+            var committing = false
+            /// Waits for the segment being committed; its failure (an I/O error) ends the import.
+            func settle() async throws {
+                guard committing, let result = await group.next() else { return }
+                committing = false
+                results.append(try result.get())
+            }
+            func handle(_ events: [ArchiveImporter.Event]) async throws {
+                for event in events {
+                    switch event {
+                    case .initialization(let bytes):
+                        try await settle()
+                        currentInit = try await io { try archive.storeInit(bytes) }
+                    case .segment(let marker, let bytes):
+                        try await settle()
+                        guard currentInit == marker.initID else {
+                            results.append(
+                                ImportResult(
+                                    startMs: marker.startMs, status: "rejected",
+                                    detail: "init \(marker.initID) was not sent before the segment (have \(currentInit ?? "none"))"))
+                            continue
+                        }
+                        group.addTask {
+                            do { return .success(try await commit(marker, bytes)) } catch { return .failure(error) }
+                        }
+                        committing = true
+                    case .truncated(let detail):
+                        failure = "body ended early: \(detail)"
+                    }
+                }
+            }
+            do {
+                for try await chunk in request.body { try await handle(importer.feed(chunk)) }
+                try await handle(importer.finish())
+                try await settle()
+            } catch let error as DVRError {
+                failure = error.description
+            } catch {
+                failure = "\(error)"
+            }
+            // A commit begun before the body failed still completes, and counts.
+            if committing, let result = await group.next() {
+                switch result {
+                case .success(let result): results.append(result)
+                case .failure(let error): failure = failure ?? "\(error)"
+                }
+            }
         }
         let stored = results.count { $0.status == "stored" }
         let existing = results.count { $0.status == "exists" }

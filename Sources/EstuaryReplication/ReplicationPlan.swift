@@ -34,6 +34,8 @@ public struct ReplicationPlan: Sendable, Equatable {
     /// Primary segments in the window, and how many of them the target holds.
     public var primaryCount: Int
     public var presentCount: Int
+    /// Whether the newest gaps are copied first.
+    public var newestFirst: Bool
 
     /// Percent of the primary's segments (in the window) the target holds.
     public var percentPresent: Double {
@@ -70,8 +72,45 @@ public struct ReplicationPlan: Sendable, Equatable {
         }
         if !current.isEmpty { runs.append(current) }
         self.runs = newestFirst ? runs.reversed() : runs
+        self.newestFirst = newestFirst
         primaryCount = sorted.count
         presentCount = present
+    }
+
+    /// The runs cut into pieces of at most `maxBytes` (at least one segment each), in copy order (within a run
+    /// too, the newest piece first when the newest gaps are): each piece is one request, so that several can
+    /// be in flight for one stream and a long gap does not leave one connection copying alone.
+    public func pieces(maxBytes: Int) -> [[RemoteSegment]] {
+        runs.flatMap { run -> [[RemoteSegment]] in
+            var pieces: [[RemoteSegment]] = []
+            var current: [RemoteSegment] = []
+            var bytes = 0
+            for segment in run {
+                if !current.isEmpty && bytes + segment.bytes > maxBytes {
+                    pieces.append(current)
+                    current = []
+                    bytes = 0
+                }
+                current.append(segment)
+                bytes += segment.bytes
+            }
+            if !current.isEmpty { pieces.append(current) }
+            return newestFirst ? pieces.reversed() : pieces
+        }
+    }
+
+    /// The whole seconds to ask the primary for a piece (`archive-FROM-DURATION.m4f` takes every segment that
+    /// overlaps them): the piece's first start rounded up and its last end rounded down, so that the
+    /// neighbouring segments, which end or begin within the same second, are left out. Two pieces copied at once
+    /// then never carry the same segment. A piece shorter than that rounding is asked for rounded outwards.
+    public static func window(of piece: [RemoteSegment]) -> (from: Int64, duration: Int64) {
+        let first = piece[0]
+        let last = piece[piece.count - 1]
+        var from = (first.startMs + 999) / 1000
+        if from * 1000 >= first.endMs { from = first.startMs / 1000 }
+        var end = last.endMs / 1000
+        if end * 1000 <= last.startMs { end = (last.endMs + 999) / 1000 }
+        return end > from ? (from, end - from) : (first.startMs / 1000, max(1, (last.endMs + 999) / 1000 - first.startMs / 1000))
     }
 
     /// The target's segments as spans sorted by start, each with the furthest end reached by it or an earlier

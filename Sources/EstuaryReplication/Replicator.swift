@@ -80,6 +80,8 @@ public final class Replicator: Service, Sendable {
         configuration.decompression = .disabled
         // The replicator retries with its own backoff; a failed connection is reported at once.
         configuration.connectionPool.retryConnectionEstablishment = false
+        // AsyncHTTPClient's default (8 per host) would queue the ninth stream's copy behind the first eight.
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = settings.connectionsPerNode
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -253,6 +255,46 @@ public final class Replicator: Service, Sendable {
         throw errors.min { rank[$0.reason, default: 0] < rank[$1.reason, default: 0] } ?? ReplicationError("not_found", "no m4f:// input")
     }
 
+    /// Copies one piece (consecutive segments) from `primary` into `target` through the speed limits.
+    private func copy(
+        _ run: [RemoteSegment], of entry: ArchivePeer.StreamEntry, from primary: ArchivePeer, named primaryName: String,
+        into target: ArchivePeer, counting received: ByteCount
+    ) async throws {
+        let (from, duration) = ReplicationPlan.window(of: run)
+        let response = try await primary.archive(primaryName, from: from, duration: duration)
+        let bucket = self.bucket
+        let own = streamBucket(entry.name, bitsPerSecond: entry.dvr?.replicationSpeed)
+        let body = response.body.map { chunk -> ByteBuffer in
+            received.add(chunk.readableBytes)
+            try await own?.take(chunk.readableBytes)
+            try await bucket.take(chunk.readableBytes)
+            return chunk
+        }
+        let result = try await target.importArchive(entry.name, body: body)
+        let copiedBytes = run.reduce(0) { $0 + $1.bytes }
+        update(entry.name) { state in
+            state.copiedSegments += result.stored
+            state.copiedBytes += result.stored > 0 ? copiedBytes : 0
+            state.rejectedSegments += result.rejected
+        }
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                metricName: "estuary_replicator_segments_total", unitName: "", helpText: "Segments copied into the target"),
+            labels: [("stream", entry.name)]
+        ).increment(by: Int64(result.stored))
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                metricName: "estuary_replicator_bytes_total", unitName: "", helpText: "Archive bytes copied into the target"),
+            labels: [("stream", entry.name)]
+        ).increment(by: Int64(result.stored > 0 ? copiedBytes : 0))
+        if result.rejected > 0 {
+            let detail = result.segments.first { $0.status == "rejected" }.map { "\($0.startMs): \($0.detail ?? "")" } ?? ""
+            throw ReplicationError(
+                "rejected", "\(result.rejected) segment(s) of \(entry.name) failed verification (\(detail)); re-fetching")
+        }
+        if let error = result.error { throw ReplicationError("http_error", "import of \(entry.name) ended early: \(error)") }
+    }
+
     private func replicate(_ entry: ArchivePeer.StreamEntry, peers: [Peer], target: ArchivePeer) async {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let depth = Int64(entry.dvr?.expiration ?? 0)
@@ -273,41 +315,21 @@ public final class Replicator: Service, Sendable {
                 state.lagSeconds = plan.runs.flatMap { $0 }.map(\.endMs).max().map { (now - $0) / 1000 } ?? 0
             }
             await target.reportProgress(entry.name, percent: plan.percentPresent, running: plan.missing > 0)
-            for run in plan.runs {
-                let from = run[0].startMs / 1000
-                let duration = max(1, (run[run.count - 1].endMs + 999) / 1000 - from)
-                let response = try await primary.archive(primaryName, from: from, duration: duration)
-                let bucket = self.bucket
-                let own = streamBucket(entry.name, bitsPerSecond: entry.dvr?.replicationSpeed)
-                let body = response.body.map { chunk -> ByteBuffer in
-                    received.add(chunk.readableBytes)
-                    try await own?.take(chunk.readableBytes)
-                    try await bucket.take(chunk.readableBytes)
-                    return chunk
+            // Pieces of the gaps are copied `copiesPerStream` at a time, in plan order; the first failure ends the
+            // attempt (the other pieces' whole segments are kept, and the next attempt plans from what is there).
+            let pieces = plan.pieces(maxBytes: settings.pieceBytes)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                var next = 0
+                func startNext() {
+                    guard next < pieces.count else { return }
+                    let run = pieces[next]
+                    next += 1
+                    group.addTask {
+                        try await self.copy(run, of: entry, from: primary, named: primaryName, into: target, counting: received)
+                    }
                 }
-                let result = try await target.importArchive(entry.name, body: body)
-                let copiedBytes = run.reduce(0) { $0 + $1.bytes }
-                update(entry.name) { state in
-                    state.copiedSegments += result.stored
-                    state.copiedBytes += result.stored > 0 ? copiedBytes : 0
-                    state.rejectedSegments += result.rejected
-                }
-                registry.makeCounter(
-                    descriptor: MetricNameDescriptor(
-                        metricName: "estuary_replicator_segments_total", unitName: "", helpText: "Segments copied into the target"),
-                    labels: [("stream", entry.name)]
-                ).increment(by: Int64(result.stored))
-                registry.makeCounter(
-                    descriptor: MetricNameDescriptor(
-                        metricName: "estuary_replicator_bytes_total", unitName: "", helpText: "Archive bytes copied into the target"),
-                    labels: [("stream", entry.name)]
-                ).increment(by: Int64(result.stored > 0 ? copiedBytes : 0))
-                if result.rejected > 0 {
-                    let detail = result.segments.first { $0.status == "rejected" }.map { "\($0.startMs): \($0.detail ?? "")" } ?? ""
-                    throw ReplicationError(
-                        "rejected", "\(result.rejected) segment(s) of \(entry.name) failed verification (\(detail)); re-fetching")
-                }
-                if let error = result.error { throw ReplicationError("http_error", "import of \(entry.name) ended early: \(error)") }
+                for _ in 0..<settings.copiesPerStream { startNext() }
+                while try await group.next() != nil { startNext() }
             }
             // What the target holds now.
             let after = try await target.segments(entry.name, fromSeconds: fromSeconds)

@@ -26,6 +26,12 @@ public struct ReplicatorSettings: Sendable, Equatable {
     public var liveHold: Duration = .seconds(3)
     /// Bytes waiting for the target's disk above which its live recording counts as lagging.
     public var liveBacklogLimit: Int = 4 << 20
+    /// The most archive bytes asked for in one request: a longer gap is copied in pieces.
+    public var pieceBytes: Int = 128 << 20
+    /// Pieces of one stream copied at once.
+    public var copiesPerStream: Int = 2
+    /// Connections kept per node (primary or target): enough for every stream's copies at once, plus the API.
+    public var connectionsPerNode: Int = 64
 
     public init(
         listenHost: String = "0.0.0.0", listenPort: Int = 8090, target: String = "http://127.0.0.1:8080", speedLimit: Int? = nil,

@@ -50,6 +50,42 @@ import Testing
         let plan = ReplicationPlan(primary: primary, target: [], settledBeforeMs: 12_000)
         #expect(plan.runs.flatMap { $0 }.map(\.startMs) == [0, 4000, 8000])
     }
+
+    @Test func aLongGapIsCutIntoPiecesNewestFirstThatNeverAskForTheSameSegment() {
+        // 20 segments of 100 bytes that start and end within seconds (500 ms past), missing one run.
+        let primary = (0..<20).map { ReplicationPlanTests.segment(1_700_000_000_500 + Int64($0) * 4000) }
+        let plan = ReplicationPlan(primary: primary, target: [], settledBeforeMs: .max)
+        let pieces = plan.pieces(maxBytes: 700)
+        let sizes: [Int] = pieces.map(\.count)
+        #expect(sizes == [6, 7, 7])
+        let firsts: [Int64] = pieces.map { $0[0].startMs }
+        #expect(firsts == [primary[14].startMs, primary[7].startMs, primary[0].startMs])
+        let copied: [Int64] = pieces.flatMap { $0 }.map(\.startMs).sorted()
+        #expect(copied == primary.map(\.startMs))
+        // What the primary serves for each piece's window: the segments overlapping it (strictly).
+        func served(_ piece: [RemoteSegment]) -> [Int64] {
+            let (from, duration) = ReplicationPlan.window(of: piece)
+            return primary.filter { $0.endMs > from * 1000 && $0.startMs < (from + duration) * 1000 }.map(\.startMs)
+        }
+        for piece in pieces {
+            let starts: [Int64] = piece.map(\.startMs)
+            #expect(served(piece) == starts)
+        }
+        // Oldest first keeps the order; a piece never splits below one segment.
+        let oldest = ReplicationPlan(primary: primary, target: [], settledBeforeMs: .max, newestFirst: false)
+        let oldestFirsts: [Int64] = oldest.pieces(maxBytes: 700).map { $0[0].startMs }
+        #expect(oldestFirsts == [primary[0].startMs, primary[7].startMs, primary[14].startMs])
+        #expect(plan.pieces(maxBytes: 1).count == 20)
+    }
+
+    @Test func aSegmentShorterThanTheRoundingIsStillAskedFor() {
+        let short = ReplicationPlanTests.segment(1_700_000_000_200, 600)
+        let (from, duration) = ReplicationPlan.window(of: [short])
+        #expect(from * 1000 < short.endMs && (from + duration) * 1000 > short.startMs)
+        let aligned = [ReplicationPlanTests.segment(1_700_000_000_000), ReplicationPlanTests.segment(1_700_000_004_000)]
+        let window = ReplicationPlan.window(of: aligned)
+        #expect(window.from == 1_700_000_000 && window.duration == 8)
+    }
 }
 
 @Suite struct LiveLoadGuardTests {
