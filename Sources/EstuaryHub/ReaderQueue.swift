@@ -6,6 +6,8 @@ final class HubCounters: Sendable {
     let skippedItems = Atomic<UInt64>(0)
     let skipEvents = Atomic<UInt64>(0)
     let deliveredBytes = Atomic<UInt64>(0)
+    /// Readers served by sinks (``HubSink``) rather than queues.
+    let pushedReaders = Atomic<Int>(0)
 
     func delivered(_ item: some HubItem) {
         deliveredBytes.add(UInt64(item.byteCount), ordering: .relaxed)

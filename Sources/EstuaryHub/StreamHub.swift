@@ -9,13 +9,16 @@ import Synchronization
 ///   ``HubLimits/maximumQueuedBytes``; a reader that overflows drops its queue and resumes at
 ///   the next sync point (preceded by the header), and one that overflows after taking nothing
 ///   for ``HubLimits/stallTimeout`` is disconnected with ``HubError/readerTooSlow(queuedBytes:)``;
-/// - items are shared, not copied: a reader's queue holds references to the published values.
+/// - items are shared, not copied: a reader's queue holds references to the published values;
+/// - a ``HubSink`` attached with ``attach(_:)`` gets each item by one call, in publish order, for all the
+///   readers it serves; the readers it reports count in ``statistics`` and ``hasReaders``.
 public final class StreamHub<Item: HubItem>: Sendable {
     struct State {
         var header: Item?
         var cache: [Item] = []
         var cacheBytes = 0
         var readers: [ReaderQueue<Item>] = []
+        var sinks: [any HubSink<Item>] = []
         var nextID = 0
         var finished = false
         var stats = HubStatistics()
@@ -38,8 +41,8 @@ public final class StreamHub<Item: HubItem>: Sendable {
     /// Publishes one item to every reader and the GOP cache.
     public func publish(_ item: Item) {
         var deliveries: [ReaderQueue<Item>.Delivery] = []
-        state.withLock { state in
-            guard !state.finished else { return }
+        let (sinks, header) = state.withLock { state -> ([any HubSink<Item>], Item?) in
+            guard !state.finished else { return ([], nil) }
             state.stats.publishedItems += 1
             state.stats.publishedBytes += UInt64(item.byteCount)
             if item.isSyncPoint {
@@ -69,7 +72,9 @@ public final class StreamHub<Item: HubItem>: Sendable {
             if disconnected {
                 state.readers.removeAll { $0.state.withLock { $0.finished } }
             }
+            return (state.sinks, state.header)
         }
+        for sink in sinks { sink.hubPublished(item, header: header) }
         for delivery in deliveries {
             switch delivery {
             case .resume(let continuation, let item): continuation.resume(returning: item)
@@ -100,24 +105,55 @@ public final class StreamHub<Item: HubItem>: Sendable {
         return HubSubscription(queue: queue, hub: self)
     }
 
+    /// Attaches a sink: it gets every item published from now on. Returns what a reader joining now starts
+    /// with (the header, then the GOP cache), or nil when the hub has finished (the sink is not attached).
+    public func attach(_ sink: some HubSink<Item>) -> (header: Item?, cache: [Item])? {
+        state.withLock { state -> (header: Item?, cache: [Item])? in
+            guard !state.finished else { return nil }
+            state.sinks.append(sink)
+            return (state.header, state.cache)
+        }
+    }
+
+    /// Detaches a sink: no call reaches it after one already under way.
+    public func detach(_ sink: some HubSink<Item>) {
+        state.withLock { state in state.sinks.removeAll { $0 === sink } }
+    }
+
+    /// What sinks did to their readers, added to the hub's statistics: `readers` is the change in their number.
+    public func recordPush(
+        readers: Int = 0, skippedItems: UInt64 = 0, skipEvents: UInt64 = 0, disconnected: UInt64 = 0, deliveredBytes: UInt64 = 0
+    ) {
+        if readers != 0 { counters.pushedReaders.add(readers, ordering: .relaxed) }
+        if skippedItems != 0 { counters.skippedItems.add(skippedItems, ordering: .relaxed) }
+        if skipEvents != 0 { counters.skipEvents.add(skipEvents, ordering: .relaxed) }
+        if deliveredBytes != 0 { counters.deliveredBytes.add(deliveredBytes, ordering: .relaxed) }
+        if disconnected != 0 { state.withLock { $0.stats.disconnectedReaders += disconnected } }
+    }
+
     /// Ends every reader's sequence (after what it has queued) and refuses further items.
     public func finish() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Item?, any Error>] in
+        let (waiters, sinks) = state.withLock { state -> ([CheckedContinuation<Item?, any Error>], [any HubSink<Item>]) in
             state.finished = true
             let waiters = state.readers.compactMap { $0.finish() }
             state.readers.removeAll()
             state.cache.removeAll()
             state.cacheBytes = 0
-            return waiters
+            let sinks = state.sinks
+            state.sinks.removeAll()
+            return (waiters, sinks)
         }
         for waiter in waiters { waiter.resume(returning: nil) }
+        for sink in sinks { sink.hubFinished() }
     }
 
     /// The header new readers start with.
     public var header: Item? { state.withLock { $0.header } }
 
     /// Whether any reader is subscribed (cheap: no per-reader work).
-    public var hasReaders: Bool { state.withLock { !$0.readers.isEmpty } }
+    public var hasReaders: Bool {
+        counters.pushedReaders.load(ordering: .relaxed) > 0 || state.withLock { !$0.readers.isEmpty }
+    }
 
     /// Forgets the GOP cache, e.g. when the publisher pauses: a reader joining later starts
     /// at the next sync point instead of replaying stale items.
@@ -135,7 +171,7 @@ public final class StreamHub<Item: HubItem>: Sendable {
     public var statistics: HubStatistics {
         state.withLock { state in
             var stats = state.stats
-            stats.readers = state.readers.count
+            stats.readers = state.readers.count + counters.pushedReaders.load(ordering: .relaxed)
             stats.skippedItems = counters.skippedItems.load(ordering: .relaxed)
             stats.skipEvents = counters.skipEvents.load(ordering: .relaxed)
             stats.deliveredBytes = counters.deliveredBytes.load(ordering: .relaxed)

@@ -140,7 +140,7 @@ enum ArchiveEndpoints {
     /// `GET /{name}/archive-{from}-{duration}.{m3u8|mp4|m4f}`.
     static func export(
         _ node: Node, _ name: String, from fromText: String, duration durationText: String, format: MediaPath.ArchiveFormat,
-        request: Request
+        request: Request, channel: any Channel
     ) async throws -> Response {
         let now = Int64(Date().timeIntervalSince1970)
         guard let from = Int64(fromText), from >= 0, from <= Int64.max / 2000 else {
@@ -231,25 +231,40 @@ enum ArchiveEndpoints {
         return Response(
             status: status, headers: headers,
             body: .init(contentLength: byteRange.count) { writer in
+                // .m4f carries the stored bytes untouched: the segment files go out with sendfile where it can.
+                let raw = format == .m4f ? await RawResponseBody.install(on: channel) : nil
                 var timeline = ExportTimeline()
-                if format == .mp4 && selected.first.map({ if case .segment(_, true) = $0.piece { false } else { true } }) == true {
-                    // The range starts after the first segment: learn the timeline's origin from it.
-                    _ = timeline.rebase(try await io { try archive.segmentBytes(firstRecord) })
-                }
-                for (pieceOffset, _, piece) in selected {
-                    var bytes: ByteBuffer
-                    switch piece {
-                    case .bytes(let fixed): bytes = fixed
-                    case .segment(let record, _):
-                        let stored = try await io { try archive.segmentBytes(record, direct: format == .m4f) }
-                        // The .mp4 file starts at zero; .m4f carries the stored bytes untouched (replication).
-                        bytes = format == .mp4 ? timeline.rebase(stored) : stored
+                do {
+                    if format == .mp4 && selected.first.map({ if case .segment(_, true) = $0.piece { false } else { true } }) == true {
+                        // The range starts after the first segment: learn the timeline's origin from it.
+                        _ = timeline.rebase(try await io { try archive.segmentBytes(firstRecord) })
                     }
-                    let start = max(0, byteRange.lowerBound - pieceOffset)
-                    let end = min(bytes.readableBytes, byteRange.upperBound - pieceOffset)
-                    guard start < end, let slice = bytes.getSlice(at: bytes.readerIndex + start, length: end - start) else { continue }
-                    try await writer.write(slice)
+                    for (pieceOffset, _, piece) in selected {
+                        let start = max(0, byteRange.lowerBound - pieceOffset)
+                        var bytes: ByteBuffer
+                        switch piece {
+                        case .bytes(let fixed): bytes = fixed
+                        case .segment(let record, _):
+                            if let raw {
+                                let end = min(record.bytes, byteRange.upperBound - pieceOffset)
+                                if start < end { try await raw.sendFile(archive.path(of: record), range: start..<end) }
+                                continue
+                            }
+                            let stored = try await io { try archive.segmentBytes(record, direct: format == .m4f) }
+                            // The .mp4 file starts at zero; .m4f carries the stored bytes untouched (replication).
+                            bytes = format == .mp4 ? timeline.rebase(stored) : stored
+                        }
+                        let end = min(bytes.readableBytes, byteRange.upperBound - pieceOffset)
+                        guard start < end, let slice = bytes.getSlice(at: bytes.readerIndex + start, length: end - start) else {
+                            continue
+                        }
+                        if let raw { try await raw.write(.byteBuffer(slice)) } else { try await writer.write(slice) }
+                    }
+                } catch {
+                    await raw?.remove()
+                    throw error
                 }
+                await raw?.remove()
                 try await writer.finish(nil)
             })
     }
@@ -259,16 +274,28 @@ enum ArchiveEndpoints {
         case segment(SegmentRecord, first: Bool)
     }
 
-    /// `GET /{name}/archive/seg-{start}.m4s`.
-    static func segment(_ node: Node, _ name: String, startMs: Int64) async throws -> Response {
+    /// `GET /{name}/archive/seg-{start}.m4s`: the stored file, sent with sendfile where it can.
+    static func segment(_ node: Node, _ name: String, startMs: Int64, channel: any Channel) async throws -> Response {
         let archive = try await archive(node, name)
-        let bytes = try await io { () -> ByteBuffer? in
-            guard let record = try archive.record(startingAt: startMs) else { return nil }
-            return try archive.segmentBytes(record)
+        guard let record = try await io({ try archive.record(startingAt: startMs) }) else {
+            throw NodeError(.notFound, "segment_not_found", "stream '\(name)' has no segment starting at \(startMs)")
         }
-        guard let bytes else { throw NodeError(.notFound, "segment_not_found", "stream '\(name)' has no segment starting at \(startMs)") }
         return Response(
-            status: .ok, headers: [.contentType: "video/iso.segment", .cacheControl: "max-age=86400"], body: .init(byteBuffer: bytes))
+            status: .ok, headers: [.contentType: "video/iso.segment", .cacheControl: "max-age=86400"],
+            body: .init(contentLength: record.bytes) { writer in
+                if let raw = await RawResponseBody.install(on: channel) {
+                    do {
+                        try await raw.sendFile(archive.path(of: record), range: 0..<record.bytes)
+                    } catch {
+                        await raw.remove()
+                        throw error
+                    }
+                    await raw.remove()
+                } else {
+                    try await writer.write(try await io { try archive.segmentBytes(record) })
+                }
+                try await writer.finish(nil)
+            })
     }
 
     /// `GET /{name}/archive/init-{id}.mp4`.

@@ -27,6 +27,10 @@ public final class Node: Service, Sendable {
     public let options: NodeOptions
     public let manager: StreamManager
     public let metrics = NodeMetrics()
+    /// The live HTTP outputs' per-event-loop fan-outs.
+    let liveFanouts = LiveFanoutRegistry()
+    /// Live fan-outs attached now: one per (live output with HTTP clients, event loop holding some of them).
+    public var liveFanoutCount: Int { liveFanouts.count }
     let logger: Logger
     let httpClient: HTTPClient
     let clusterAuth: ClusterAuth?

@@ -175,10 +175,11 @@ public func buildRouter(node: Node, archiveOnly: Bool = false) -> Router<Estuary
         case .archive(let name, let from, let duration, let format):
             if format == .m4f { try node.authorizeClusterRequest(request) }
             try await node.authorizePlayback(name, proto: format == .m3u8 ? "dvr_hls" : format.rawValue, request, context)
-            return try await ArchiveEndpoints.export(node, name, from: from, duration: duration, format: format, request: request)
+            return try await ArchiveEndpoints.export(
+                node, name, from: from, duration: duration, format: format, request: request, channel: context.channel)
         case .archiveSegment(let name, let start):
             try await node.authorizePlayback(name, proto: "dvr_hls", request, context)
-            return try await ArchiveEndpoints.segment(node, name, startMs: start)
+            return try await ArchiveEndpoints.segment(node, name, startMs: start, channel: context.channel)
         case .archiveInit(let name, let id):
             try await node.authorizePlayback(name, proto: "dvr_hls", request, context)
             return try await ArchiveEndpoints.initSegment(node, name, id: id)
@@ -195,9 +196,9 @@ public func buildRouter(node: Node, archiveOnly: Bool = false) -> Router<Estuary
                     HTTPResponse.Status(code: 508, reasonPhrase: "Loop Detected"), "loop_detected",
                     "'\(stream.name)' was asked for by this node itself; an input must name another node")
             }
-            return liveResponse(stream.pipeline.m4f, contentType: "video/mp4")
+            return await liveResponse(stream.pipeline.m4f, contentType: "video/mp4", request, context, fanouts: node.liveFanouts)
         case .mpegts:
-            return liveResponse(stream.pipeline.mpegts, contentType: "video/mp2t")
+            return await liveResponse(stream.pipeline.mpegts, contentType: "video/mp2t", request, context, fanouts: node.liveFanouts)
         case .hlsPlaylist:
             guard let playlist = await stream.pipeline.hlsPlaylist(waitingUpTo: .seconds(10)) else {
                 throw NodeError(.serviceUnavailable, "stream_not_ready", "stream '\(stream.name)' has no complete HLS segment yet")
@@ -251,6 +252,34 @@ func withPlaybackToken(_ playlist: String, _ request: Request) -> String {
 
 /// An endless response that relays a hub's chunks until the stream stops, the client goes
 /// away, or the server shuts down gracefully.
+/// A live output's response: on an HTTP/1 connection, the client joins its event loop's ``LiveFanout`` once the
+/// chunked head is written; elsewhere (or for a method other than GET) a hub subscription feeds the body writer.
+func liveResponse(
+    _ hub: StreamHub<LiveChunk>, contentType: String, _ request: Request, _ context: EstuaryRequestContext,
+    fanouts: LiveFanoutRegistry
+) async -> Response {
+    let channel = context.channel
+    guard request.method == .get, await LiveFanoutRegistry.canServe(channel) else {
+        return liveResponse(hub, contentType: contentType)
+    }
+    return Response(
+        status: .ok, headers: [.contentType: contentType, .cacheControl: "no-cache"],
+        body: .init { writer in
+            let done = fanouts.join(channel, hub: hub)
+            try await withGracefulShutdownHandler {
+                try await withTaskCancellationHandler {
+                    try await done.get()
+                } onCancel: {
+                    LiveFanoutRegistry.end(channel)
+                }
+            } onGracefulShutdown: {
+                LiveFanoutRegistry.end(channel)
+            }
+            try await writer.finish(nil)
+        })
+}
+
+/// A live output's response fed by a hub subscription through Hummingbird's body writer.
 func liveResponse(_ hub: StreamHub<LiveChunk>, contentType: String) -> Response {
     let subscription = hub.subscribe()
     return Response(

@@ -59,6 +59,77 @@ extension IntegrationTests {
             }
         }
 
+        @Test func liveClientsShareAFanOutPerEventLoopAndEachGetsEveryFragmentInOrder() async throws {
+            try await withNode(streams: [stream("cam", "fake://cam")]) { node, port in
+                let cam = try #require(node.manager.stream(named: "cam"))
+                try await waitUntil("cam alive") { cam.isAlive }
+                let readers = 6
+                let reads = try await withThrowingTaskGroup(of: [UInt32].self) { group in
+                    for _ in 0..<readers {
+                        group.addTask {
+                            let read = try await readM4F(url: "http://127.0.0.1:\(port)/cam/m4f", timeout: .seconds(20)) {
+                                _, fragments, _ in
+                                fragments.count >= 15
+                            }
+                            return read.fragments.map(\.sequenceNumber)
+                        }
+                    }
+                    // While all are reading: every client is counted, and they share at most one fan-out per event loop.
+                    try await waitUntil("every client joined") { cam.pipeline.m4f.statistics.readers == readers }
+                    let fanouts = node.liveFanoutCount
+                    #expect(fanouts >= 1 && fanouts <= System.coreCount, "\(fanouts) fan-outs for \(readers) clients")
+                    var all: [[UInt32]] = []
+                    for try await sequence in group { all.append(sequence) }
+                    return all
+                }
+                #expect(reads.count == readers)
+                for sequence in reads {
+                    #expect(sequence.count >= 15)
+                    // The GOP cache, then live fragments: nothing missing, nothing twice, nothing out of order.
+                    #expect(zip(sequence, sequence.dropFirst()).allSatisfy { $1 == $0 &+ 1 }, "fragments \(sequence)")
+                }
+                // The clients left: the fan-outs detached from the hub.
+                try await waitUntil("the fan-outs detached") { node.liveFanoutCount == 0 && cam.pipeline.m4f.statistics.readers == 0 }
+                #expect(cam.pipeline.m4f.statistics.deliveredBytes > 0)
+            }
+        }
+
+        @Test func deletingAStreamEndsItsLiveResponsesCleanly() async throws {
+            try await withNode(streams: []) { node, port in
+                let put = try await httpSend(
+                    .PUT, "http://127.0.0.1:\(port)/streamer/api/v3/streams/cam",
+                    json: #"{"name": "cam", "inputs": [{"url": "fake://cam"}]}"#)
+                #expect(put.status == 200, "\(put.body)")
+                try await waitUntil("cam configured") { node.manager.stream(named: "cam") != nil }
+                let cam = try #require(node.manager.stream(named: "cam"))
+                try await waitUntil("cam alive") { cam.isAlive }
+                let outcomes = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for output in ["m4f", "mpegts", "m4f"] {
+                        group.addTask {
+                            let response = try await HTTPClient.shared.execute(
+                                HTTPClientRequest(url: "http://127.0.0.1:\(port)/cam/\(output)"), timeout: .seconds(30))
+                            #expect(response.status == .ok)
+                            var received = 0
+                            // Ends without an error only if the node ended the chunked body properly.
+                            for try await bytes in response.body { received += bytes.readableBytes }
+                            return received
+                        }
+                    }
+                    try await waitUntil("three clients") {
+                        cam.pipeline.m4f.statistics.readers == 2 && cam.pipeline.mpegts.statistics.readers == 1
+                    }
+                    try await waitUntil("some bytes delivered") { cam.pipeline.m4f.statistics.deliveredBytes > 100_000 }
+                    let (_, status) = try await httpSend(.DELETE, "http://127.0.0.1:\(port)/streamer/api/v3/streams/cam")
+                    #expect(status == 204)
+                    var received: [Int] = []
+                    for try await count in group { received.append(count) }
+                    return received
+                }
+                #expect(outcomes.count == 3 && outcomes.allSatisfy { $0 > 0 }, "bytes per client: \(outcomes)")
+                #expect(node.liveFanoutCount == 0)
+            }
+        }
+
         @Test func anUnwatchedStreamPackagesNeitherHLSNorMPEGTS() async throws {
             try await withNode(streams: [stream("cam", "fake://cam")]) { node, port in
                 let pipeline = try #require(node.manager.stream(named: "cam")?.pipeline)

@@ -4,7 +4,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// `dvr-serve`: N readers fetching archive exports (`.mp4`) or archive HLS segments over and over from a
+/// `dvr-serve`: N readers fetching archive exports (`.mp4`, `.m4f`) or archive HLS segments over and over from a
 /// dvr-node: delivered Gbit/s and node CPU-s per Gbit.
 struct DVRServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,6 +39,8 @@ struct DVRServeCommand: AsyncParsableCommand {
             let modes: [(String, [String])] = [
                 ("mp4", ["/cam/archive-\(from)-\(duration).mp4"]),
                 ("hls_segments", segments.dropLast().map { "/cam/archive/seg-\($0).m4s" }),
+                // The replication export: the stored files, sent with sendfile.
+                ("m4f", ["/cam/archive-\(from)-\(duration).m4f"]),
             ]
             for (mode, paths) in modes {
                 let port = node.port

@@ -50,7 +50,9 @@ struct FanoutCommand: AsyncParsableCommand {
     }
 
     private func runOnce(readers count: Int, binary: String, scratch: ScratchDirectory, group: MultiThreadedEventLoopGroup) async throws {
+        // Every reader comes from 127.0.0.1: lift the per-IP cap (200 by default) above the reader count.
         let yaml = """
+            client_limits: {connections: \(count + 1000), connections_per_ip: \(count + 100)}
             streams:
               - name: bench
                 inputs: [{url: "fake://bench"}]

@@ -1,0 +1,64 @@
+import HTTPTypes
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// The body of one HTTP/1 response written below NIO's HTTP encoder, so that it can carry `FileRegion`s (sent
+/// with `sendfile`, never read into memory) as well as buffers.
+///
+/// Use it from a Hummingbird body closure, after the head went out (so its framing is set: a `Content-Length`,
+/// which the caller's pieces must add up to). Guarantees: writes go out in order and each ``write(_:)`` returns
+/// once NIO took its bytes (the next file is opened only then, so one response holds one file open at a time);
+/// ``remove()`` leaves the pipeline as it was, so the response ends through the encoder as usual.
+struct RawResponseBody: Sendable {
+    private let channel: any Channel
+    private let handler: NIOLoopBound<RawBodyHandler>
+
+    /// Installs the writer on an HTTP/1 connection without TLS (sendfile cannot go through TLS); nil elsewhere.
+    static func install(on channel: any Channel) async -> RawResponseBody? {
+        try? await channel.eventLoop.submit { () -> RawResponseBody? in
+            if (try? channel.pipeline.syncOperations.context(handlerType: NIOSSLServerHandler.self)) != nil { return nil }
+            let encoder = try channel.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
+            let handler = RawBodyHandler(eventLoop: channel.eventLoop)
+            try channel.pipeline.syncOperations.addHandler(handler, position: .before(encoder.handler))
+            return RawResponseBody(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+        }.get() ?? nil
+    }
+
+    /// Writes and flushes `data`; returns when NIO has written it to the socket.
+    func write(_ data: IOData) async throws {
+        try await channel.eventLoop.flatSubmit {
+            self.handler.value.write(data)
+        }.get()
+    }
+
+    /// Sends bytes `range` of the file at `path` with `sendfile`. Throws, naming the file, when it cannot be
+    /// opened or is shorter than `range` (the caller promised those bytes in the head: the connection must end).
+    func sendFile(_ path: String, range: Range<Int>) async throws {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw NodeError(.internalServerError, "archive_unreadable", "cannot open \(path): errno \(errno)")
+        }
+        guard lseek(descriptor, 0, SEEK_END) >= range.upperBound else {
+            close(descriptor)
+            throw NodeError(
+                .internalServerError, "archive_unreadable", "\(path) is shorter than the \(range.upperBound) bytes indexed")
+        }
+        let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: descriptor)
+        defer { try? handle.close() }
+        try await write(.fileRegion(FileRegion(fileHandle: handle, readerIndex: range.lowerBound, endIndex: range.upperBound)))
+    }
+
+    /// Leaves the pipeline.
+    func remove() async {
+        try? await channel.eventLoop.submit {
+            self.handler.value.remove()
+        }.get()
+    }
+}
