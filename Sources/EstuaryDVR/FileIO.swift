@@ -166,17 +166,8 @@ enum FileIO {
     /// buffer: for a file read once, as replication reads each segment, that saves the kernel's copy into the
     /// cache. Where the filesystem refuses it, the read is buffered.
     static func readFile(_ path: String, direct: Bool = false) throws(DVRError) -> ByteBuffer? {
-        var fd = direct && directFlag != 0 ? open(path, O_RDONLY | O_CLOEXEC | directFlag) : -1
-        let isDirect = fd >= 0
-        if fd < 0 { fd = open(path, O_RDONLY | O_CLOEXEC) }
-        if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw error(path, "open")
-        }
+        guard let (fd, size, isDirect) = try openForReading(path, direct: direct) else { return nil }
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw error(path, "stat") }
-        let size = Int(info.st_size)
         let alignment = DirectIOBuffers.alignment
         // A direct read needs an aligned address and length: room for both around the file's bytes.
         let length = isDirect ? (size + alignment - 1) / alignment * alignment : size
@@ -204,6 +195,102 @@ enum FileIO {
         if let failure { throw failure }
         buffer.moveReaderIndex(forwardBy: skip)
         return buffer
+    }
+
+    /// Opens `path` read-only with its size; with `direct`, through `O_DIRECT` where the filesystem allows it.
+    /// Nil if the file does not exist. The caller closes the descriptor.
+    private static func openForReading(_ path: String, direct: Bool = false) throws(DVRError) -> (Int32, Int, Bool)? {
+        var fd = direct && directFlag != 0 ? open(path, O_RDONLY | O_CLOEXEC | directFlag) : -1
+        let isDirect = fd >= 0
+        if fd < 0 { fd = open(path, O_RDONLY | O_CLOEXEC) }
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw error(path, "open")
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let failure = error(path, "stat")
+            close(fd)
+            throw failure
+        }
+        return (fd, Int(info.st_size), isDirect)
+    }
+
+    /// The file as ``SegmentPart``s: top-level boxes read into memory except `mdat` payloads of at least
+    /// `minimumPayload` bytes, which stay ranges of the file. Nil if the file does not exist. The file is read
+    /// through a window of at least `readAhead` bytes, so a run of small boxes costs one `pread`.
+    static func readBoxLayout(
+        _ path: String, minimumPayload: Int = 4096, readAhead: Int = 4096
+    ) throws(DVRError) -> [SegmentPart]? {
+        guard let (fd, size, _) = try openForReading(path) else { return nil }
+        defer { close(fd) }
+        var window = ByteBuffer()
+        var windowStart = 0
+        // The file's bytes [offset, offset + count) as a slice of the window, read if they are not in it.
+        func bytes(_ count: Int, at offset: Int) throws(DVRError) -> ByteBuffer {
+            if offset >= windowStart, offset + count <= windowStart + window.readableBytes {
+                return window.getSlice(at: window.readerIndex + offset - windowStart, length: count)!
+            }
+            let length = min(size - offset, max(count, readAhead))
+            var buffer = ByteBufferAllocator().buffer(capacity: length)
+            var failure: DVRError?
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { raw in
+                var done = 0
+                while done < length {
+                    let got = pread(fd, raw.baseAddress! + done, length - done, off_t(offset + done))
+                    if got < 0 {
+                        if errno == EINTR { continue }
+                        failure = error(path, "read")
+                        break
+                    }
+                    if got == 0 {
+                        failure = .io(path: path, operation: "read", reason: "the file shrank while it was read", diskFull: false)
+                        break
+                    }
+                    done += got
+                }
+                return done
+            }
+            if let failure { throw failure }
+            window = buffer
+            windowStart = offset
+            return window.getSlice(at: window.readerIndex, length: count)!
+        }
+        var parts: [SegmentPart] = []
+        var pending = ByteBuffer()
+        var position = 0
+        while position < size {
+            // A tail that is not a whole box header is sent as stored.
+            guard size - position >= 8 else {
+                var tail = try bytes(size - position, at: position)
+                pending.writeBuffer(&tail)
+                break
+            }
+            var header = try bytes(8, at: position)
+            var boxSize = Int(header.getInteger(at: header.readerIndex, as: UInt32.self)!)
+            let isMedia = header.getString(at: header.readerIndex + 4, length: 4) == "mdat"
+            var headerLength = 8
+            if boxSize == 1, size - position >= 16 {
+                header = try bytes(16, at: position)
+                boxSize = Int(truncatingIfNeeded: header.getInteger(at: header.readerIndex + 8, as: UInt64.self)!)
+                headerLength = 16
+            } else if boxSize == 0 {
+                boxSize = size - position
+            }
+            if boxSize < headerLength || boxSize > size - position { boxSize = size - position }
+            if isMedia && boxSize - headerLength >= minimumPayload {
+                pending.writeBuffer(&header)
+                parts.append(.boxes(pending))
+                pending = ByteBuffer()
+                parts.append(.file(offset: position + headerLength, length: boxSize - headerLength))
+            } else {
+                var box = try bytes(boxSize, at: position)
+                pending.writeBuffer(&box)
+            }
+            position += boxSize
+        }
+        if pending.readableBytes > 0 { parts.append(.boxes(pending)) }
+        return parts
     }
 
     /// The size of a file, or nil if it does not exist.

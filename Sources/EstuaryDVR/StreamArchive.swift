@@ -334,6 +334,15 @@ public final class StreamArchive: Sendable {
         return bytes
     }
 
+    /// A segment as parts to send (``SegmentPart``): its boxes read, its media payloads left in the file at
+    /// ``path(of:)``, for an export that rewrites times but should not read the media.
+    public func segmentLayout(_ record: SegmentRecord) throws(DVRError) -> [SegmentPart] {
+        guard let parts = try FileIO.readBoxLayout(path(of: record)) else {
+            throw .io(path: path(of: record), operation: "read", reason: "missing", diskFull: false)
+        }
+        return parts
+    }
+
     /// The segment starting at `startMs`, if stored.
     public func record(startingAt startMs: Int64) throws(DVRError) -> SegmentRecord? {
         try records(fromMs: startMs, toMs: startMs + 1).first { $0.startMs == startMs }

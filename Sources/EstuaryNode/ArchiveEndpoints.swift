@@ -231,8 +231,9 @@ enum ArchiveEndpoints {
         return Response(
             status: status, headers: headers,
             body: .init(contentLength: byteRange.count) { writer in
-                // .m4f carries the stored bytes untouched: the segment files go out with sendfile where it can.
-                let raw = format == .m4f ? await RawResponseBody.install(on: channel) : nil
+                // Segment media goes out with sendfile where it can (plain HTTP/1): .m4f sends the stored files,
+                // .mp4 its rebased boxes from memory and the media payloads from the files.
+                let raw = await RawResponseBody.install(on: channel)
                 var timeline = ExportTimeline()
                 do {
                     if format == .mp4 && selected.first.map({ if case .segment(_, true) = $0.piece { false } else { true } }) == true {
@@ -245,9 +246,15 @@ enum ArchiveEndpoints {
                         switch piece {
                         case .bytes(let fixed): bytes = fixed
                         case .segment(let record, _):
-                            if let raw {
-                                let end = min(record.bytes, byteRange.upperBound - pieceOffset)
+                            let end = min(record.bytes, byteRange.upperBound - pieceOffset)
+                            if let raw, format == .m4f {
                                 if start < end { try await raw.sendFile(archive.path(of: record), range: start..<end) }
+                                continue
+                            }
+                            if let raw {
+                                if start < end {
+                                    try await sendRebased(record, of: archive, bytes: start..<end, timeline: &timeline, to: raw)
+                                }
                                 continue
                             }
                             let stored = try await io { try archive.segmentBytes(record, direct: format == .m4f) }
@@ -267,6 +274,39 @@ enum ArchiveEndpoints {
                 await raw?.remove()
                 try await writer.finish(nil)
             })
+    }
+
+    /// Sends bytes `range` of a segment of an `.mp4` export: every box run is rebased, in order (the timeline
+    /// learns its origin from the first), and only what falls in the range goes out; media payloads go from the
+    /// file with sendfile, in one write with the boxes.
+    static func sendRebased(
+        _ record: SegmentRecord, of archive: StreamArchive, bytes range: Range<Int>, timeline: inout ExportTimeline,
+        to raw: RawResponseBody
+    ) async throws {
+        let layout = try await io { try archive.segmentLayout(record) }
+        let file = try RawResponseBody.openFile(archive.path(of: record), holding: record.bytes)
+        defer { try? file.close() }
+        var items: [IOData] = []
+        var partStart = 0
+        for part in layout {
+            let partEnd = partStart + part.length
+            defer { partStart = partEnd }
+            var rebased: ByteBuffer?
+            if case .boxes(let boxes) = part { rebased = timeline.rebase(boxes) }
+            let from = max(range.lowerBound, partStart)
+            let to = min(range.upperBound, partEnd)
+            guard from < to else { continue }
+            switch part {
+            case .boxes:
+                if let rebased, let slice = rebased.getSlice(at: rebased.readerIndex + from - partStart, length: to - from) {
+                    items.append(.byteBuffer(slice))
+                }
+            case .file(let offset, _):
+                let region = FileRegion(fileHandle: file, readerIndex: offset + from - partStart, endIndex: offset + to - partStart)
+                items.append(.fileRegion(region))
+            }
+        }
+        try await raw.write(items)
     }
 
     enum ExportPiece {

@@ -266,14 +266,18 @@ func liveResponse(
         status: .ok, headers: [.contentType: contentType, .cacheControl: "no-cache"],
         body: .init { writer in
             let done = fanouts.join(channel, hub: hub)
-            try await withGracefulShutdownHandler {
-                try await withTaskCancellationHandler {
-                    try await done.get()
-                } onCancel: {
+            do {
+                try await withGracefulShutdownHandler {
+                    try await withTaskCancellationHandler {
+                        try await done.get()
+                    } onCancel: {
+                        LiveFanoutRegistry.end(channel)
+                    }
+                } onGracefulShutdown: {
                     LiveFanoutRegistry.end(channel)
                 }
-            } onGracefulShutdown: {
-                LiveFanoutRegistry.end(channel)
+            } catch {
+                // The client went away or was too slow: end this response only.
             }
             try await writer.finish(nil)
         })

@@ -13,10 +13,14 @@ final class RawBodyHandler: ChannelOutboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
-    func write(_ data: IOData) -> EventLoopFuture<Void> {
-        guard let context else { return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+    /// Writes `items` in order and flushes; the result completes when the last is written.
+    func write(_ items: [IOData]) -> EventLoopFuture<Void> {
+        guard let context, let last = items.last else {
+            return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
+        }
+        for item in items.dropLast() { context.write(wrapOutboundOut(item), promise: nil) }
         let promise = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(data), promise: promise)
+        context.writeAndFlush(wrapOutboundOut(last), promise: promise)
         return promise.futureResult
     }
 

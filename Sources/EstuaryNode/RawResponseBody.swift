@@ -33,26 +33,37 @@ struct RawResponseBody: Sendable {
 
     /// Writes and flushes `data`; returns when NIO has written it to the socket.
     func write(_ data: IOData) async throws {
+        try await write([data])
+    }
+
+    /// Writes `items` in order with one flush (one hop to the loop); returns when NIO has written the last.
+    func write(_ items: [IOData]) async throws {
+        guard !items.isEmpty else { return }
         try await channel.eventLoop.flatSubmit {
-            self.handler.value.write(data)
+            self.handler.value.write(items)
         }.get()
     }
 
-    /// Sends bytes `range` of the file at `path` with `sendfile`. Throws, naming the file, when it cannot be
-    /// opened or is shorter than `range` (the caller promised those bytes in the head: the connection must end).
+    /// Sends bytes `range` of the file at `path` with `sendfile`.
     func sendFile(_ path: String, range: Range<Int>) async throws {
+        let handle = try Self.openFile(path, holding: range.upperBound)
+        defer { try? handle.close() }
+        try await write(.fileRegion(FileRegion(fileHandle: handle, readerIndex: range.lowerBound, endIndex: range.upperBound)))
+    }
+
+    /// Opens the file at `path` for ``FileRegion``s (the caller closes it once they are written). Throws, naming
+    /// the file, when it cannot be opened or holds fewer than `length` bytes (the head promised them: the
+    /// connection must end).
+    static func openFile(_ path: String, holding length: Int) throws -> NIOFileHandle {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw NodeError(.internalServerError, "archive_unreadable", "cannot open \(path): errno \(errno)")
         }
-        guard lseek(descriptor, 0, SEEK_END) >= range.upperBound else {
+        guard lseek(descriptor, 0, SEEK_END) >= length else {
             close(descriptor)
-            throw NodeError(
-                .internalServerError, "archive_unreadable", "\(path) is shorter than the \(range.upperBound) bytes indexed")
+            throw NodeError(.internalServerError, "archive_unreadable", "\(path) is shorter than the \(length) bytes indexed")
         }
-        let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: descriptor)
-        defer { try? handle.close() }
-        try await write(.fileRegion(FileRegion(fileHandle: handle, readerIndex: range.lowerBound, endIndex: range.upperBound)))
+        return NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: descriptor)
     }
 
     /// Leaves the pipeline.

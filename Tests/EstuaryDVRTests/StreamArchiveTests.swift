@@ -17,6 +17,40 @@ import Testing
         }
     }
 
+    @Test func aSegmentLayoutLeavesLargeMediaPayloadsInTheFileAndAddsUpToTheFile() throws {
+        try withTemporaryDirectorySync { root in
+            let archive = try StreamArchive.open(root: root, name: "cam")
+            let initID = try archive.storeInit(fakeInit())
+            let record = try archive.write(
+                fragments: [
+                    fakeFragment(keyframe: true, size: 10_000, fill: 1), fakeFragment(keyframe: false, size: 100, fill: 2),
+                    fakeFragment(keyframe: false, size: 6000, fill: 3),
+                ], startMs: 1_700_000_000_000, durationMs: 4000, initID: initID)
+            let path = archive.path(of: record)
+            func reassemble(_ parts: [SegmentPart], _ file: [UInt8]) -> [UInt8] {
+                parts.flatMap { part -> [UInt8] in
+                    switch part {
+                    case .boxes(let bytes): Array(bytes.readableBytesView)
+                    case .file(let offset, let length): Array(file[offset..<(offset + length)])
+                    }
+                }
+            }
+            let file = try #require(FileManager.default.contents(atPath: path).map { Array($0) })
+            let parts = try archive.segmentLayout(record)
+            #expect(reassemble(parts, file) == file)
+            // The two payloads of 4 KiB or more stay in the file, each right after its mdat header; the small one is read.
+            let ranges = parts.compactMap { part -> (Int, Int)? in if case .file(let o, let l) = part { (o, l) } else { nil } }
+            #expect(ranges.map(\.1) == [10_000, 6000])
+            for (offset, _) in ranges { #expect(String(decoding: file[(offset - 4)..<offset], as: UTF8.self) == "mdat") }
+
+            // A file cut inside its last box still lays out to exactly its bytes.
+            let cut = file.count - 2500
+            try FileHandle(forWritingTo: URL(fileURLWithPath: path)).truncate(atOffset: UInt64(cut))
+            let cutParts = try archive.segmentLayout(record)
+            #expect(reassemble(cutParts, Array(file[0..<cut])) == Array(file[0..<cut]))
+        }
+    }
+
     @Test func writtenSegmentsSurviveReopeningWithTheirChecksums() throws {
         try withTemporaryDirectorySync { root in
             let archive = try StreamArchive.open(root: root, name: "cams/one")

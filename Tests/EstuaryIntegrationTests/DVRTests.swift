@@ -105,6 +105,42 @@ extension IntegrationTests {
             }
         }
 
+        @Test func anMP4ExportAnswersByteRangesWithTheBytesOfTheWholeFile() async throws {
+            try await withTemporaryDirectory { directory in
+                let root = directory.appendingPathComponent("storage").path
+                try await withNode(streams: [recorded("cam", root: root)]) { _, port in
+                    try await waitUntil("cam has 14 s of archive", timeout: .seconds(60)) {
+                        (try? await archiveRanges(port: port, "cam").first?.duration ?? 0) ?? 0 >= 14
+                    }
+                    let from = try #require(try await archiveRanges(port: port, "cam").first).from + 1
+                    let url = "http://127.0.0.1:\(port)/cam/archive-\(from)-12.mp4"
+                    func fetch(_ range: String?) async throws -> (status: UInt, bytes: [UInt8]) {
+                        var request = HTTPClientRequest(url: url)
+                        if let range { request.headers.add(name: "Range", value: range) }
+                        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                        let body = try await response.body.collect(upTo: 256 << 20)
+                        return (response.status.code, Array(body.readableBytesView))
+                    }
+                    let whole = try await fetch(nil)
+                    #expect(whole.status == 200)
+                    let file = whole.bytes
+                    #expect(file.count > 100_000)
+                    // Ranges at the start, across segments and boxes, inside a later segment only, and to the end.
+                    var generator = SeededGenerator(seed: 11)
+                    var ranges = [(0, 99), (0, file.count - 1), (file.count / 2, file.count - 1), (file.count - 10, file.count - 1)]
+                    for _ in 0..<12 {
+                        let first = Int.random(in: 0..<file.count, using: &generator)
+                        ranges.append((first, min(file.count - 1, first + Int.random(in: 0..<400_000, using: &generator))))
+                    }
+                    for (first, last) in ranges {
+                        let part = try await fetch("bytes=\(first)-\(last)")
+                        #expect(part.status == 206)
+                        #expect(part.bytes == Array(file[first...last]), "bytes \(first)-\(last) differ from the whole file's")
+                    }
+                }
+            }
+        }
+
         @Test func anOutageOfTenSecondsLeavesTwoRangesAndADiscontinuity() async throws {
             try await withTemporaryDirectory { directory in
                 let sourcePort = try await freeTCPPort()
