@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import NIOCore
 import NIOHTTP1
@@ -20,9 +21,14 @@ struct RawResponseBody: Sendable {
     private let channel: any Channel
     private let handler: NIOLoopBound<RawBodyHandler>
 
+    /// Whether archive files may be sent with sendfile: `ESTUARY_SENDFILE=0` turns it off (every body is then
+    /// read into memory, as over TLS), for a filesystem where sendfile misbehaves or for comparing.
+    static let isEnabled = ProcessInfo.processInfo.environment["ESTUARY_SENDFILE"] != "0"
+
     /// Installs the writer on an HTTP/1 connection without TLS (sendfile cannot go through TLS); nil elsewhere.
     static func install(on channel: any Channel) async -> RawResponseBody? {
-        try? await channel.eventLoop.submit { () -> RawResponseBody? in
+        guard isEnabled else { return nil }
+        return try? await channel.eventLoop.submit { () -> RawResponseBody? in
             if (try? channel.pipeline.syncOperations.context(handlerType: NIOSSLServerHandler.self)) != nil { return nil }
             let encoder = try channel.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self)
             let handler = RawBodyHandler(eventLoop: channel.eventLoop)
