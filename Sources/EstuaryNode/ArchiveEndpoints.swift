@@ -233,9 +233,8 @@ enum ArchiveEndpoints {
             body: .init(contentLength: byteRange.count) { writer in
                 // Segment media goes out with sendfile where it can (plain HTTP/1): .m4f sends the stored files,
                 // .mp4 its rebased boxes from memory and the media payloads from the files.
-                let raw = await RawResponseBody.install(on: channel)
-                var timeline = ExportTimeline()
-                do {
+                try await RawResponseBody.serve(on: channel) { raw in
+                    var timeline = ExportTimeline()
                     if format == .mp4 && selected.first.map({ if case .segment(_, true) = $0.piece { false } else { true } }) == true {
                         // The range starts after the first segment: learn the timeline's origin from it.
                         _ = timeline.rebase(try await io { try archive.segmentBytes(firstRecord) })
@@ -247,12 +246,11 @@ enum ArchiveEndpoints {
                         case .bytes(let fixed): bytes = fixed
                         case .segment(let record, _):
                             let end = min(record.bytes, byteRange.upperBound - pieceOffset)
-                            if let raw, format == .m4f {
-                                if start < end { try await raw.sendFile(archive.path(of: record), range: start..<end) }
-                                continue
-                            }
                             if let raw {
-                                if start < end {
+                                guard start < end else { continue }
+                                if format == .m4f {
+                                    try await raw.sendFile(archive.path(of: record), range: start..<end)
+                                } else {
                                     try await sendRebased(record, of: archive, bytes: start..<end, timeline: &timeline, to: raw)
                                 }
                                 continue
@@ -267,11 +265,7 @@ enum ArchiveEndpoints {
                         }
                         if let raw { try await raw.write(.byteBuffer(slice)) } else { try await writer.write(slice) }
                     }
-                } catch {
-                    await raw?.remove()
-                    throw error
                 }
-                await raw?.remove()
                 try await writer.finish(nil)
             })
     }
@@ -323,16 +317,12 @@ enum ArchiveEndpoints {
         return Response(
             status: .ok, headers: [.contentType: "video/iso.segment", .cacheControl: "max-age=86400"],
             body: .init(contentLength: record.bytes) { writer in
-                if let raw = await RawResponseBody.install(on: channel) {
-                    do {
+                try await RawResponseBody.serve(on: channel) { raw in
+                    if let raw {
                         try await raw.sendFile(archive.path(of: record), range: 0..<record.bytes)
-                    } catch {
-                        await raw.remove()
-                        throw error
+                    } else {
+                        try await writer.write(try await io { try archive.segmentBytes(record) })
                     }
-                    await raw.remove()
-                } else {
-                    try await writer.write(try await io { try archive.segmentBytes(record) })
                 }
                 try await writer.finish(nil)
             })

@@ -29,6 +29,8 @@ final class LiveFanout: HubSink, Sendable {
 
     let hub: StreamHub<LiveChunk>
     let loop: any EventLoop
+    /// ``HubLimits/stallTimeout`` as NIO time.
+    private let stallTimeout: TimeAmount
     private let registry: LiveFanoutRegistry
     private let state: NIOLoopBoundBox<State>
 
@@ -36,6 +38,8 @@ final class LiveFanout: HubSink, Sendable {
     init(hub: StreamHub<LiveChunk>, loop: any EventLoop, registry: LiveFanoutRegistry) {
         self.hub = hub
         self.loop = loop
+        let (seconds, attoseconds) = hub.limits.stallTimeout.components
+        self.stallTimeout = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         self.registry = registry
         self.state = NIOLoopBoundBox(State(), eventLoop: loop)
     }
@@ -70,6 +74,7 @@ final class LiveFanout: HubSink, Sendable {
     /// caller makes a new one).
     func add(_ writer: LiveFanoutWriter) -> Bool {
         guard !state.value.detached else { return false }
+        writer.fanout = self
         state.value.writers.append(writer)
         hub.recordPush(readers: 1)
         var initial: [ByteBuffer] = []
@@ -102,15 +107,13 @@ final class LiveFanout: HubSink, Sendable {
         let framed = Self.frame(item.bytes)
         remember(framed, sync: item.isSyncPoint)
         let now = NIODeadline.now()
-        let (seconds, attoseconds) = hub.limits.stallTimeout.components
-        let stall = TimeAmount.nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
         var written: UInt64 = 0
         var skipped: UInt64 = 0
         var skipEvents: UInt64 = 0
         var closed: UInt64 = 0
         let header = state.value.framedHeader
         for writer in state.value.writers {
-            switch writer.offer(framed, sync: item.isSyncPoint, header: header, now: now, stallTimeout: stall) {
+            switch writer.offer(framed, sync: item.isSyncPoint, header: header, now: now, stallTimeout: stallTimeout) {
             case .written: written += 1
             case .skipped: skipped += 1
             case .startedSkipping:

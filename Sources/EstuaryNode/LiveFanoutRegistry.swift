@@ -57,10 +57,7 @@ final class LiveFanoutRegistry: Sendable {
     /// On `loop`: the attached fan-out of `hub`, made and attached if there is none, with `writer` added.
     private func fanout(for hub: StreamHub<LiveChunk>, on loop: any EventLoop, adding writer: LiveFanoutWriter) {
         let key = Key(hub: ObjectIdentifier(hub), loop: ObjectIdentifier(loop as AnyObject))
-        if let existing = fanouts.withLock({ $0[key] }) {
-            writer.fanout = existing
-            if existing.add(writer) { return }
-        }
+        if let existing = fanouts.withLock({ $0[key] }), existing.add(writer) { return }
         let fanout = LiveFanout(hub: hub, loop: loop, registry: self)
         guard let initial = hub.attach(fanout) else {
             writer.end()
@@ -68,7 +65,6 @@ final class LiveFanoutRegistry: Sendable {
         }
         fanout.seed(header: initial.header, cache: initial.cache)
         fanouts.withLock { $0[key] = fanout }
-        writer.fanout = fanout
         _ = fanout.add(writer)
     }
 

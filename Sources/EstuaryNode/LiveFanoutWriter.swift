@@ -29,7 +29,7 @@ final class LiveFanoutWriter: ChannelDuplexHandler, RemovableChannelHandler {
     private var skipping = false
     private var unwritableSince: NIODeadline?
     private var ended = false
-    /// Set by the fan-out when it adds this writer.
+    /// The fan-out that added this writer (``LiveFanout/add(_:)``).
     var fanout: LiveFanout?
 
     init(done: EventLoopPromise<Void>) {

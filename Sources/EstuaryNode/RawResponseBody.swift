@@ -16,7 +16,7 @@ import NIOSSL
 /// Use it from a Hummingbird body closure, after the head went out (so its framing is set: a `Content-Length`,
 /// which the caller's pieces must add up to). Guarantees: writes go out in order and each ``write(_:)`` returns
 /// once NIO took its bytes (the next file is opened only then, so one response holds one file open at a time);
-/// ``remove()`` leaves the pipeline as it was, so the response ends through the encoder as usual.
+/// ``serve(on:_:)`` leaves the pipeline as it was afterwards, so the response ends through the encoder as usual.
 struct RawResponseBody: Sendable {
     private let channel: any Channel
     private let handler: NIOLoopBound<RawBodyHandler>
@@ -25,8 +25,22 @@ struct RawResponseBody: Sendable {
     /// read into memory, as over TLS), for a filesystem where sendfile misbehaves or for comparing.
     static let isEnabled = ProcessInfo.processInfo.environment["ESTUARY_SENDFILE"] != "0"
 
+    /// Runs `body` with the writer installed on `channel` (nil where it cannot be: TLS, HTTP/2, switched off),
+    /// and takes the writer out of the pipeline again however `body` ends.
+    static func serve<T>(on channel: any Channel, _ body: (RawResponseBody?) async throws -> T) async throws -> T {
+        let raw = await install(on: channel)
+        do {
+            let result = try await body(raw)
+            await raw?.remove()
+            return result
+        } catch {
+            await raw?.remove()
+            throw error
+        }
+    }
+
     /// Installs the writer on an HTTP/1 connection without TLS (sendfile cannot go through TLS); nil elsewhere.
-    static func install(on channel: any Channel) async -> RawResponseBody? {
+    private static func install(on channel: any Channel) async -> RawResponseBody? {
         guard isEnabled else { return nil }
         return try? await channel.eventLoop.submit { () -> RawResponseBody? in
             if (try? channel.pipeline.syncOperations.context(handlerType: NIOSSLServerHandler.self)) != nil { return nil }
@@ -73,7 +87,7 @@ struct RawResponseBody: Sendable {
     }
 
     /// Leaves the pipeline.
-    func remove() async {
+    private func remove() async {
         try? await channel.eventLoop.submit {
             self.handler.value.remove()
         }.get()
