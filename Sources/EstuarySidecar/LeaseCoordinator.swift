@@ -33,6 +33,7 @@ public struct LeaseCoordinator: Sendable {
     public func run(into state: SidecarState) async {
         var leaseVersion: Int64 = -1
         var leases: [StreamKey: Lease] = [:]
+        var dynamic = DynamicView()
         var frozen = false
         var lastPass: PassInputs?
         let started = ContinuousClock.now
@@ -44,7 +45,8 @@ public struct LeaseCoordinator: Sendable {
                 let connection = try await link.connection()
                 do {
                     try await pass(
-                        connection, state: state, starting: starting, leaseVersion: &leaseVersion, leases: &leases, last: &lastPass)
+                        connection, state: state, starting: starting, leaseVersion: &leaseVersion, leases: &leases, dynamic: &dynamic,
+                        last: &lastPass)
                 } catch {
                     await link.failed(connection)
                     throw error
@@ -57,6 +59,8 @@ public struct LeaseCoordinator: Sendable {
                 return
             } catch {
                 state.restoreProvisionalLeases()
+                state.centreUnreachable()
+                dynamic = DynamicView()
                 if !frozen {
                     logger.warning(
                         "PostgreSQL unreachable: assignments frozen, serving the last lease view",
@@ -72,23 +76,26 @@ public struct LeaseCoordinator: Sendable {
     /// One heartbeat-read-plan-write pass.
     func pass(
         _ connection: PostgresConnection, state: SidecarState, starting: Bool, leaseVersion: inout Int64, leases: inout [StreamKey: Lease],
-        last: inout PassInputs?
+        dynamic: inout DynamicView, last: inout PassInputs?
     ) async throws {
         let report = state.nodeReport
         let labels = String(decoding: try JSONEncoder().encode(identity.labels), as: UTF8.self)
         let alive = report.alive.sorted()
+        let aliveBitrates = alive.map { report.bitrates[$0] ?? 0 }
         try await connection.query(
             """
-            INSERT INTO estuary_nodes(name, role, advertise, labels, capacity, ready, streams, bitrate, alive, starting, heartbeat_at)
+            INSERT INTO estuary_nodes(name, role, advertise, labels, capacity, ready, streams, bitrate, alive, alive_bitrates, starting,
+                                      heartbeat_at)
             VALUES (\(identity.hostname), \(identity.role), \(identity.advertise), \(labels)::jsonb, \(identity.capacity),
-                    \(report.ready), \(report.streams), \(report.bitrate), \(alive), \(starting), now())
+                    \(report.ready), \(report.streams), \(report.bitrate), \(alive), \(aliveBitrates), \(starting), now())
             ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role, advertise = EXCLUDED.advertise, labels = EXCLUDED.labels,
                 capacity = EXCLUDED.capacity, ready = EXCLUDED.ready, streams = EXCLUDED.streams, bitrate = EXCLUDED.bitrate,
-                alive = EXCLUDED.alive, starting = EXCLUDED.starting, heartbeat_at = now()
+                alive = EXCLUDED.alive, alive_bitrates = EXCLUDED.alive_bitrates, starting = EXCLUDED.starting, heartbeat_at = now()
             """, logger: logger)
         let nodes = try await readNodes(connection)
         try await refreshLeases(connection, leaseVersion: &leaseVersion, leases: &leases)
         await link.count(3)
+        try await exchangeDynamicNames(connection, state: state, view: &dynamic)
         let since = await link.connectedSince
         let grace = Duration.milliseconds(Int64((planner.deadAfter + 0.5) * 1000))
         let mayTakeOver = since.map { ContinuousClock.now - $0 >= grace } ?? false
@@ -99,10 +106,11 @@ public struct LeaseCoordinator: Sendable {
             mayTakeOver: mayTakeOver,
             live: nodes.filter { $0.ready && $0.heartbeatAge < planner.deadAfter }.map { LiveNode(name: $0.node.name, alive: $0.alive) }
                 .sorted { $0.name < $1.name },
-            starting: nodes.filter { $0.starting && $0.heartbeatAge < planner.deadAfter }.map(\.node.name).sorted())
+            starting: nodes.filter { $0.starting && $0.heartbeatAge < planner.deadAfter }.map(\.node.name).sorted(),
+            dynamic: dynamic.placements.mapValues(\.node))
         if let config = state.config, inputs != last {
             let actions = planner.plan(
-                config: config, streams: state.streams(role: identity.role), nodes: nodes, leases: leases, ready: report.ready,
+                config: config, streams: state.plannedStreams(role: identity.role), nodes: nodes, leases: leases, ready: report.ready,
                 mayTakeOver: mayTakeOver)
             if !actions.isEmpty {
                 for action in actions { try await write(action, connection) }
@@ -113,7 +121,48 @@ public struct LeaseCoordinator: Sendable {
                 last = inputs
             }
         }
-        state.updateLeases(leases, cluster: nodes)
+        state.updateLeases(leases, cluster: nodes, deadAfter: planner.deadAfter)
+    }
+
+    /// The placed dynamic names of this role as last read, and the newest row version read.
+    struct DynamicView {
+        var version: Int64 = -1
+        var placements: [StreamKey: DynamicPlacement] = [:]
+    }
+
+    /// Writes the dynamic names this sidecar was asked for (each keeps its first node; an expired one takes the new;
+    /// a later expiry replaces an earlier one, never the reverse),
+    /// reads the placements changed since the last pass, drops the expired ones and hands the rest to `state`.
+    private func exchangeDynamicNames(_ connection: PostgresConnection, state: SidecarState, view: inout DynamicView) async throws {
+        let role = identity.role
+        let due = state.dynamicNamesToWrite()
+        if !due.isEmpty {
+            try await connection.query(
+                """
+                INSERT INTO estuary_dynamic(role, name, node, expires_at)
+                SELECT \(role), wanted.name, wanted.node, now() + make_interval(secs => wanted.remaining)
+                FROM unnest(\(due.map(\.key.name))::text[], \(due.map(\.node))::text[], \(due.map(\.expiresIn))::float8[])
+                    AS wanted(name, node, remaining)
+                ON CONFLICT (role, name) DO UPDATE SET expires_at = greatest(EXCLUDED.expires_at, estuary_dynamic.expires_at),
+                    node = CASE WHEN estuary_dynamic.expires_at < now() THEN EXCLUDED.node ELSE estuary_dynamic.node END
+                """, logger: logger)
+            await link.count(1)
+        }
+        let rows = try await connection.query(
+            """
+            SELECT name, node, extract(epoch FROM expires_at - now())::float8, version FROM estuary_dynamic
+            WHERE role = \(role) AND version > \(view.version)
+            """, logger: logger)
+        let now = ContinuousClock.now
+        for try await (name, node, remaining, version) in rows.decode((String, String, Double, Int64).self) {
+            let key = StreamKey(role: role, name: name)
+            view.placements[key] = DynamicPlacement(key: key, node: node, expires: now + .milliseconds(Int64(remaining * 1000)))
+            view.version = max(view.version, version)
+        }
+        view.version = max(view.version, 0)
+        await link.count(1)
+        view.placements = view.placements.filter { $0.value.expires > now }
+        state.updateDynamic(view.placements)
     }
 
     /// What a planning pass depends on; equal inputs give an equal (empty) plan.
@@ -125,6 +174,7 @@ public struct LeaseCoordinator: Sendable {
         var mayTakeOver: Bool
         var live: [LiveNode]
         var starting: [String]
+        var dynamic: [StreamKey: String]
     }
 
     /// A live node and the streams alive on it (handovers complete on those).
@@ -136,20 +186,22 @@ public struct LeaseCoordinator: Sendable {
     private func readNodes(_ connection: PostgresConnection) async throws -> [NodeStatus] {
         let rows = try await connection.query(
             """
-            SELECT name, role, advertise, labels::text, capacity, ready, streams, bitrate, alive, starting,
+            SELECT name, role, advertise, labels::text, capacity, ready, streams, bitrate, alive, alive_bitrates, starting,
                    extract(epoch FROM now() - heartbeat_at)::float8
             FROM estuary_nodes
             """, logger: logger)
         var nodes: [NodeStatus] = []
-        for try await (name, role, advertise, labels, capacity, ready, streams, bitrate, alive, starting, age) in rows.decode(
-            (String, String, String, String, Int32, Bool, Int32, Int64, [String], Bool, Double).self)
+        for try await (name, role, advertise, labels, capacity, ready, streams, bitrate, alive, aliveBitrates, starting, age)
+            in rows.decode(
+                (String, String, String, String, Int32, Bool, Int32, Int64, [String], [Int64], Bool, Double).self)
         {
             let labelMap = (try? JSONDecoder().decode([String: String].self, from: Data(labels.utf8))) ?? [:]
             let node = CentralNode(name: name, role: role, advertise: advertise, labels: labelMap, capacity: Int(capacity))
+            let streamBitrates = Dictionary(zip(alive, aliveBitrates).map { ($0, $1) }, uniquingKeysWith: { first, _ in first })
             nodes.append(
                 NodeStatus(
-                    node: node, ready: ready, streams: Int(streams), bitrate: bitrate, alive: Set(alive), heartbeatAge: age,
-                    starting: starting))
+                    node: node, ready: ready, streams: Int(streams), bitrate: bitrate, alive: Set(alive), streamBitrates: streamBitrates,
+                    heartbeatAge: age, starting: starting))
         }
         return nodes
     }

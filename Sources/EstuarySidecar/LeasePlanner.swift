@@ -3,8 +3,10 @@
 ///
 /// The rules:
 /// - A node is live when it is ready and its heartbeat is younger than ``deadAfter``.
-/// - A stream nobody holds, or whose holder is not live, goes to the least-loaded live node (streams per unit of
-///   capacity, then name), preferring the nodes its `capture_at` selects (a soft preference: when none of them
+/// - A node's load is the sum of its streams' costs per unit of capacity. A stream costs 1 until a node reports
+///   its input bitrate; then half of it is being a stream and half its bitrate against the mean of the reported
+///   ones (``StreamCosts``), so a node of few heavy streams counts as loaded as one of many light ones.
+/// - A stream nobody holds, or whose holder is not live, goes to the least-loaded live node (then by name), preferring the nodes its `capture_at` selects (a soft preference: when none of them
 ///   is live, any node of the role takes it, unless one of them is still starting: then the stream waits for
 ///   it, so a cluster starting up does not scatter streams away from their preferred nodes). Only the chosen
 ///   node writes the claim.
@@ -13,7 +15,8 @@
 ///   stream is alive on the preferred node (or is not alive on the holder either). `stay` streams stay.
 /// - Rebalancing (when enabled): a node below the average load asks for handovers of streams without a
 ///   preference, a few per pass, make-before-break: from any node above the average while it is more than 5 %
-///   (at least 2 streams) below, else from nodes more than 5 % above.
+///   (at least 2 average streams) below, else from nodes more than 5 % above; a stream costing more than the
+///   deficit left is not asked for, so a heavy stream does not swing back and forth.
 /// - After this sidecar (re)connects to PostgreSQL it claims and takes over nothing for ``deadAfter``
 ///   (`mayTakeOver` is false): heartbeats stale from an outage of the database do not look like dead nodes,
 ///   and sidecars starting together all see each other before the first claims, so they split the streams
@@ -66,9 +69,10 @@ public struct LeasePlanner: Sendable {
         let liveNames = Set(live.map(\.node.name))
         guard liveNames.contains(me) else { return actions }
         let status = Dictionary(live.map { ($0.node.name, $0) }, uniquingKeysWith: { first, _ in first })
-        var load: [String: Int] = Dictionary(uniqueKeysWithValues: live.map { ($0.node.name, 0) })
+        let costs = StreamCosts(reports: live)
+        var load: [String: Double] = Dictionary(uniqueKeysWithValues: live.map { ($0.node.name, 0) })
         for stream in streams {
-            if let lease = leases[stream.key], liveNames.contains(lease.node) { load[lease.node, default: 0] += 1 }
+            if let lease = leases[stream.key], liveNames.contains(lease.node) { load[lease.node, default: 0] += costs[stream.name] }
         }
 
         var claims: [String] = []
@@ -86,15 +90,8 @@ public struct LeasePlanner: Sendable {
             {
                 continue
             }
-            let pool = preferred(stream, among: live)
-            guard
-                let target = pool.min(by: { lhs, rhs in
-                    let left = Double(load[lhs.node.name, default: 0]) / weight(lhs)
-                    let right = Double(load[rhs.node.name, default: 0]) / weight(rhs)
-                    return left != right ? left < right : lhs.node.name < rhs.node.name
-                })
-            else { continue }
-            load[target.node.name, default: 0] += 1
+            guard let target = Self.leastLoaded(preferred(stream, among: live), load: load) else { continue }
+            load[target.node.name, default: 0] += costs[stream.name]
             guard target.node.name == me else { continue }
             guard mayTakeOver else { continue }
             if let lease {
@@ -108,7 +105,7 @@ public struct LeasePlanner: Sendable {
             actions.append(.takeOver(from: from, names: names))
         }
         if rebalance && mayTakeOver {
-            actions += rebalanceRequests(streams: streams, leases: leases, live: live, load: load)
+            actions += rebalanceRequests(streams: streams, leases: leases, live: live, load: load, costs: costs)
         }
         return actions
     }
@@ -120,9 +117,30 @@ public struct LeasePlanner: Sendable {
         return matching.isEmpty ? live : matching
     }
 
-    private func weight(_ node: NodeStatus) -> Double {
+    /// The node of `pool` with the least load per unit of capacity (then the first by name).
+    static func leastLoaded(_ pool: [NodeStatus], load: [String: Double]) -> NodeStatus? {
+        pool.min { lhs, rhs in
+            let left = load[lhs.node.name, default: 0] / weight(lhs)
+            let right = load[rhs.node.name, default: 0] / weight(rhs)
+            return left != right ? left < right : lhs.node.name < rhs.node.name
+        }
+    }
+
+    /// Each live node's load from a lease view: the costs of the streams of `role` it holds.
+    static func loads(role: String, leases: [StreamKey: Lease], live: [NodeStatus]) -> [String: Double] {
+        let costs = StreamCosts(reports: live)
+        var load: [String: Double] = Dictionary(live.map { ($0.node.name, 0) }, uniquingKeysWith: { first, _ in first })
+        for (key, lease) in leases where key.role == role && load[lease.node] != nil {
+            load[lease.node, default: 0] += costs[key.name]
+        }
+        return load
+    }
+
+    private static func weight(_ node: NodeStatus) -> Double {
         node.node.capacity > 0 ? Double(node.node.capacity) : 1
     }
+
+    private func weight(_ node: NodeStatus) -> Double { Self.weight(node) }
 
     private func handover(
         _ stream: CentralStream, _ lease: Lease, config: CentralConfig, live: [NodeStatus], status: [String: NodeStatus]
@@ -142,29 +160,33 @@ public struct LeasePlanner: Sendable {
     }
 
     private func rebalanceRequests(
-        streams: [CentralStream], leases: [StreamKey: Lease], live: [NodeStatus], load: [String: Int]
+        streams: [CentralStream], leases: [StreamKey: Lease], live: [NodeStatus], load: [String: Double], costs: StreamCosts
     ) -> [LeaseAction] {
         guard live.count > 1, let myStatus = live.first(where: { $0.node.name == me }) else { return [] }
         let totalWeight = live.reduce(0) { $0 + weight($1) }
-        let total = load.values.reduce(0, +)
-        let fair = Double(total) / totalWeight
+        let fair = load.values.reduce(0, +) / totalWeight
         let tolerance = max(2, fair * 0.05)
-        let mine = Double(load[me, default: 0]) / weight(myStatus)
-        let heaviest = live.map { Double(load[$0.node.name, default: 0]) / weight($0) }.max() ?? 0
+        let mine = load[me, default: 0] / weight(myStatus)
+        let relative = { (node: NodeStatus) in load[node.node.name, default: 0] / weight(node) }
+        let heaviest = live.map(relative).max() ?? 0
         guard mine < fair, fair - mine > tolerance || heaviest - fair > tolerance else { return [] }
-        var wanted = min(rebalanceStep, max(1, Int((fair - mine) * weight(myStatus))))
+        // The deficit, in stream costs; a quarter of slack so that a deficit of 1 takes a stream of cost 1.
+        var wanted = max(1, (fair - mine) * weight(myStatus)) + 0.25
+        var requests = 0
         let pending = leases.values.contains { $0.nextNode == me }
         guard !pending else { return [] }
         // Far below the average: take from anyone above it; only a little below: only from the overloaded.
         let threshold = fair - mine > tolerance ? 0 : tolerance
-        let donors = live.filter { Double(load[$0.node.name, default: 0]) / weight($0) - fair > threshold }
-            .sorted { Double(load[$0.node.name, default: 0]) / weight($0) > Double(load[$1.node.name, default: 0]) / weight($1) }
+        let donors = live.filter { relative($0) - fair > threshold }.sorted { relative($0) > relative($1) }
         var actions: [LeaseAction] = []
-        for donor in donors where wanted > 0 {
-            for stream in streams where wanted > 0 && stream.captureAt == nil {
+        for donor in donors where wanted >= 0.5 && requests < rebalanceStep {
+            for stream in streams where wanted >= 0.5 && requests < rebalanceStep && stream.captureAt == nil {
                 guard let lease = leases[stream.key], lease.node == donor.node.name, lease.nextNode == nil else { continue }
+                let cost = costs[stream.name]
+                guard cost <= wanted else { continue }
                 actions.append(.requestHandover(name: stream.name, epoch: lease.epoch))
-                wanted -= 1
+                wanted -= cost
+                requests += 1
             }
         }
         return actions

@@ -59,18 +59,26 @@ public struct NodeProbe: Sendable {
         }
     }
 
-    /// Reads `{"streams": [{"name": …, "stats": {"alive": …, "input_bitrate": …}}]}`.
+    /// Reads `{"streams": [{"name": …, "stats": {"alive": …, "input_bitrate": …, "online_clients": …}}]}`.
     static func parse(_ data: Data) -> NodeReport {
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
             let streams = object["streams"] as? [[String: Any]]
         else { return NodeReport(ready: true) }
         var alive = Set<String>()
+        var bitrates: [String: Int64] = [:]
+        var clients: [String: Int] = [:]
         var bitrate: Int64 = 0
         for stream in streams {
             let stats = stream["stats"] as? [String: Any] ?? [:]
-            bitrate += CentralDocument.integer(stats["input_bitrate"]) ?? 0
-            if stats["alive"] as? Bool == true, let name = stream["name"] as? String { alive.insert(name) }
+            let streamBitrate = CentralDocument.integer(stats["input_bitrate"]) ?? 0
+            bitrate += streamBitrate
+            guard let name = stream["name"] as? String else { continue }
+            if stats["alive"] as? Bool == true {
+                alive.insert(name)
+                bitrates[name] = streamBitrate
+            }
+            if let count = CentralDocument.integer(stats["online_clients"]), count > 0 { clients[name] = Int(count) }
         }
-        return NodeReport(ready: true, streams: streams.count, bitrate: bitrate, alive: alive)
+        return NodeReport(ready: true, streams: streams.count, bitrate: bitrate, alive: alive, bitrates: bitrates, clients: clients)
     }
 }

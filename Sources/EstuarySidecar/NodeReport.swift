@@ -8,13 +8,22 @@ public struct NodeReport: Sendable, Equatable {
     public var bitrate: Int64
     /// Names of streams that are alive.
     public var alive: Set<String>
+    /// Input bitrate of each alive stream, bits/s (placement weighs streams by it).
+    public var bitrates: [String: Int64]
+    /// Clients of each stream that has any now (a dynamic stream stays placed while it has some).
+    public var clients: [String: Int]
 
     /// Creates a report.
-    public init(ready: Bool, streams: Int = 0, bitrate: Int64 = 0, alive: Set<String> = []) {
+    public init(
+        ready: Bool, streams: Int = 0, bitrate: Int64 = 0, alive: Set<String> = [], bitrates: [String: Int64] = [:],
+        clients: [String: Int] = [:]
+    ) {
         self.ready = ready
         self.streams = streams
         self.bitrate = bitrate
         self.alive = alive
+        self.bitrates = bitrates
+        self.clients = clients
     }
 
     /// A node that did not answer.

@@ -11,6 +11,8 @@ public struct NodeStatus: Sendable, Equatable {
     public var bitrate: Int64
     /// Names of the streams alive on it (receiving media).
     public var alive: Set<String>
+    /// Input bitrate of each stream alive on it, bits/s.
+    public var streamBitrates: [String: Int64]
     /// Seconds since its last heartbeat, by the database's clock.
     public var heartbeatAge: Double
     /// Its node has not been ready yet since its sidecar started (at most 30 s): streams that prefer it wait
@@ -19,14 +21,15 @@ public struct NodeStatus: Sendable, Equatable {
 
     /// Creates a status.
     public init(
-        node: CentralNode, ready: Bool, streams: Int = 0, bitrate: Int64 = 0, alive: Set<String> = [], heartbeatAge: Double = 0,
-        starting: Bool = false
+        node: CentralNode, ready: Bool, streams: Int = 0, bitrate: Int64 = 0, alive: Set<String> = [],
+        streamBitrates: [String: Int64] = [:], heartbeatAge: Double = 0, starting: Bool = false
     ) {
         self.node = node
         self.ready = ready
         self.streams = streams
         self.bitrate = bitrate
         self.alive = alive
+        self.streamBitrates = streamBitrates
         self.heartbeatAge = heartbeatAge
         self.starting = starting
     }

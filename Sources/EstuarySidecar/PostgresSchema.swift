@@ -10,7 +10,8 @@ import PostgresNIO
 /// operators may edit the tables with plain SQL. A hard `DELETE` notifies `reconcile` (a full reload).
 /// `estuary_nodes` is the live registry (heartbeats, load) and `estuary_leases` the capture-once leases. A lease
 /// row is never deleted: a released lease has `node = ''`, and every change takes a new `version`, so each
-/// sidecar reads only the leases changed since its last pass.
+/// sidecar reads only the leases changed since its last pass. `estuary_dynamic` holds the dynamic names placed
+/// on a node, each until it is no longer asked for.
 public enum PostgresSchema {
     /// The migrations, oldest first; a released one is never edited, only followed by a new one.
     static let migrations: [[String]] = [
@@ -89,8 +90,27 @@ public enum PostgresSchema {
             CREATE TRIGGER estuary_leases_touch BEFORE INSERT OR UPDATE ON estuary_leases
                 FOR EACH ROW EXECUTE FUNCTION estuary_lease_touch()
             """,
-        ]
+        ],
+        [
+            // Each alive stream's input bitrate, in the order of `alive` (placement weighs streams by it).
+            "ALTER TABLE estuary_nodes ADD COLUMN IF NOT EXISTS alive_bitrates bigint[] NOT NULL DEFAULT '{}'",
+            // Dynamic names some node asked for (a template match), the node chosen to capture each, and until when
+            // it stays wanted without being asked again; `version` from the lease sequence, for incremental reads.
+            """
+            CREATE TABLE IF NOT EXISTS estuary_dynamic (
+                role text NOT NULL, name text NOT NULL, node text NOT NULL, expires_at timestamptz NOT NULL,
+                version bigint NOT NULL DEFAULT 0, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (role, name))
+            """,
+            "CREATE INDEX IF NOT EXISTS estuary_dynamic_version ON estuary_dynamic (version)",
+            """
+            CREATE TRIGGER estuary_dynamic_touch BEFORE INSERT OR UPDATE ON estuary_dynamic
+                FOR EACH ROW EXECUTE FUNCTION estuary_lease_touch()
+            """,
+        ],
     ]
+
+    /// The schema version ``migrate(_:logger:)`` brings a database to.
+    public static var latestVersion: Int { migrations.count }
 
     /// Brings the schema up to date on `connection`.
     public static func migrate(_ connection: PostgresConnection, logger: Logger) async throws {

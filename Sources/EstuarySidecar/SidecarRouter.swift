@@ -164,7 +164,8 @@ enum SidecarRouter {
         let names = query["name"].map { Set($0.split(separator: ",").map(String.init)) }
         // Asked by name (the node re-checking the names it runs), a name a template covers is answered like
         // a dynamic request, so that a published or played dynamic stream is not stopped on the next cycle.
-        if let names { return named(sidecar, host: host, names: names.sorted()) }
+        // Without separate endpoints, clients' requests come here too and keep dynamic names placed.
+        if let names { return named(sidecar, host: host, names: names.sorted(), asked: !sidecar.settings.separateEndpoints) }
         guard let list = state.streams(for: host, names: nil) else { return notReady(sidecar) }
         let start = query["cursor"].flatMap { Int(String($0)) } ?? 0
         let end = min(list.count, max(start, 0) + pageSize)
@@ -179,17 +180,18 @@ enum SidecarRouter {
         let query = request.uri.queryParameters
         let host = query["host"].map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? state.identity.hostname
         let names = query["name"].map { $0.split(separator: ",").map(String.init) } ?? []
-        return named(sidecar, host: host, names: names)
+        return named(sidecar, host: host, names: names, asked: true)
     }
 
     /// The configured streams among `names`, plus a template's answer for each name not configured.
-    private static func named(_ sidecar: Sidecar, host: String, names: [String]) -> Response {
+    /// - Parameter asked: a client asked for the names (a dynamic request), not the node re-checking them.
+    private static func named(_ sidecar: Sidecar, host: String, names: [String], asked: Bool) -> Response {
         let state = sidecar.state
         guard let configured = state.streams(for: host, names: Set(names)) else { return notReady(sidecar) }
         var list = configured
         let known = Set(configured.compactMap { (try? JSONSerialization.jsonObject(with: $0) as? [String: Any])?["name"] as? String })
         for name in names where !known.contains(name) {
-            if let stream = state.dynamicStream(name, for: host) { list.append(stream) }
+            if let stream = state.dynamicStream(name, for: host, asked: asked) { list.append(stream) }
         }
         return streamList(list, next: "null", sidecar)
     }

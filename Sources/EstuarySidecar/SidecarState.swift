@@ -45,6 +45,24 @@ public final class SidecarState: Sendable {
         var nodeReport = NodeReport.unreachable
         var requests = 0
         var generation = 0
+        /// Heartbeat age after which a node of ``cluster`` is dead.
+        var deadAfter = 2.0
+        /// Whether the last lease pass reached PostgreSQL (dynamic names are placed only then).
+        var centreReachable = false
+        /// The dynamic names placed in the cluster (capture-once mode), from PostgreSQL.
+        var dynamic: [StreamKey: DynamicPlacement] = [:]
+        /// Each role's streams sorted by name, the placed dynamic names included (``ordered`` when there are none).
+        var planned: [String: [CentralStream]] = [:]
+        /// Dynamic names this sidecar was asked for, to be written to PostgreSQL.
+        var wanted: [StreamKey: WantedName] = [:]
+    }
+
+    /// A dynamic name this sidecar was asked for: where it goes, when it was last asked for, and when that was
+    /// last written to PostgreSQL.
+    struct WantedName {
+        var node: String
+        var askedAt: ContinuousClock.Instant
+        var writtenAt: ContinuousClock.Instant?
     }
 
     /// This sidecar's node.
@@ -65,6 +83,7 @@ public final class SidecarState: Sendable {
                     state.config = snapshot.config
                     state.wire = Self.wire(snapshot.config)
                     state.ordered = Self.ordered(snapshot.config)
+                    state.planned = state.ordered
                     state.syncedAt = snapshot.syncedAt
                     if !snapshot.leases.isEmpty { state.leases = snapshot.leases }
                 }
@@ -99,6 +118,7 @@ public final class SidecarState: Sendable {
             state.config = config
             state.wire = wire
             state.ordered = ordered
+            state.planned = Self.planned(config, ordered: ordered, dynamic: state.dynamic)
             state.generation += 1
             state.syncedAt = now
             state.error = nil
@@ -136,16 +156,67 @@ public final class SidecarState: Sendable {
         }
     }
 
-    /// Switches to capture-once mode with this lease view and cluster view.
-    public func updateLeases(_ leases: [StreamKey: Lease], cluster: [NodeStatus]) {
+    /// Switches to capture-once mode with this lease view and cluster view (PostgreSQL answered).
+    /// - Parameter deadAfter: the heartbeat age after which a node of `cluster` is dead.
+    public func updateLeases(_ leases: [StreamKey: Lease], cluster: [NodeStatus], deadAfter: Double = 2) {
         let changed = state.withLock { state -> Bool in
             let changed = state.leases != leases || state.provisional != nil
             state.provisional = nil
             state.leases = leases
             state.cluster = Dictionary(cluster.map { ($0.node.name, $0) }, uniquingKeysWith: { first, _ in first })
+            state.deadAfter = deadAfter
+            state.centreReachable = true
             return changed
         }
         if changed { try? replica?.storeLeases(leases) }
+    }
+
+    /// Records that PostgreSQL did not answer: dynamic names are answered to the node that asks until it does.
+    public func centreUnreachable() {
+        state.withLock { $0.centreReachable = false }
+    }
+
+    /// Takes the cluster's placed dynamic names (capture-once mode); the planner's streams include them.
+    public func updateDynamic(_ placements: [StreamKey: DynamicPlacement]) {
+        state.withLock { state in
+            let before = state.dynamic.mapValues(\.node)
+            state.dynamic = placements
+            guard before != placements.mapValues(\.node), let config = state.config else { return }
+            state.planned = Self.planned(config, ordered: state.ordered, dynamic: placements)
+        }
+    }
+
+    /// The dynamic names to write to PostgreSQL now, with the node each goes to: those asked for (a client's
+    /// request, or the placed ones this node's clients watch) for the first time, or again since they were last
+    /// written, at least a third of a ``DynamicPlacement/lifetime`` ago. On the node capturing a name, the other nodes relaying it (those reporting it alive) are not
+    /// clients that keep it: they keep it only while their own clients do. Names not asked for during a lifetime
+    /// are forgotten.
+    /// - Returns: each name, its node, and the seconds it stays placed: a ``DynamicPlacement/lifetime`` from
+    ///   its last ask.
+    public func dynamicNamesToWrite() -> [(key: StreamKey, node: String, expiresIn: Double)] {
+        let now = ContinuousClock.now
+        let me = identity.hostname
+        return state.withLock { state in
+            for (key, placement) in state.dynamic where key.role == identity.role {
+                var clients = state.nodeReport.clients[key.name] ?? 0
+                if state.leases?[key]?.node == me {
+                    clients -= state.cluster.values.count { $0.node.name != me && $0.node.role == key.role && $0.alive.contains(key.name) }
+                }
+                guard clients > 0 else { continue }
+                state.wanted[key, default: WantedName(node: placement.node, askedAt: now)].askedAt = now
+            }
+            var due: [(key: StreamKey, node: String, expiresIn: Double)] = []
+            for (key, wanted) in state.wanted where key.role == identity.role {
+                let left = DynamicPlacement.lifetime - (now - wanted.askedAt)
+                if left <= .zero {
+                    state.wanted[key] = nil
+                } else if wanted.writtenAt.map({ wanted.askedAt > $0 && now - $0 >= DynamicPlacement.lifetime / 3 }) ?? true {
+                    due.append((key, wanted.node, Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18))
+                    state.wanted[key]?.writtenAt = now
+                }
+            }
+            return due.sorted { $0.key < $1.key }
+        }
     }
 
     /// Capture-once start: the replica's lease view is held back (nothing is served) until the first lease pass
@@ -188,6 +259,14 @@ public final class SidecarState: Sendable {
         state.withLock { $0.ordered[role] ?? [] }
     }
 
+    /// One role's streams sorted by name with the placed dynamic names: what its lease planner places.
+    public func plannedStreams(role: String) -> [CentralStream] {
+        state.withLock { $0.planned[role] ?? $0.ordered[role] ?? [] }
+    }
+
+    /// The placed dynamic names (capture-once mode).
+    public var dynamicPlacements: [StreamKey: DynamicPlacement] { state.withLock { $0.dynamic } }
+
     /// The lease view (capture-once mode), if any.
     public var leases: [StreamKey: Lease]? { state.withLock { $0.leases } }
     /// The cluster's nodes as last read from PostgreSQL.
@@ -213,7 +292,7 @@ public final class SidecarState: Sendable {
             var result: [Data] = []
             let candidates =
                 names.map { names in names.sorted().compactMap { config.streams[StreamKey(role: role, name: $0)] } }
-                ?? state.ordered[role] ?? []
+                ?? state.planned[role] ?? state.ordered[role] ?? []
             for stream in candidates where Self.runs(stream, on: node, leases: state.leases) {
                 result.append(Self.served(stream, state: &state))
             }
@@ -222,15 +301,63 @@ public final class SidecarState: Sendable {
     }
 
     /// The configuration of a dynamic name for `host` (a template match), if the name is not configured.
-    public func dynamicStream(_ name: String, for host: String) -> Data? {
+    ///
+    /// In static mode, for a published template, and while PostgreSQL does not answer, the asking node runs it.
+    /// In capture-once mode a pulled dynamic name is captured by one node: the one holding its lease, else the one
+    /// it was placed on, else the least-loaded live node of its role, chosen now. That node gets the template's
+    /// configuration; any other gets the stream relayed from it (`m4f://HOLDER/NAME`).
+    /// - Parameter asked: a client asked for the name just now (`/dynamic_streams_list`), which keeps it placed;
+    ///   `false` for the node re-checking a name it runs, which gets nothing once the name is no longer placed
+    ///   (no client asked for it during a ``DynamicPlacement/lifetime``).
+    public func dynamicStream(_ name: String, for host: String, asked: Bool = true) -> Data? {
         state.withLock { state -> Data? in
             guard let config = state.config else { return nil }
-            let role = config.nodes[host]?.role ?? identity.role
-            guard config.streams[StreamKey(role: role, name: name)] == nil, let template = config.template(for: name, role: role) else {
-                return nil
+            let role = config.nodes[host]?.role ?? state.cluster[host]?.node.role ?? identity.role
+            let key = StreamKey(role: role, name: name)
+            guard config.streams[key] == nil, let template = config.template(for: name, role: role) else { return nil }
+            let instance = template.instantiate(name: name)
+            guard let leases = state.leases, state.centreReachable, !template.isPublished, instance.dvr?.replicate != true else {
+                return CentralDocument.wireJSON(instance)
             }
-            return CentralDocument.wireJSON(template.instantiate(name: name))
+            let lease = leases[key]
+            if let lease, lease.node == host || lease.nextNode == host {
+                if asked { Self.want(key, at: host, state: &state) }
+                return CentralDocument.wireJSON(instance)
+            }
+            var holder = lease?.node ?? state.dynamic[key]?.node ?? state.wanted[key]?.node
+            if holder == nil {
+                guard asked else { return nil }
+                holder = Self.leastLoaded(role: role, state: state) ?? host
+            }
+            guard let holder else { return nil }
+            if asked { Self.want(key, at: holder, state: &state) }
+            guard holder != host,
+                let address = state.cluster[holder]?.node.advertise.nonEmpty ?? config.nodes[holder]?.advertise.nonEmpty
+            else { return CentralDocument.wireJSON(instance) }
+            var relay = instance
+            relay.inputs = [InputConfig(url: "m4f://\(address)/\(name)")]
+            relay.clusterIngest = nil
+            return CentralDocument.wireJSON(relay)
         }
+    }
+
+    private static func want(_ key: StreamKey, at node: String, state: inout State) {
+        let now = ContinuousClock.now
+        state.wanted[key, default: WantedName(node: node, askedAt: now)].askedAt = now
+    }
+
+    /// The live node of `role` with the least load: its leases' costs, plus 1 per dynamic name placed on it
+    /// that has no lease yet (so a burst of new names spreads).
+    private static func leastLoaded(role: String, state: State) -> String? {
+        let live = state.cluster.values.filter { $0.node.role == role && $0.ready && $0.heartbeatAge < state.deadAfter }
+        var load = LeasePlanner.loads(role: role, leases: state.leases ?? [:], live: live)
+        for (key, wanted) in state.wanted where key.role == role && state.leases?[key] == nil && state.dynamic[key] == nil {
+            load[wanted.node]? += 1
+        }
+        for (key, placement) in state.dynamic where key.role == role && state.leases?[key] == nil {
+            load[placement.node]? += 1
+        }
+        return LeasePlanner.leastLoaded(live, load: load)?.node.name
     }
 
     /// Counts one answered request (for `/status`).
@@ -300,6 +427,24 @@ public final class SidecarState: Sendable {
         let advertise = state.cluster[holder]?.node.advertise.nonEmpty ?? config.nodes[holder]?.advertise.nonEmpty
         guard let advertise else { return nil }
         return "m4f://\(advertise)/\(name)\(query)"
+    }
+
+    /// `ordered` with each placed dynamic name that is not configured and that a template still covers.
+    private static func planned(
+        _ config: CentralConfig, ordered: [String: [CentralStream]], dynamic: [StreamKey: DynamicPlacement]
+    ) -> [String: [CentralStream]] {
+        guard !dynamic.isEmpty else { return ordered }
+        var planned = ordered
+        let placed = dynamic.values.compactMap { placement -> CentralStream? in
+            let key = placement.key
+            guard config.streams[key] == nil, let template = config.template(for: key.name, role: key.role), !template.isPublished
+            else { return nil }
+            return template.placedStream(name: key.name, at: placement.node)
+        }
+        for (role, streams) in Dictionary(grouping: placed, by: \.role) {
+            planned[role] = ((planned[role] ?? []) + streams).sorted { $0.name < $1.name }
+        }
+        return planned
     }
 
     private static func ordered(_ config: CentralConfig) -> [String: [CentralStream]] {

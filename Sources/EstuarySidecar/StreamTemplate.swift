@@ -18,6 +18,18 @@ public struct StreamTemplate: Sendable, Equatable {
         self.config = config
     }
 
+    /// Whether its streams are published to (an input is `publish://`): such a stream runs where its publisher
+    /// connects, so it is never placed on another node.
+    public var isPublished: Bool { config.inputs.contains { $0.url.hasPrefix("publish://") } }
+
+    /// The stream a capture-once planner places for the dynamic name `name`: preferring `node` (the node chosen
+    /// when it was first asked for), and staying where it runs when that node returns after a failure.
+    public func placedStream(name: String, at node: String) -> CentralStream {
+        var config = instantiate(name: name)
+        config.clusterIngest = ClusterIngestConfig(captureAt: node)
+        return CentralStream(role: role, config: config, failback: .stay)
+    }
+
     /// The configuration of a dynamic stream named `name`; `%s` and `{name}` in input URLs become the name.
     public func instantiate(name: String) -> StreamConfig {
         var config = config

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import EstuaryDVR
 import EstuaryMP4
+import EstuarySidecar
 import EstuaryTestSupport
 import Foundation
 import Synchronization
@@ -36,6 +37,16 @@ final class TestProcesses: Sendable {
     }
 
     /// Sends `signal` to one process and forgets it.
+    /// With `ESTUARY_TEST_KEEP_LOGS=DIR`, copies every process's log in `directory` to DIR, for a look after the run.
+    static func keepLogs(of directory: URL) {
+        guard let keep = ProcessInfo.processInfo.environment["ESTUARY_TEST_KEEP_LOGS"] else { return }
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where file.hasSuffix(".log") {
+            try? FileManager.default.createDirectory(atPath: keep, withIntermediateDirectories: true)
+            try? FileManager.default.removeItem(atPath: "\(keep)/\(file)")
+            try? FileManager.default.copyItem(atPath: directory.appendingPathComponent(file).path, toPath: "\(keep)/\(file)")
+        }
+    }
+
     func kill(_ label: String, signal: Int32 = SIGKILL) {
         guard let pid = running.withLock({ $0.removeValue(forKey: label) }) else { return }
         Foundation.kill(pid, signal)
@@ -120,18 +131,7 @@ extension IntegrationTests {
             let processes = TestProcesses()
             defer { processes.stopAll() }
             try await withTemporaryDirectory { directory in
-                defer {
-                    // ESTUARY_TEST_KEEP_LOGS=DIR keeps every process's log for a look after the run.
-                    if let keep = ProcessInfo.processInfo.environment["ESTUARY_TEST_KEEP_LOGS"] {
-                        for file in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-                        where file.hasSuffix(".log") {
-                            try? FileManager.default.createDirectory(atPath: keep, withIntermediateDirectories: true)
-                            try? FileManager.default.removeItem(atPath: "\(keep)/\(file)")
-                            try? FileManager.default.copyItem(
-                                atPath: directory.appendingPathComponent(file).path, toPath: "\(keep)/\(file)")
-                        }
-                    }
-                }
+                defer { TestProcesses.keepLogs(of: directory) }
                 let storage = directory.appendingPathComponent("storage").path
                 var values: [String] = []
                 for index in 0..<30 {
@@ -169,7 +169,7 @@ extension IntegrationTests {
                 }
                 for index in 0..<3 { try startPod(index) }
                 try await waitUntil("the schema exists") {
-                    (try? server.psql("SELECT count(*) FROM estuary_schema_migrations")) == "1"
+                    (try? server.psql("SELECT count(*) FROM estuary_schema_migrations")) == "\(PostgresSchema.latestVersion)"
                 }
                 try await waitUntil("the three sidecars registered their nodes") {
                     (try? server.psql("SELECT count(*) FROM estuary_nodes")) == "3"
@@ -317,6 +317,95 @@ extension IntegrationTests {
                 #expect(
                     staying.allSatisfy { !(final[$0] ?? []).contains("ingest-0") && (final[$0] ?? []).count == 1 },
                     "stay streams moved: \(final)")
+            }
+        }
+
+        /// Dynamic names in capture-once mode: a played name that a template covers is captured once, on the
+        /// least-loaded node of its role, and relayed from there by the node the client asked; it ends on both
+        /// once nobody watches it for the placement's lifetime.
+        @Test(.enabled(if: PostgresServer.enabled), .timeLimit(.minutes(4)))
+        func aDynamicNameIsCapturedOnTheLeastLoadedNodeAndRelayedWhereItWasAsked() async throws {
+            let ingestNode = try TestProcesses.binary("ingest-node")
+            let sidecarBinary = try TestProcesses.binary("config-sidecar")
+            let server = try PostgresServer.start(port: try await freeTCPPort())
+            defer { server.destroy() }
+            let processes = TestProcesses()
+            defer { processes.stopAll() }
+            try await withTemporaryDirectory { directory in
+                defer { TestProcesses.keepLogs(of: directory) }
+                var ports: [Int] = []
+                while ports.count < 4 {
+                    let port = try await freeTCPPort()
+                    if port != server.port && !ports.contains(port) { ports.append(port) }
+                }
+                for index in 0..<2 {
+                    try processes.start(
+                        "sidecar-\(index)", sidecarBinary,
+                        [
+                            "--listen", "127.0.0.1:\(ports[2 + index])", "--upstream", server.url, "--hostname", "ingest-\(index)",
+                            "--advertise", "127.0.0.1:\(ports[index])", "--node-url", "http://127.0.0.1:\(ports[index])",
+                        ], log: directory.appendingPathComponent("sidecar-\(index).log").path)
+                    try processes.start(
+                        "ingest-\(index)", ingestNode,
+                        [
+                            "--http-port", "\(ports[index])", "--hostname", "ingest-\(index)",
+                            "--config-external", "http://127.0.0.1:\(ports[2 + index])/streams",
+                        ], log: directory.appendingPathComponent("ingest-\(index).log").path)
+                }
+                try await waitUntil("the two sidecars registered their nodes", timeout: .seconds(30)) {
+                    (try? server.psql("SELECT count(*) FROM estuary_nodes WHERE ready")) == "2"
+                }
+                // ingest-0 captures two configured streams, ingest-1 none: ingest-1 is the least loaded.
+                try server.psql(
+                    """
+                    INSERT INTO estuary_streams(name, config) VALUES
+                      ('s0', '{"name": "s0", "inputs": [{"url": "fake://s0"}], "cluster_ingest": {"capture_at": "ingest-0"}}'),
+                      ('s1', '{"name": "s1", "inputs": [{"url": "fake://s1"}], "cluster_ingest": {"capture_at": "ingest-0"}}');
+                    INSERT INTO estuary_templates(prefix, config) VALUES ('cam-', '{"inputs": [{"url": "fake://{name}", "source_timeout": 3}]}')
+                    """)
+                try await waitUntil("s0 and s1 alive on ingest-0", timeout: .seconds(30)) {
+                    (try? await nodeStreams(port: ports[0], timeout: 1))?.alive.isSuperset(of: ["s0", "s1"]) == true
+                }
+
+                // A client plays cam-1 on ingest-0.
+                let asked = ContinuousClock.now
+                let url = "http://127.0.0.1:\(ports[0])/cam-1/m4f"
+                let reader = Task {
+                    var fragments = 0
+                    while fragments == 0 && ContinuousClock.now < asked + .seconds(30) {
+                        fragments =
+                            (try? await readM4F(url: url, timeout: .seconds(15)) { _, read, _ in read.count >= 25 })?.fragments.count ?? 0
+                        if fragments == 0 { try await Task.sleep(for: .milliseconds(200)) }
+                    }
+                    return fragments
+                }
+                try await waitUntil("cam-1 alive on ingest-1 (its capture) and on ingest-0 (the relay)", timeout: .seconds(20)) {
+                    let one = try? await nodeStreamInputs(port: ports[1])
+                    let zero = try? await nodeStreamInputs(port: ports[0])
+                    return one?["cam-1"] == ["fake://cam-1"] && zero?["cam-1"] == ["m4f://127.0.0.1:\(ports[1])/cam-1"]
+                }
+                let fragments = try await reader.value
+                print("[capture-once] dynamic cam-1: ingest-0 served \(fragments) fragments, \(ContinuousClock.now - asked) after the ask")
+                #expect(fragments >= 25)
+                print("[capture-once] leases: \(try server.psql("SELECT stream, node, next_node, epoch FROM estuary_leases"))")
+                print("[capture-once] dynamic: \(try server.psql("SELECT name, node, expires_at - now() FROM estuary_dynamic"))")
+                #expect(try server.psql("SELECT node FROM estuary_leases WHERE stream = 'cam-1'") == "ingest-1")
+                #expect(try server.psql("SELECT node FROM estuary_dynamic WHERE name = 'cam-1'") == "ingest-1")
+                // Captured once: ingest-0 does not run the template's source.
+                #expect((try await nodeStreamInputs(port: ports[0]))["cam-1"] != ["fake://cam-1"])
+
+                // Nobody watches any more: a placement's lifetime (30 s) after the last ask, and a few cycles, it ends
+                // everywhere (ingest-1's one client, ingest-0's relay, does not keep it).
+                let left = ContinuousClock.now
+                try await waitUntil("cam-1 stopped on both nodes", timeout: .seconds(45)) {
+                    let one = try? await nodeStreamInputs(port: ports[1])
+                    let zero = try? await nodeStreamInputs(port: ports[0])
+                    return one != nil && zero != nil && one?["cam-1"] == nil && zero?["cam-1"] == nil
+                }
+                print("[capture-once] dynamic cam-1 ended on both nodes \(ContinuousClock.now - left) after its last client left")
+                #expect(try server.psql("SELECT node FROM estuary_leases WHERE stream = 'cam-1'") == "")
+                // The configured streams never moved.
+                #expect((try await nodeStreams(port: ports[0])).alive.isSuperset(of: ["s0", "s1"]))
             }
         }
     }

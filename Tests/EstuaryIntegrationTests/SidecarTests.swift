@@ -39,6 +39,22 @@ func nodeStreams(port: Int, timeout: Int64 = 15) async throws -> (names: Set<Str
     return (names, alive)
 }
 
+/// Each stream a node runs, with the URLs of its inputs (`GET /streamer/api/v3/streams`).
+func nodeStreamInputs(port: Int) async throws -> [String: [String]] {
+    let response = try await HTTPClient.shared.execute(
+        HTTPClientRequest(url: "http://127.0.0.1:\(port)/streamer/api/v3/streams"), timeout: .seconds(2))
+    let body = try await response.body.collect(upTo: 16 << 20)
+    guard response.status == .ok, let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
+        let list = object["streams"] as? [[String: Any]]
+    else { throw TestFailure("GET streams on :\(port) answered \(response.status.code)") }
+    var result: [String: [String]] = [:]
+    for stream in list {
+        guard let name = stream["name"] as? String else { continue }
+        result[name] = (stream["inputs"] as? [[String: Any]] ?? []).compactMap { $0["url"] as? String }
+    }
+    return result
+}
+
 /// Runs a config-sidecar in this process for the duration of `body`.
 func withSidecar<T: Sendable>(
     _ settings: SidecarSettings, logLevel: Logger.Level = .warning, _ body: (Sidecar, Int) async throws -> T

@@ -177,4 +177,75 @@ import Testing
         #expect(asked.count == 10)
         #expect(asked.allSatisfy { leases[StreamKey(role: "ingest", name: $0)]?.node == "a" })
     }
+
+    /// Nodes reporting every stream they hold as alive at the given bitrate (bits/s).
+    func reporting(_ holders: [String: [(String, Int64)]]) -> [NodeStatus] {
+        holders.keys.sorted().map { name in
+            let streams = holders[name] ?? []
+            return NodeStatus(
+                node: CentralNode(name: name), ready: true, alive: Set(streams.map(\.0)),
+                streamBitrates: Dictionary(uniqueKeysWithValues: streams), heartbeatAge: 0.1)
+        }
+    }
+
+    @Test func streamCostsWeighBitrateAgainstTheMeanInQuarterSteps() {
+        let costs = StreamCosts(reports: reporting(["a": [("heavy", 8_000_000), ("light", 1_000_000)], "b": [("mid", 3_000_000)]]))
+        // mean 4 Mbit/s: 0.5 + 0.5 × 8/4 = 1.5; 0.5 + 0.5 × 1/4 = 0.625 → 0.75 (rounded to a quarter); 0.5 + 0.5 × 3/4 = 0.875 → 1.
+        #expect(costs["heavy"] == 1.5)
+        #expect(costs["light"] == 0.75)
+        #expect(costs["mid"] == 1)
+        #expect(costs["unreported"] == 1)
+        // Equal bitrates cost exactly 1 each, and a few percent of drift changes nothing.
+        let even = StreamCosts(reports: reporting(["a": [("x", 2_000_000), ("y", 2_060_000)], "b": [("z", 1_950_000)]]))
+        #expect(["x", "y", "z"].map { even[$0] } == [1, 1, 1])
+    }
+
+    @Test func aNewStreamGoesToTheNodeWithLessBitrateEvenWithMoreStreams() {
+        // a holds 3 streams of 9 Mbit/s, b holds 4 of 1 Mbit/s: by count a is lighter, by load b is.
+        var leases: [StreamKey: Lease] = [:]
+        var held: [String: [(String, Int64)]] = ["a": [], "b": []]
+        for index in 0..<7 {
+            let node = index < 3 ? "a" : "b"
+            leases[StreamKey(role: "ingest", name: "s\(index)")] = Lease(node: node, epoch: 1)
+            held[node, default: []].append(("s\(index)", index < 3 ? 9_000_000 : 1_000_000))
+        }
+        let cluster = reporting(held)
+        let config = config(8)
+        let byB = LeasePlanner(me: "b", role: "ingest", rebalance: false).plan(
+            config: config, nodes: cluster, leases: leases, ready: true, mayTakeOver: true)
+        let byA = LeasePlanner(me: "a", role: "ingest", rebalance: false).plan(
+            config: config, nodes: cluster, leases: leases, ready: true, mayTakeOver: true)
+        #expect(byB == [.claim(names: ["s7"])])
+        #expect(byA.isEmpty)
+        // Without bitrates (nothing alive yet) the same leases count streams: a, with fewer, takes it.
+        let unreported = nodes(["a", "b"])
+        #expect(
+            LeasePlanner(me: "a", role: "ingest", rebalance: false).plan(
+                config: config, nodes: unreported, leases: leases, ready: true, mayTakeOver: true) == [.claim(names: ["s7"])])
+    }
+
+    @Test func rebalancingMovesHeavyStreamsOnlyWhileTheyFitTheDeficit() {
+        // a and b hold 10 streams each, of 7 and 1 Mbit/s (mean 4): costs 1.5 and 0.75, loads 15 and 7.5.
+        var leases: [StreamKey: Lease] = [:]
+        var held: [String: [(String, Int64)]] = ["a": [], "b": []]
+        for index in 0..<20 {
+            let node = index < 10 ? "a" : "b"
+            leases[StreamKey(role: "ingest", name: "s\(index)")] = Lease(node: node, epoch: 1)
+            held[node, default: []].append(("s\(index)", index < 10 ? 7_000_000 : 1_000_000))
+        }
+        let cluster = reporting(held)
+        let actions = LeasePlanner(me: "b", role: "ingest", rebalanceStep: 50).plan(
+            config: config(20), nodes: cluster, leases: leases, ready: true, mayTakeOver: true)
+        let asked = actions.compactMap { action -> String? in
+            if case .requestHandover(let name, _) = action { return name }
+            return nil
+        }
+        // Average 11.25, deficit 3.75 (with a quarter of slack, 4): two heavy streams (3); a third would overshoot.
+        #expect(asked == ["s0", "s1"])
+        // By count the two are even, and a asks for nothing.
+        #expect(
+            LeasePlanner(me: "a", role: "ingest", rebalanceStep: 50).plan(
+                config: config(20), nodes: cluster, leases: leases, ready: true, mayTakeOver: true
+            ).isEmpty)
+    }
 }

@@ -68,4 +68,119 @@ import Testing
         #expect(names(state.streams(for: "ingest-1")) == ["any", "eu1"])
         #expect(names(state.streams(for: "ingest-1", names: ["us1"])).isEmpty, "a stream without a lease runs nowhere")
     }
+
+    // MARK: - Dynamic names in capture-once mode
+
+    let dynamicConfig = try! CentralDocument.parse(
+        yaml: """
+            nodes:
+              - {name: ingest-0, advertise: "10.0.0.1:8080"}
+              - {name: ingest-1, advertise: "10.0.0.2:8080"}
+            streams:
+              - {name: a, inputs: [{url: "fake://a"}]}
+              - {name: b, inputs: [{url: "fake://b"}]}
+              - {name: c, inputs: [{url: "fake://c"}]}
+            templates:
+              - {prefix: "cam/", inputs: [{url: "rtsp://cams.example/{name}"}]}
+              - {prefix: "live/", inputs: [{url: "publish://"}]}
+            """)
+
+    func inputURLs(_ data: Data?) -> [String] {
+        guard let data, let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let inputs = object["inputs"] as? [[String: Any]]
+        else { return [] }
+        return inputs.compactMap { $0["url"] as? String }
+    }
+
+    /// ingest-0 holds a and b, ingest-1 holds c; both live.
+    func captureOnceState() -> SidecarState {
+        let state = SidecarState(identity: SidecarIdentity(hostname: "ingest-0"), replica: nil, logger: Logger(label: "t"))
+        state.deliver(dynamicConfig)
+        let cluster = ["ingest-0", "ingest-1"].map { name in
+            NodeStatus(node: CentralNode(name: name, advertise: name == "ingest-0" ? "10.0.0.1:8080" : "10.0.0.2:8080"), ready: true)
+        }
+        state.updateLeases(
+            [
+                StreamKey(role: "ingest", name: "a"): Lease(node: "ingest-0", epoch: 1),
+                StreamKey(role: "ingest", name: "b"): Lease(node: "ingest-0", epoch: 1),
+                StreamKey(role: "ingest", name: "c"): Lease(node: "ingest-1", epoch: 1),
+            ], cluster: cluster)
+        return state
+    }
+
+    @Test func aDynamicNameGoesToTheLeastLoadedNodeAndIsRelayedFromItElsewhere() {
+        let state = captureOnceState()
+        // ingest-1 holds one stream, ingest-0 two: cam/1 goes to ingest-1, and ingest-0 relays it.
+        #expect(inputURLs(state.dynamicStream("cam/1", for: "ingest-0")) == ["m4f://10.0.0.2:8080/cam/1"])
+        #expect(state.dynamicNamesToWrite().map { "\($0.key)@\($0.node)" } == ["ingest/cam/1@ingest-1"])
+        #expect(state.dynamicNamesToWrite().isEmpty, "written once, not again within a third of its lifetime")
+        // ingest-1 itself gets the template's source.
+        #expect(inputURLs(state.dynamicStream("cam/1", for: "ingest-1")) == ["rtsp://cams.example/cam/1"])
+        // cam/1 counts on ingest-1 before it has a lease: the loads are even (2 and 2), so cam/2 goes to ingest-0.
+        #expect(inputURLs(state.dynamicStream("cam/2", for: "ingest-0")) == ["rtsp://cams.example/cam/2"])
+        // A re-check by the node keeps the answer but does not count as a client's ask.
+        #expect(inputURLs(state.dynamicStream("cam/1", for: "ingest-0", asked: false)) == ["m4f://10.0.0.2:8080/cam/1"])
+        // A name nobody asked for and nobody placed has ended: the node's re-check gets nothing.
+        #expect(state.dynamicStream("cam/9", for: "ingest-0", asked: false) == nil)
+    }
+
+    @Test func aPlacedDynamicNameIsPlannedAndServedToItsHolder() {
+        let state = captureOnceState()
+        let key = StreamKey(role: "ingest", name: "cam/1")
+        state.updateDynamic([key: DynamicPlacement(key: key, node: "ingest-1", expires: .now + .seconds(30))])
+        let planned = state.plannedStreams(role: "ingest")
+        #expect(planned.map(\.name) == ["a", "b", "c", "cam/1"])
+        #expect(planned.last?.captureAt == "ingest-1")
+        #expect(planned.last?.failback == .stay)
+        // No lease yet: it runs nowhere. With its lease, on the holder, with the template's source.
+        #expect(!names(state.streams(for: "ingest-1")).contains("cam/1"))
+        var leases = state.leases ?? [:]
+        leases[key] = Lease(node: "ingest-1", epoch: 1)
+        state.updateLeases(leases, cluster: state.cluster)
+        let served = state.streams(for: "ingest-1") ?? []
+        #expect(names(served) == ["c", "cam/1"])
+        #expect(inputURLs(served.last) == ["rtsp://cams.example/cam/1"])
+        // The lease moved (its node died): the relay follows the lease, not the first placement.
+        leases[key] = Lease(node: "ingest-0", epoch: 2)
+        state.updateLeases(leases, cluster: state.cluster)
+        #expect(inputURLs(state.dynamicStream("cam/1", for: "ingest-1", asked: false)) == ["m4f://10.0.0.1:8080/cam/1"])
+        // Once the placement ends, the planner's streams are the configured ones again.
+        state.updateDynamic([:])
+        #expect(state.plannedStreams(role: "ingest").map(\.name) == ["a", "b", "c"])
+    }
+
+    @Test func publishedNamesStaticModeAndAnUnreachableCentreRunWhereAsked() {
+        let state = captureOnceState()
+        // A published name runs where its publisher connected.
+        #expect(inputURLs(state.dynamicStream("live/x", for: "ingest-0")) == ["publish://"])
+        #expect(state.dynamicNamesToWrite().isEmpty)
+        // PostgreSQL unreachable: nothing can be placed; the asking node runs it.
+        state.centreUnreachable()
+        #expect(inputURLs(state.dynamicStream("cam/5", for: "ingest-0")) == ["rtsp://cams.example/cam/5"])
+        // Static mode (no leases at all): as before capture once, the asking node runs it.
+        let plain = SidecarState(identity: SidecarIdentity(hostname: "ingest-0"), replica: nil, logger: Logger(label: "t"))
+        plain.deliver(dynamicConfig)
+        #expect(inputURLs(plain.dynamicStream("cam/5", for: "ingest-0", asked: false)) == ["rtsp://cams.example/cam/5"])
+    }
+
+    @Test func aPlacedNameIsKeptByItsClientsButNotByTheNodesRelayingIt() {
+        // This sidecar's node (ingest-0) holds cam/1; ingest-1 relays it (alive there).
+        let state = captureOnceState()
+        let key = StreamKey(role: "ingest", name: "cam/1")
+        state.updateDynamic([key: DynamicPlacement(key: key, node: "ingest-0", expires: .now + .seconds(30))])
+        var leases = state.leases ?? [:]
+        leases[key] = Lease(node: "ingest-0", epoch: 1)
+        let cluster = state.cluster.map { status in
+            var status = status
+            if status.node.name == "ingest-1" { status.alive = ["cam/1"] }
+            return status
+        }
+        state.updateLeases(leases, cluster: cluster)
+        // Its one client is ingest-1's relay: nothing keeps it.
+        state.updateNodeReport(NodeReport(ready: true, clients: ["cam/1": 1]))
+        #expect(state.dynamicNamesToWrite().isEmpty)
+        // A viewer of its own besides: kept.
+        state.updateNodeReport(NodeReport(ready: true, clients: ["cam/1": 2]))
+        #expect(state.dynamicNamesToWrite().map { "\($0.key)@\($0.node)" } == ["ingest/cam/1@ingest-0"])
+    }
 }
