@@ -5,7 +5,10 @@ import Logging
 /// Runs a stream's inputs for as long as the stream runs.
 ///
 /// Guarantees: an input silent for its `source_timeout` is dropped and reconnected with
-/// exponential backoff (0.5 s doubling to 10 s); with several inputs, a failure moves to the
+/// exponential backoff (0.5 s doubling to 10 s). An input answering that its stream is not there (HTTP 404
+/// or 503) is first retried every ``notThereRetry``, ``notThereRetries`` times: in a cluster such a stream is
+/// usually starting on its new node (a failover, a placement), and a reader back within one GOP of its start
+/// gets it from its first keyframe, losing nothing. With several inputs, a failure moves to the
 /// next by priority, and while a lower-priority input is active the preferred ones are probed
 /// every ``probeInterval`` and take over at their first keyframe, without a gap. Every
 /// failure is reported in ``InputStatus`` and the log.
@@ -18,6 +21,10 @@ public struct InputSupervisor: Sendable {
     public let stream: String
     public var probeInterval: Duration = .seconds(5)
     public var maximumBackoff: Duration = .seconds(10)
+    /// The pause between the quick retries of an input whose stream is not there yet.
+    public var notThereRetry: Duration = .milliseconds(250)
+    /// How many quick retries (in a row, per 30 s of running) before the usual backoff.
+    public var notThereRetries = 12
 
     public init(inputs: [InputConfig], factory: SourceFactory, status: InputStatus, logger: Logger, stream: String = "") {
         self.stream = stream
@@ -43,6 +50,7 @@ public struct InputSupervisor: Sendable {
         let gate = InputGate(sink: sink, status: status, logger: logger)
         var running: Set<Int> = []
         var failures = 0
+        var quickRetries = 0
         await withTaskGroup(of: Outcome.self) { group in
             func spawn(_ index: Int) {
                 guard !running.contains(index) else { return }
@@ -65,9 +73,19 @@ public struct InputSupervisor: Sendable {
                         "input failed",
                         metadata: ["input": .string(SecretMasking.mask(url: inputs[index].url)), "error": .string("\(error)")])
                     guard wasActive || gate.activeIndex == nil else { continue }
-                    failures = ranFor > .seconds(30) ? 1 : failures + 1
+                    if ranFor > .seconds(30) {
+                        failures = 0
+                        quickRetries = 0
+                    }
                     let next = (index + 1) % inputs.count
-                    let delay = backoff(failures)
+                    let delay: Duration
+                    if Self.streamNotThere(error), quickRetries < notThereRetries {
+                        quickRetries += 1
+                        delay = notThereRetry
+                    } else {
+                        failures += 1
+                        delay = backoff(failures)
+                    }
                     group.addTask { await sleepOutcome(delay, .start(next)) }
                 case .start(let index):
                     status.attempted()
@@ -83,6 +101,12 @@ public struct InputSupervisor: Sendable {
             }
             group.cancelAll()
         }
+    }
+
+    /// The source answered that its stream is not there (404, or 503 while it starts).
+    static func streamNotThere(_ error: any Error) -> Bool {
+        guard case .httpStatus(_, let status) = error as? SourceError else { return false }
+        return status == 404 || status == 503
     }
 
     private func backoff(_ failures: Int) -> Duration {
