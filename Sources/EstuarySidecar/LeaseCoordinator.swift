@@ -93,9 +93,12 @@ public struct LeaseCoordinator: Sendable {
                 alive = EXCLUDED.alive, alive_bitrates = EXCLUDED.alive_bitrates, starting = EXCLUDED.starting, heartbeat_at = now()
             """, logger: logger)
         let nodes = try await readNodes(connection)
-        try await refreshLeases(connection, leaseVersion: &leaseVersion, leases: &leases)
+        try await writeDynamicNames(connection, state: state)
+        try await refreshLeases(connection, leaseVersion: &leaseVersion, leases: &leases, dynamic: &dynamic)
         await link.count(3)
-        try await exchangeDynamicNames(connection, state: state, view: &dynamic)
+        let now = ContinuousClock.now
+        dynamic.placements = dynamic.placements.filter { $0.value.expires > now }
+        state.updateDynamic(dynamic.placements)
         let since = await link.connectedSince
         let grace = Duration.milliseconds(Int64((planner.deadAfter + 0.5) * 1000))
         let mayTakeOver = since.map { ContinuousClock.now - $0 >= grace } ?? false
@@ -115,7 +118,7 @@ public struct LeaseCoordinator: Sendable {
             if !actions.isEmpty {
                 for action in actions { try await write(action, connection) }
                 await link.count(actions.count)
-                try await refreshLeases(connection, leaseVersion: &leaseVersion, leases: &leases)
+                try await refreshLeases(connection, leaseVersion: &leaseVersion, leases: &leases, dynamic: &dynamic)
                 last = nil
             } else {
                 last = inputs
@@ -130,39 +133,22 @@ public struct LeaseCoordinator: Sendable {
         var placements: [StreamKey: DynamicPlacement] = [:]
     }
 
-    /// Writes the dynamic names this sidecar was asked for (each keeps its first node; an expired one takes the new;
-    /// a later expiry replaces an earlier one, never the reverse),
-    /// reads the placements changed since the last pass, drops the expired ones and hands the rest to `state`.
-    private func exchangeDynamicNames(_ connection: PostgresConnection, state: SidecarState, view: inout DynamicView) async throws {
-        let role = identity.role
+    /// Writes the dynamic names this sidecar was asked for: each keeps the node of its first ask (an expired one
+    /// takes the new), and a later expiry replaces an earlier one, never the reverse.
+    private func writeDynamicNames(_ connection: PostgresConnection, state: SidecarState) async throws {
         let due = state.dynamicNamesToWrite()
-        if !due.isEmpty {
-            try await connection.query(
-                """
-                INSERT INTO estuary_dynamic(role, name, node, expires_at)
-                SELECT \(role), wanted.name, wanted.node, now() + make_interval(secs => wanted.remaining)
-                FROM unnest(\(due.map(\.key.name))::text[], \(due.map(\.node))::text[], \(due.map(\.expiresIn))::float8[])
-                    AS wanted(name, node, remaining)
-                ON CONFLICT (role, name) DO UPDATE SET expires_at = greatest(EXCLUDED.expires_at, estuary_dynamic.expires_at),
-                    node = CASE WHEN estuary_dynamic.expires_at < now() THEN EXCLUDED.node ELSE estuary_dynamic.node END
-                """, logger: logger)
-            await link.count(1)
-        }
-        let rows = try await connection.query(
+        guard !due.isEmpty else { return }
+        try await connection.query(
             """
-            SELECT name, node, extract(epoch FROM expires_at - now())::float8, version FROM estuary_dynamic
-            WHERE role = \(role) AND version > \(view.version)
+            WITH serial AS MATERIALIZED (SELECT pg_advisory_xact_lock(74770002))
+            INSERT INTO estuary_dynamic(role, name, node, expires_at)
+            SELECT \(identity.role), wanted.name, wanted.node, now() + make_interval(secs => wanted.remaining)
+            FROM serial, unnest(\(due.map(\.key.name))::text[], \(due.map(\.node))::text[], \(due.map(\.expiresIn))::float8[])
+                AS wanted(name, node, remaining)
+            ON CONFLICT (role, name) DO UPDATE SET expires_at = greatest(EXCLUDED.expires_at, estuary_dynamic.expires_at),
+                node = CASE WHEN estuary_dynamic.expires_at < now() THEN EXCLUDED.node ELSE estuary_dynamic.node END
             """, logger: logger)
-        let now = ContinuousClock.now
-        for try await (name, node, remaining, version) in rows.decode((String, String, Double, Int64).self) {
-            let key = StreamKey(role: role, name: name)
-            view.placements[key] = DynamicPlacement(key: key, node: node, expires: now + .milliseconds(Int64(remaining * 1000)))
-            view.version = max(view.version, version)
-        }
-        view.version = max(view.version, 0)
         await link.count(1)
-        view.placements = view.placements.filter { $0.value.expires > now }
-        state.updateDynamic(view.placements)
     }
 
     /// What a planning pass depends on; equal inputs give an equal (empty) plan.
@@ -206,23 +192,48 @@ public struct LeaseCoordinator: Sendable {
         return nodes
     }
 
-    /// Reads the lease rows changed since `version` (all of them when it is -1) into `leases`; a released row
-    /// (`node = ''`) removes its stream.
+    /// Reads the lease rows changed since `version` (all of them when it is -1) into `leases`, a released row
+    /// (`node = ''`) removing its stream, and in the same query this role's dynamic-name rows changed since
+    /// `dynamic.version` into `dynamic` (each with its expiry as seconds from now).
     private func refreshLeases(
-        _ connection: PostgresConnection, leaseVersion version: inout Int64, leases: inout [StreamKey: Lease]
+        _ connection: PostgresConnection, leaseVersion version: inout Int64, leases: inout [StreamKey: Lease],
+        dynamic: inout DynamicView
     ) async throws {
         if version < 0 { leases = [:] }
+        if dynamic.version < 0 { dynamic.placements = [:] }
         var newest = version
+        var newestDynamic = dynamic.version
         let rows = try await connection.query(
-            "SELECT role, stream, node, next_node, epoch, version FROM estuary_leases WHERE version > \(version)", logger: logger)
-        for try await (role, stream, node, next, epoch, changed) in rows.decode((String, String, String, String?, Int64, Int64).self) {
+            """
+            SELECT false, role, stream, node, next_node, epoch, version, 0::float8 FROM estuary_leases WHERE version > \(version)
+            UNION ALL
+            SELECT true, role, name, node, NULL, 0, version, extract(epoch FROM expires_at - now())::float8 FROM estuary_dynamic
+            WHERE role = \(identity.role) AND version > \(dynamic.version)
+            """, logger: logger)
+        let now = ContinuousClock.now
+        for try await (isDynamic, role, stream, node, next, epoch, changed, expiresIn) in rows.decode(
+            (Bool, String, String, String, String?, Int64, Int64, Double).self)
+        {
             let key = StreamKey(role: role, name: stream)
-            leases[key] = node.isEmpty ? nil : Lease(node: node, nextNode: next, epoch: epoch)
-            newest = max(newest, changed)
+            if isDynamic {
+                dynamic.placements[key] = DynamicPlacement(key: key, node: node, expires: now + .milliseconds(Int64(expiresIn * 1000)))
+                newestDynamic = max(newestDynamic, changed)
+            } else {
+                leases[key] = node.isEmpty ? nil : Lease(node: node, nextNode: next, epoch: epoch)
+                newest = max(newest, changed)
+            }
         }
         version = max(newest, 0)
+        dynamic.version = max(newestDynamic, 0)
     }
 
+    /// Writes one action. Every lease (and dynamic-name) write first takes the writers' advisory lock (the
+    /// `serial` CTE, evaluated before any row is touched, held to the statement's commit), so writers take row
+    /// versions from `estuary_lease_version` one after another and commit in that order: a reader that saw
+    /// version V has seen every version below it, and the incremental reads (`version > V`) miss nothing.
+    /// Without it a writer holding V could commit after another's V+1 had been read, and its row would stay
+    /// unseen until a reconnect (a stream left on a dead node, or run by two). Taken before any row lock, the
+    /// lock cannot deadlock writers of overlapping rows.
     private func write(_ action: LeaseAction, _ connection: PostgresConnection) async throws {
         let me = identity.hostname
         let role = identity.role
@@ -230,7 +241,9 @@ public struct LeaseCoordinator: Sendable {
         case .claim(let names):
             try await connection.query(
                 """
-                INSERT INTO estuary_leases(role, stream, node, epoch) SELECT \(role), unnest(\(names)::text[]), \(me), 1
+                WITH serial AS MATERIALIZED (SELECT pg_advisory_xact_lock(74770002))
+                INSERT INTO estuary_leases(role, stream, node, epoch) SELECT \(role), claimed, \(me), 1
+                FROM serial, unnest(\(names)::text[]) AS claimed
                 ON CONFLICT (role, stream) DO UPDATE SET node = EXCLUDED.node, next_node = NULL, epoch = estuary_leases.epoch + 1
                 WHERE estuary_leases.node = ''
                 """, logger: logger)
@@ -238,35 +251,40 @@ public struct LeaseCoordinator: Sendable {
         case .takeOver(let from, let names):
             try await connection.query(
                 """
+                WITH serial AS MATERIALIZED (SELECT pg_advisory_xact_lock(74770002))
                 UPDATE estuary_leases SET node = \(me), next_node = NULL, epoch = epoch + 1, updated_at = now()
-                WHERE role = \(role) AND stream = ANY(\(names)::text[]) AND node = \(from)
+                WHERE role = \(role) AND stream = ANY(\(names)::text[]) AND node = \(from) AND EXISTS (SELECT FROM serial)
                 """, logger: logger)
             logger.warning("took over streams from a dead node", metadata: ["from": "\(from)", "count": "\(names.count)"])
         case .requestHandover(let name, let epoch):
             try await connection.query(
                 """
+                WITH serial AS MATERIALIZED (SELECT pg_advisory_xact_lock(74770002))
                 UPDATE estuary_leases SET next_node = \(me), epoch = epoch + 1, updated_at = now()
-                WHERE role = \(role) AND stream = \(name) AND epoch = \(epoch) AND next_node IS NULL
+                WHERE role = \(role) AND stream = \(name) AND epoch = \(epoch) AND next_node IS NULL AND EXISTS (SELECT FROM serial)
                 """, logger: logger)
             logger.info("asked for a handover", metadata: ["stream": "\(name)"])
         case .completeHandover(let name, let to, let epoch):
             try await connection.query(
                 """
+                WITH serial AS MATERIALIZED (SELECT pg_advisory_xact_lock(74770002))
                 UPDATE estuary_leases SET node = \(to), next_node = NULL, epoch = epoch + 1, updated_at = now()
-                WHERE role = \(role) AND stream = \(name) AND epoch = \(epoch) AND node = \(me)
+                WHERE role = \(role) AND stream = \(name) AND epoch = \(epoch) AND node = \(me) AND EXISTS (SELECT FROM serial)
                 """, logger: logger)
             logger.info("handed a stream over", metadata: ["stream": "\(name)", "to": "\(to)"])
         case .cancelHandover(let name, let epoch):
             try await connection.query(
                 """
+                WITH serial AS MATERIALIZED (SELECT pg_advisory_xact_lock(74770002))
                 UPDATE estuary_leases SET next_node = NULL, epoch = epoch + 1, updated_at = now()
-                WHERE role = \(role) AND stream = \(name) AND epoch = \(epoch)
+                WHERE role = \(role) AND stream = \(name) AND epoch = \(epoch) AND EXISTS (SELECT FROM serial)
                 """, logger: logger)
         case .release(let names):
             try await connection.query(
                 """
+                WITH serial AS MATERIALIZED (SELECT pg_advisory_xact_lock(74770002))
                 UPDATE estuary_leases SET node = '', next_node = NULL, epoch = epoch + 1
-                WHERE role = \(role) AND node = \(me) AND stream = ANY(\(names)::text[])
+                WHERE role = \(role) AND node = \(me) AND stream = ANY(\(names)::text[]) AND EXISTS (SELECT FROM serial)
                 """, logger: logger)
             logger.info("released streams", metadata: ["count": "\(names.count)"])
         }

@@ -71,6 +71,8 @@ struct SidecarCommand: AsyncParsableCommand {
         }
         do {
             for process in processes { try await process.waitHealthy() }
+            let healthy = ContinuousClock.now - started
+            var allLeased: Duration?
             let ports = processes.map(\.port)
             // 1. Balance: every stream leased, every node within ±10 % of even.
             let even = Double(streams) / Double(sidecars)
@@ -82,6 +84,7 @@ struct SidecarCommand: AsyncParsableCommand {
                 )
                 .split(separator: " ").compactMap { Int($0) }
                 last = "min=\(counts[0]) max=\(counts[1]) leased=\(counts[2]) nodes=\(counts[3])"
+                if allLeased == nil, counts[2] == streams { allLeased = ContinuousClock.now - started }
                 if counts[2] == streams, counts[3] == sidecars, Double(counts[0]) >= even * 0.9, Double(counts[1]) <= even * 1.1 {
                     balanced = ContinuousClock.now - started
                     break
@@ -92,6 +95,9 @@ struct SidecarCommand: AsyncParsableCommand {
             report(
                 "sidecar balance sidecars=\(sidecars) streams=\(streams) seconds=\(fixed(elapsedSeconds(balanced), 2)) \(last) "
                     + "target_seconds=10 \(balanced < .seconds(10) ? "MET" : "MISSED")")
+            report(
+                "sidecar balance_phases all_healthy_s=\(fixed(elapsedSeconds(healthy), 2)) "
+                    + "all_leased_s=\(fixed(elapsedSeconds(allLeased ?? balanced), 2)) balanced_s=\(fixed(elapsedSeconds(balanced), 2))")
 
             // 2. Steady state: PostgreSQL transactions per second, while nothing changes.
             try await Task.sleep(for: .seconds(3))
