@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import PostgresNIO
 
 /// The sidecar's one connection to the central PostgreSQL, shared by replication, admin writes and leases.
@@ -39,7 +40,7 @@ public actor PostgresLink {
         let task = Task { () throws -> PostgresConnection in
             var configuration = PostgresConnection.Configuration(
                 host: settings.host, port: settings.port, username: settings.user, password: settings.password,
-                database: settings.database, tls: .disable)
+                database: settings.database, tls: try settings.connectionTLS())
             configuration.options.connectTimeout = .seconds(2)
             let connection = try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
             do {
@@ -92,13 +93,34 @@ public actor PostgresLink {
     }
 }
 
-/// A parsed `postgres://user:password@host:port/database` URL.
+/// A parsed `postgres://user:password@host:port/database?sslmode=…` URL.
+///
+/// TLS follows libpq's `sslmode` (default `prefer`): `disable` never; `allow` and `prefer` when the server offers
+/// it, unverified; `require` always, unverified unless `sslrootcert` is given (then the chain is verified, as
+/// libpq does); `verify-ca` always, verifying the chain against `sslrootcert` (else the system's roots);
+/// `verify-full` as `verify-ca` plus the server's name (or IP address) against its certificate. `sslcert` and
+/// `sslkey` present a client certificate. The files are read when a connection is made, so a rotated
+/// certificate is used from the next reconnect.
 public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
+    /// libpq's `sslmode` values.
+    public enum SSLMode: String, Sendable, CaseIterable {
+        case disable, allow, prefer, require
+        case verifyCA = "verify-ca"
+        case verifyFull = "verify-full"
+    }
+
     public var host: String
     public var port: Int
     public var user: String
     public var password: String?
     public var database: String
+    /// When and how to use TLS.
+    public var sslMode: SSLMode
+    /// PEM file of the certificate authorities to verify the server with (`sslrootcert`).
+    public var rootCertificate: String?
+    /// PEM files of a client certificate and its key (`sslcert`, `sslkey`).
+    public var clientCertificate: String?
+    public var clientKey: String?
 
     /// Parses the URL.
     /// - Throws: ``SidecarSettingsError/invalidUpstream(_:reason:)`` naming what is wrong.
@@ -115,14 +137,86 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         self.password = components.password.flatMap { $0.removingPercentEncoding }
         let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         self.database = path.isEmpty ? self.user : path
-        if let mode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value, mode != "disable", mode != "prefer" {
-            throw .invalidUpstream(SecretText.mask(text), reason: "sslmode=\(mode) is not supported yet (loopback or a service mesh only)")
+        let query = components.queryItems ?? []
+        func value(_ name: String) -> String? { query.first { $0.name == name }?.value.flatMap { $0.isEmpty ? nil : $0 } }
+        let mode = value("sslmode") ?? "prefer"
+        guard let sslMode = SSLMode(rawValue: mode) else {
+            let known = SSLMode.allCases.map(\.rawValue).joined(separator: ", ")
+            throw .invalidUpstream(SecretText.mask(text), reason: "sslmode=\(mode) is not one of \(known)")
+        }
+        self.sslMode = sslMode
+        self.rootCertificate = value("sslrootcert")
+        self.clientCertificate = value("sslcert")
+        self.clientKey = value("sslkey")
+        if (clientCertificate == nil) != (clientKey == nil) {
+            throw .invalidUpstream(SecretText.mask(text), reason: "sslcert and sslkey go together")
+        }
+        for (name, file) in [("sslrootcert", rootCertificate), ("sslcert", clientCertificate), ("sslkey", clientKey)] {
+            if let file, !FileManager.default.isReadableFile(atPath: file) {
+                throw .invalidUpstream(SecretText.mask(text), reason: "\(name)=\(file) is not a readable file")
+            }
         }
     }
 
     /// The URL with the password hidden.
-    public var masked: String { "postgres://\(user)\(password == nil ? "" : ":***")@\(host):\(port)/\(database)" }
+    public var masked: String {
+        "postgres://\(user)\(password == nil ? "" : ":***")@\(host):\(port)/\(database)"
+            + (sslMode == .prefer ? "" : "?sslmode=\(sslMode.rawValue)")
+    }
     public var description: String { masked }
+
+    /// PostgresNIO's TLS setting for this URL, reading the certificate files now.
+    /// - Throws: ``PostgresTLSError`` naming a file that cannot be read as PEM.
+    public func connectionTLS() throws(PostgresTLSError) -> PostgresConnection.Configuration.TLS {
+        guard sslMode != .disable else { return .disable }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        switch sslMode {
+        case .disable, .allow, .prefer:
+            configuration.certificateVerification = .none
+        case .require:
+            configuration.certificateVerification = rootCertificate == nil ? .none : .noHostnameVerification
+        case .verifyCA:
+            configuration.certificateVerification = .noHostnameVerification
+        case .verifyFull:
+            configuration.certificateVerification = .fullVerification
+        }
+        do {
+            if let rootCertificate {
+                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(rootCertificate))
+            }
+        } catch {
+            throw PostgresTLSError(file: rootCertificate ?? "", reason: "\(error)")
+        }
+        if let clientCertificate, let clientKey {
+            do {
+                configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(clientCertificate).map { .certificate($0) }
+            } catch {
+                throw PostgresTLSError(file: clientCertificate, reason: "\(error)")
+            }
+            do {
+                configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: clientKey, format: .pem))
+            } catch {
+                throw PostgresTLSError(file: clientKey, reason: "\(error)")
+            }
+        }
+        let context: NIOSSLContext
+        do {
+            context = try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw PostgresTLSError(file: rootCertificate ?? clientCertificate ?? "", reason: "\(error)")
+        }
+        return sslMode == .allow || sslMode == .prefer ? .prefer(context) : .require(context)
+    }
+}
+
+/// A certificate or key file of a `postgres://` upstream that could not be used.
+public struct PostgresTLSError: Error, Sendable, CustomStringConvertible {
+    /// The file.
+    public var file: String
+    /// What was wrong with it.
+    public var reason: String
+
+    public var description: String { "PostgreSQL TLS: cannot use \(file): \(reason)" }
 }
 
 /// Masks the password in URLs shown in errors.

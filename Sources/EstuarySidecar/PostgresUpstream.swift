@@ -2,6 +2,7 @@ import EstuaryConfig
 import EstuaryConfigExternal
 import Foundation
 import Logging
+import NIOSSL
 import PostgresNIO
 import Synchronization
 
@@ -226,7 +227,27 @@ public struct PostgresUpstream: CentralUpstream {
     static func describe(_ error: any Error) -> String {
         if let error = error as? PSQLError {
             if let message = error.serverInfo?[.message] { return "server: \(message)" }
+            // A failed connection carries its cause: refused, timed out, or TLS (an untrusted certificate).
+            if let underlying = error.underlying { return "\(error.code): \(describeCause(underlying))" }
             return "\(error.code)"
+        }
+        return "\(error)"
+    }
+
+    private static func describeCause(_ error: any Error) -> String {
+        if let error = error as? NIOSSLError {
+            switch error {
+            case .handshakeFailed(let reason):
+                let text = "\(reason)"
+                return text.contains("CERTIFICATE_VERIFY_FAILED")
+                    ? "TLS: the server's certificate is not trusted (certificate verify failed; check sslrootcert)"
+                    : "TLS handshake failed: \(text)"
+            default:
+                return "TLS: \(error)"
+            }
+        }
+        if let error = error as? NIOSSLExtraError {
+            return "TLS: the server's certificate does not name this host (\(error)); check the URL's host or use sslmode=verify-ca"
         }
         return "\(error)"
     }

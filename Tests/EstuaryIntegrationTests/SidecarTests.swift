@@ -135,6 +135,53 @@ extension IntegrationTests {
             }
         }
 
+        @Test(.enabled(if: PostgresServer.enabled), .timeLimit(.minutes(2)))
+        func thePostgresUpstreamSpeaksTLSAndVerifiesTheServer() async throws {
+            let server = try PostgresServer.start(port: try await freeTCPPort())
+            defer { server.destroy() }
+            try await withTemporaryDirectory { directory in
+                let trusted = try TestCertificates.make("pg", in: directory)
+                let stranger = try TestCertificates.make("stranger", in: directory)
+                try server.requireTLS(certificate: trusted.certificate, key: trusted.key)
+                func settings(_ query: String) -> SidecarSettings {
+                    SidecarSettings(
+                        listenHost: "127.0.0.1", listenPort: 0, upstream: "\(server.url)?\(query)", replicaPath: nil,
+                        identity: SidecarIdentity(hostname: "ingest-0"), nodeURL: "")
+                }
+                // verify-full against the server's CA: the schema is made and a stream written in SQL is served.
+                try await withSidecar(settings("sslmode=verify-full&sslrootcert=\(trusted.ca)")) { sidecar, port in
+                    try await waitUntil("the sidecar made the schema over TLS") {
+                        (try? server.psql("SELECT count(*) FROM estuary_schema_migrations")) == "\(PostgresSchema.latestVersion)"
+                    }
+                    try server.psql(
+                        #"INSERT INTO estuary_streams(name, config) VALUES ('tls1', '{"name": "tls1", "inputs": [{"url": "fake://tls1"}]}')"#
+                    )
+                    try await waitUntil("the stream reaches the sidecar") {
+                        try await httpGet("http://127.0.0.1:\(port)/streams").body.contains("fake://tls1")
+                    }
+                    let plainConnections = try server.psql(
+                        "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE usename = 'estuary' AND NOT ssl")
+                    #expect(plainConnections == "0")
+                }
+                // A server whose certificate this CA did not sign: refused, and /status says why.
+                try await withSidecar(settings("sslmode=verify-full&sslrootcert=\(stranger.ca)")) { sidecar, port in
+                    try await waitUntil("the sidecar reports the untrusted server") {
+                        let status = try await httpGet("http://127.0.0.1:\(port)/status").body
+                        return status.contains("certificate is not trusted")
+                    }
+                    #expect(sidecar.state.config == nil)
+                }
+                // sslmode=disable against a server that refuses plain connections: refused, with PostgreSQL's reason.
+                try await withSidecar(settings("sslmode=disable")) { sidecar, port in
+                    try await waitUntil("the sidecar reports the refusal") {
+                        let status = try await httpGet("http://127.0.0.1:\(port)/status").body
+                        return status.contains("pg_hba.conf")
+                    }
+                    #expect(sidecar.state.config == nil)
+                }
+            }
+        }
+
         @Test func aDVRNodeKeepsWhatTheSidecarsEpisodesCover() async throws {
             try await withTemporaryDirectory { directory in
                 let root = directory.appendingPathComponent("storage").path

@@ -90,6 +90,31 @@ public final class PostgresServer: Sendable {
         throw ServerError(description: "postgres did not start on port \(port): \(text.suffix(2000))")
     }
 
+    /// Turns TLS on with this certificate and key (PEM files) and refuses plain TCP connections from then on
+    /// (`hostnossl … reject`); the tools here connect with libpq's default `sslmode=prefer`, so they use TLS.
+    public func requireTLS(certificate: String, key: String) throws {
+        let data = "\(directory)/data"
+        for (source, name) in [(certificate, "server.crt"), (key, "server.key")] {
+            let target = "\(data)/\(name)"
+            try? FileManager.default.removeItem(atPath: target)
+            try FileManager.default.copyItem(atPath: source, toPath: target)
+            var attributes: [FileAttributeKey: Any] = [.posixPermissions: 0o600]
+            if asRoot { attributes[.ownerAccountName] = "postgres" }
+            try FileManager.default.setAttributes(attributes, ofItemAtPath: target)
+        }
+        let hba = "hostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\nlocal all all trust\n"
+        try hba.write(toFile: "\(data)/pg_hba.conf", atomically: true, encoding: .utf8)
+        if asRoot { try FileManager.default.setAttributes([.ownerAccountName: "postgres"], ofItemAtPath: "\(data)/pg_hba.conf") }
+        try psql("ALTER SYSTEM SET ssl = on")
+        try psql("SELECT pg_reload_conf()")
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if (try? psql("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")) == "t" { return }
+            usleep(100_000)
+        }
+        throw ServerError(description: "TLS did not come on")
+    }
+
     /// Stops the server (fast: open connections are closed).
     public func stopServer() throws {
         try tool("pg_ctl", ["-D", "\(directory)/data", "-m", "fast", "-w", "-t", "30", "stop"])
