@@ -55,18 +55,41 @@ extension StreamConfig {
         if name.unicodeScalars.count > maximumNameLength {
             return "longer than \(maximumNameLength) characters"
         }
-        let allowed = name.unicodeScalars.allSatisfy { scalar in
-            switch scalar {
-            case "A"..."Z", "a"..."z", "0"..."9", "_", ".", "-", "/": true
-            default: false
+        // One pass over the bytes (names are ASCII once the first rule holds): this runs for every stream of
+        // every configuration read, 10,000 at a time in a sidecar.
+        var allowed = true
+        var doubleDot = false
+        var doubleSlash = false
+        var dotSegment = false
+        var previous: UInt8 = UInt8(ascii: "/")
+        var segmentLength = 0
+        var segmentIsDot = false
+        for byte in name.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "_"), UInt8(ascii: "-"):
+                segmentIsDot = false
+            case UInt8(ascii: "."):
+                if previous == UInt8(ascii: ".") { doubleDot = true }
+                segmentIsDot = segmentLength == 0
+            case UInt8(ascii: "/"):
+                if previous == UInt8(ascii: "/") { doubleSlash = true }
+                if segmentIsDot && segmentLength == 1 { dotSegment = true }
+                segmentLength = -1
+                segmentIsDot = false
+            default:
+                allowed = false
             }
+            segmentLength += 1
+            previous = byte
         }
+        if segmentIsDot && segmentLength == 1 { dotSegment = true }
         if !allowed { return "may contain only letters, digits and _ . - /" }
-        if name.contains("..") { return "must not contain '..'" }
-        if name.hasPrefix("/") { return "must not begin with '/'" }
-        if name.hasSuffix("/") { return "must not end with '/'" }
-        if name.contains("//") { return "must not contain '//'" }
-        if name.split(separator: "/").contains(".") { return "must not contain a '.' path segment" }
+        if doubleDot { return "must not contain '..'" }
+        if name.utf8.first == UInt8(ascii: "/") { return "must not begin with '/'" }
+        if name.utf8.last == UInt8(ascii: "/") { return "must not end with '/'" }
+        if doubleSlash { return "must not contain '//'" }
+        if dotSegment { return "must not contain a '.' path segment" }
         return nil
     }
 }

@@ -62,6 +62,25 @@ import Testing
         #expect(list.streams.map(\.name) == ["a"])
     }
 
+    @Test func jsonKeepsItsTypesThroughTheReaders() throws {
+        // Booleans, integers, integral and fractional doubles, null: each read as the field expects it.
+        let json = """
+            {"streams": [{"name": "a", "static": true, "inputs": [{"url": "fake://a", "priority": 2, "source_timeout": 5.0}],
+              "dvr": {"root": "/storage", "expiration": 86400, "disk_limit": null}},
+             {"name": "b", "static": false, "inputs": [{"url": "fake://b", "priority": 1.5}]},
+             {"name": "c", "static": 1, "inputs": [{"url": "fake://c"}]}], "next": null}
+            """
+        let list = try StreamListDecoder().decode(json: Data(json.utf8))
+        #expect(list.streams.map(\.name) == ["a", "c"])
+        #expect(list.streams.map(\.isStatic) == [true, true])
+        let a = try #require(list.streams.first)
+        #expect(a.inputs.first?.priority == 2 && a.inputs.first?.sourceTimeout == 5)
+        #expect(a.dvr?.root == "/storage")
+        // 1.5 is not a whole number: the stream is refused, naming the field.
+        #expect(list.errors.map(\.stream) == ["b"])
+        #expect(list.errors.first.map { "\($0)" }?.contains("priority") == true)
+    }
+
     @Test func malformedBodies() {
         let malformed = #expect(throws: StreamListError.self) { try StreamListDecoder().decode(json: Data("<html>".utf8)) }
         #expect(malformed?.reasonCode == "malformed_json")

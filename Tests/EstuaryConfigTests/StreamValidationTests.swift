@@ -16,7 +16,7 @@ private func rejection(_ json: String, name: String? = nil) -> StreamConfigError
 }
 
 @Suite struct StreamValidationTests {
-    @Test(arguments: ["cam1", "a/b.c-d_1", "A.B", String(repeating: "x", count: 128), "live/cam-01/hd"])
+    @Test(arguments: ["cam1", "a/b.c-d_1", "A.B", String(repeating: "x", count: 128), "live/cam-01/hd", ".a/b.", "a/.b/c"])
     func validNames(name: String) {
         #expect(StreamConfig.isValidName(name))
         #expect(rejection(streamJSON(name)) == nil)
@@ -34,6 +34,9 @@ private func rejection(_ json: String, name: String? = nil) -> StreamConfigError
         ("cam1/", "must not end with '/'"),
         ("a//b", "must not contain '//'"),
         ("a/./b", "must not contain a '.' path segment"),
+        (".", "must not contain a '.' path segment"),
+        ("./a", "must not contain a '.' path segment"),
+        ("a/.", "must not contain a '.' path segment"),
     ])
     func invalidNames(name: String, reason: String) {
         #expect(!StreamConfig.isValidName(name))
