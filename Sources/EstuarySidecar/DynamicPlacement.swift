@@ -8,6 +8,9 @@
 public struct DynamicPlacement: Sendable, Equatable {
     /// How long a placement lasts after it was last asked for.
     public static let lifetime: Duration = .seconds(30)
+    /// How much longer than the nodes relaying it the holder keeps an ended placement: the relays stop first, so
+    /// a relay reconnecting to a holder that already stopped cannot make the holder place the name again.
+    public static let holderGrace: Duration = .seconds(5)
 
     /// The stream's role and name.
     public var key: StreamKey

@@ -97,7 +97,7 @@ public struct LeaseCoordinator: Sendable {
         try await refreshLeases(connection, leaseVersion: &leaseVersion, leases: &leases, dynamic: &dynamic)
         await link.count(3)
         let now = ContinuousClock.now
-        dynamic.placements = dynamic.placements.filter { $0.value.expires > now }
+        dynamic.placements = dynamic.placements.filter { $0.value.expires + DynamicPlacement.holderGrace > now }
         state.updateDynamic(dynamic.placements)
         let since = await link.connectedSince
         let grace = Duration.milliseconds(Int64((planner.deadAfter + 0.5) * 1000))
@@ -116,8 +116,7 @@ public struct LeaseCoordinator: Sendable {
                 config: config, streams: state.plannedStreams(role: identity.role), nodes: nodes, leases: leases, ready: report.ready,
                 mayTakeOver: mayTakeOver)
             if !actions.isEmpty {
-                for action in actions { try await write(action, connection) }
-                await link.count(actions.count)
+                await link.count(try await write(actions, connection))
                 try await refreshLeases(connection, leaseVersion: &leaseVersion, leases: &leases, dynamic: &dynamic)
                 last = nil
             } else {
@@ -127,10 +126,13 @@ public struct LeaseCoordinator: Sendable {
         state.updateLeases(leases, cluster: nodes, deadAfter: planner.deadAfter)
     }
 
-    /// The placed dynamic names of this role as last read, and the newest row version read.
+    /// The placed dynamic names of this role as last read, the newest row version read, and the read horizon.
     struct DynamicView {
         var version: Int64 = -1
         var placements: [StreamKey: DynamicPlacement] = [:]
+        /// The oldest transaction still running at the last read of leases and dynamic names (PostgreSQL
+        /// `pg_snapshot_xmin`): rows it or any later transaction writes are read again.
+        var horizon: Int64 = 0
     }
 
     /// Writes the dynamic names this sidecar was asked for: each keeps the node of its first ask (an expired one
@@ -140,10 +142,9 @@ public struct LeaseCoordinator: Sendable {
         guard !due.isEmpty else { return }
         try await connection.query(
             """
-            WITH serial AS MATERIALIZED (SELECT pg_advisory_xact_lock(74770002))
             INSERT INTO estuary_dynamic(role, name, node, expires_at)
             SELECT \(identity.role), wanted.name, wanted.node, now() + make_interval(secs => wanted.remaining)
-            FROM serial, unnest(\(due.map(\.key.name))::text[], \(due.map(\.node))::text[], \(due.map(\.expiresIn))::float8[])
+            FROM unnest(\(due.map(\.key.name))::text[], \(due.map(\.node))::text[], \(due.map(\.expiresIn))::float8[])
                 AS wanted(name, node, remaining)
             ON CONFLICT (role, name) DO UPDATE SET expires_at = greatest(EXCLUDED.expires_at, estuary_dynamic.expires_at),
                 node = CASE WHEN estuary_dynamic.expires_at < now() THEN EXCLUDED.node ELSE estuary_dynamic.node END
@@ -203,19 +204,30 @@ public struct LeaseCoordinator: Sendable {
         if dynamic.version < 0 { dynamic.placements = [:] }
         var newest = version
         var newestDynamic = dynamic.version
+        if version < 0 || dynamic.version < 0 { dynamic.horizon = 0 }
+        // Rows changed since the last read: a newer version, or written by a transaction that had not finished at
+        // the last read (it may have taken its version before rows this sidecar already read). The third part is
+        // this read's horizon: every transaction older than it has finished.
         let rows = try await connection.query(
             """
-            SELECT false, role, stream, node, next_node, epoch, version, 0::float8 FROM estuary_leases WHERE version > \(version)
+            SELECT 0, role, stream, node, next_node, epoch, version, 0::float8, '' FROM estuary_leases
+            WHERE version > \(version) OR writer >= \(dynamic.horizon)::bigint::text::xid8
             UNION ALL
-            SELECT true, role, name, node, NULL, 0, version, extract(epoch FROM expires_at - now())::float8 FROM estuary_dynamic
-            WHERE role = \(identity.role) AND version > \(dynamic.version)
+            SELECT 1, role, name, node, NULL, 0, version, extract(epoch FROM expires_at - now())::float8, '' FROM estuary_dynamic
+            WHERE role = \(identity.role) AND (version > \(dynamic.version) OR writer >= \(dynamic.horizon)::bigint::text::xid8)
+            UNION ALL
+            SELECT 2, '', '', '', NULL, 0, 0, 0::float8, pg_snapshot_xmin(pg_current_snapshot())::text
             """, logger: logger)
         let now = ContinuousClock.now
-        for try await (isDynamic, role, stream, node, next, epoch, changed, expiresIn) in rows.decode(
-            (Bool, String, String, String, String?, Int64, Int64, Double).self)
+        for try await (kind, role, stream, node, next, epoch, changed, expiresIn, horizon) in rows.decode(
+            (Int32, String, String, String, String?, Int64, Int64, Double, String).self)
         {
+            if kind == 2 {
+                dynamic.horizon = Int64(horizon) ?? dynamic.horizon
+                continue
+            }
             let key = StreamKey(role: role, name: stream)
-            if isDynamic {
+            if kind == 1 {
                 dynamic.placements[key] = DynamicPlacement(key: key, node: node, expires: now + .milliseconds(Int64(expiresIn * 1000)))
                 newestDynamic = max(newestDynamic, changed)
             } else {
@@ -227,66 +239,79 @@ public struct LeaseCoordinator: Sendable {
         dynamic.version = max(newestDynamic, 0)
     }
 
-    /// Writes one action. Every lease (and dynamic-name) write first takes the writers' advisory lock (the
-    /// `serial` CTE, evaluated before any row is touched, held to the statement's commit), so writers take row
-    /// versions from `estuary_lease_version` one after another and commit in that order: a reader that saw
-    /// version V has seen every version below it, and the incremental reads (`version > V`) miss nothing.
-    /// Without it a writer holding V could commit after another's V+1 had been read, and its row would stay
-    /// unseen until a reconnect (a stream left on a dead node, or run by two). Taken before any row lock, the
-    /// lock cannot deadlock writers of overlapping rows.
-    private func write(_ action: LeaseAction, _ connection: PostgresConnection) async throws {
+    /// Writes a pass's actions: claims, take-overs and releases as they come (each names many streams), the
+    /// single-stream handover steps gathered into one statement per kind (a rebalancing pass may ask for twenty).
+    /// Returns the statements sent.
+    private func write(_ actions: [LeaseAction], _ connection: PostgresConnection) async throws -> Int {
+        var requests: [(name: String, epoch: Int64)] = []
+        var completions: [(name: String, to: String, epoch: Int64)] = []
+        var cancels: [(name: String, epoch: Int64)] = []
+        var statements = 0
         let me = identity.hostname
         let role = identity.role
-        switch action {
-        case .claim(let names):
-            try await connection.query(
-                """
-                WITH serial AS MATERIALIZED (SELECT pg_advisory_xact_lock(74770002))
-                INSERT INTO estuary_leases(role, stream, node, epoch) SELECT \(role), claimed, \(me), 1
-                FROM serial, unnest(\(names)::text[]) AS claimed
-                ON CONFLICT (role, stream) DO UPDATE SET node = EXCLUDED.node, next_node = NULL, epoch = estuary_leases.epoch + 1
-                WHERE estuary_leases.node = ''
-                """, logger: logger)
-            logger.info("claimed streams", metadata: ["count": "\(names.count)", "first": "\(names.first ?? "")"])
-        case .takeOver(let from, let names):
-            try await connection.query(
-                """
-                WITH serial AS MATERIALIZED (SELECT pg_advisory_xact_lock(74770002))
-                UPDATE estuary_leases SET node = \(me), next_node = NULL, epoch = epoch + 1, updated_at = now()
-                WHERE role = \(role) AND stream = ANY(\(names)::text[]) AND node = \(from) AND EXISTS (SELECT FROM serial)
-                """, logger: logger)
-            logger.warning("took over streams from a dead node", metadata: ["from": "\(from)", "count": "\(names.count)"])
-        case .requestHandover(let name, let epoch):
-            try await connection.query(
-                """
-                WITH serial AS MATERIALIZED (SELECT pg_advisory_xact_lock(74770002))
-                UPDATE estuary_leases SET next_node = \(me), epoch = epoch + 1, updated_at = now()
-                WHERE role = \(role) AND stream = \(name) AND epoch = \(epoch) AND next_node IS NULL AND EXISTS (SELECT FROM serial)
-                """, logger: logger)
-            logger.info("asked for a handover", metadata: ["stream": "\(name)"])
-        case .completeHandover(let name, let to, let epoch):
-            try await connection.query(
-                """
-                WITH serial AS MATERIALIZED (SELECT pg_advisory_xact_lock(74770002))
-                UPDATE estuary_leases SET node = \(to), next_node = NULL, epoch = epoch + 1, updated_at = now()
-                WHERE role = \(role) AND stream = \(name) AND epoch = \(epoch) AND node = \(me) AND EXISTS (SELECT FROM serial)
-                """, logger: logger)
-            logger.info("handed a stream over", metadata: ["stream": "\(name)", "to": "\(to)"])
-        case .cancelHandover(let name, let epoch):
-            try await connection.query(
-                """
-                WITH serial AS MATERIALIZED (SELECT pg_advisory_xact_lock(74770002))
-                UPDATE estuary_leases SET next_node = NULL, epoch = epoch + 1, updated_at = now()
-                WHERE role = \(role) AND stream = \(name) AND epoch = \(epoch) AND EXISTS (SELECT FROM serial)
-                """, logger: logger)
-        case .release(let names):
-            try await connection.query(
-                """
-                WITH serial AS MATERIALIZED (SELECT pg_advisory_xact_lock(74770002))
-                UPDATE estuary_leases SET node = '', next_node = NULL, epoch = epoch + 1
-                WHERE role = \(role) AND node = \(me) AND stream = ANY(\(names)::text[]) AND EXISTS (SELECT FROM serial)
-                """, logger: logger)
-            logger.info("released streams", metadata: ["count": "\(names.count)"])
+        for action in actions {
+            switch action {
+            case .requestHandover(let name, let epoch): requests.append((name, epoch))
+            case .completeHandover(let name, let to, let epoch): completions.append((name, to, epoch))
+            case .cancelHandover(let name, let epoch): cancels.append((name, epoch))
+            case .claim(let names):
+                try await connection.query(
+                    """
+                    INSERT INTO estuary_leases(role, stream, node, epoch) SELECT \(role), claimed, \(me), 1
+                    FROM unnest(\(names)::text[]) AS claimed
+                    ON CONFLICT (role, stream) DO UPDATE SET node = EXCLUDED.node, next_node = NULL, epoch = estuary_leases.epoch + 1
+                    WHERE estuary_leases.node = ''
+                    """, logger: logger)
+                logger.info("claimed streams", metadata: ["count": "\(names.count)", "first": "\(names.first ?? "")"])
+                statements += 1
+            case .takeOver(let from, let names):
+                try await connection.query(
+                    """
+                    UPDATE estuary_leases SET node = \(me), next_node = NULL, epoch = epoch + 1, updated_at = now()
+                    WHERE role = \(role) AND stream = ANY(\(names)::text[]) AND node = \(from)
+                    """, logger: logger)
+                logger.warning("took over streams from a dead node", metadata: ["from": "\(from)", "count": "\(names.count)"])
+                statements += 1
+            case .release(let names):
+                try await connection.query(
+                    """
+                    UPDATE estuary_leases SET node = '', next_node = NULL, epoch = epoch + 1
+                    WHERE role = \(role) AND node = \(me) AND stream = ANY(\(names)::text[])
+                    """, logger: logger)
+                logger.info("released streams", metadata: ["count": "\(names.count)"])
+                statements += 1
+            }
         }
+        if !requests.isEmpty {
+            try await connection.query(
+                """
+                UPDATE estuary_leases AS lease SET next_node = \(me), epoch = lease.epoch + 1, updated_at = now()
+                FROM unnest(\(requests.map(\.name))::text[], \(requests.map(\.epoch))::int8[]) AS asked(stream, epoch)
+                WHERE lease.role = \(role) AND lease.stream = asked.stream AND lease.epoch = asked.epoch AND lease.next_node IS NULL
+                """, logger: logger)
+            statements += 1
+            logger.info("asked for handovers", metadata: ["count": "\(requests.count)", "first": "\(requests[0].name)"])
+        }
+        if !completions.isEmpty {
+            try await connection.query(
+                """
+                UPDATE estuary_leases AS lease SET node = done.next, next_node = NULL, epoch = lease.epoch + 1, updated_at = now()
+                FROM unnest(\(completions.map(\.name))::text[], \(completions.map(\.to))::text[], \(completions.map(\.epoch))::int8[])
+                    AS done(stream, next, epoch)
+                WHERE lease.role = \(role) AND lease.stream = done.stream AND lease.epoch = done.epoch AND lease.node = \(me)
+                """, logger: logger)
+            statements += 1
+            logger.info("handed streams over", metadata: ["count": "\(completions.count)", "first": "\(completions[0].name)"])
+        }
+        if !cancels.isEmpty {
+            try await connection.query(
+                """
+                UPDATE estuary_leases AS lease SET next_node = NULL, epoch = lease.epoch + 1, updated_at = now()
+                FROM unnest(\(cancels.map(\.name))::text[], \(cancels.map(\.epoch))::int8[]) AS dropped(stream, epoch)
+                WHERE lease.role = \(role) AND lease.stream = dropped.stream AND lease.epoch = dropped.epoch
+                """, logger: logger)
+            statements += 1
+        }
+        return statements
     }
 }

@@ -102,6 +102,22 @@ public enum PostgresSchema {
                 version bigint NOT NULL DEFAULT 0, updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (role, name))
             """,
             "CREATE INDEX IF NOT EXISTS estuary_dynamic_version ON estuary_dynamic (version)",
+            // The transaction that last wrote each lease and dynamic-name row. Versions come from a sequence, so a
+            // writer may commit version V after another's V+1 was read; a reader therefore also re-reads the rows
+            // written by transactions that were still running at its last read (writer >= that read's xmin).
+            "ALTER TABLE estuary_leases ADD COLUMN IF NOT EXISTS writer xid8 NOT NULL DEFAULT '0'",
+            "ALTER TABLE estuary_dynamic ADD COLUMN IF NOT EXISTS writer xid8 NOT NULL DEFAULT '0'",
+            "CREATE INDEX IF NOT EXISTS estuary_leases_writer ON estuary_leases (writer)",
+            "CREATE INDEX IF NOT EXISTS estuary_dynamic_writer ON estuary_dynamic (writer)",
+            """
+            CREATE OR REPLACE FUNCTION estuary_lease_touch() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                NEW.version := nextval('estuary_lease_version');
+                NEW.writer := pg_current_xact_id();
+                NEW.updated_at := now();
+                RETURN NEW;
+            END $$
+            """,
             """
             CREATE TRIGGER estuary_dynamic_touch BEFORE INSERT OR UPDATE ON estuary_dynamic
                 FOR EACH ROW EXECUTE FUNCTION estuary_lease_touch()

@@ -29,6 +29,7 @@ public final class SidecarState: Sendable {
 
     struct State {
         var config: CentralConfig?
+        /// Each served stream's wire JSON, encoded when first served (a sidecar serves only its node's share).
         var wire: [StreamKey: Data] = [:]
         /// Each role's streams sorted by name, rebuilt with each configuration (not per request).
         var ordered: [String: [CentralStream]] = [:]
@@ -81,7 +82,6 @@ public final class SidecarState: Sendable {
             if let snapshot = try replica.load() {
                 state.withLock { state in
                     state.config = snapshot.config
-                    state.wire = Self.wire(snapshot.config)
                     state.ordered = Self.ordered(snapshot.config)
                     state.planned = state.ordered
                     state.syncedAt = snapshot.syncedAt
@@ -112,11 +112,11 @@ public final class SidecarState: Sendable {
         } catch {
             logger.error("replica write failed: serving the new configuration from memory", metadata: ["error": "\(error)"])
         }
-        let wire = Self.wire(config)
         let ordered = Self.ordered(config)
         state.withLock { state in
             state.config = config
-            state.wire = wire
+            // Encodings of streams that did not change stay; the rest are made again when served.
+            state.wire = state.wire.filter { key, _ in previous?.streams[key] == config.streams[key] }
             state.ordered = ordered
             state.planned = Self.planned(config, ordered: ordered, dynamic: state.dynamic)
             state.generation += 1
@@ -319,21 +319,27 @@ public final class SidecarState: Sendable {
             guard let leases = state.leases, state.centreReachable, !template.isPublished, instance.dvr?.replicate != true else {
                 return CentralDocument.wireJSON(instance)
             }
+            // The capturing node gets what its list will carry once it holds the lease (the same configuration, so
+            // the node does not restart the stream when it moves from the dynamic answer to the list).
+            let captured = { (node: String) in CentralDocument.wireJSON(template.placedStream(name: name, at: node).config) }
             let lease = leases[key]
             if let lease, lease.node == host || lease.nextNode == host {
                 if asked { Self.want(key, at: host, state: &state) }
-                return CentralDocument.wireJSON(instance)
+                return captured(state.dynamic[key]?.node ?? host)
             }
-            var holder = lease?.node ?? state.dynamic[key]?.node ?? state.wanted[key]?.node
+            // Ended (past its lifetime; the holder keeps it a little longer, see DynamicPlacement.holderGrace) and not
+            // asked for here: a relaying node's re-check gets nothing, and it stops before the holder does.
+            let placed = state.dynamic[key].flatMap { $0.expires > ContinuousClock.now ? $0 : nil }
+            guard asked || placed != nil || state.wanted[key] != nil else { return nil }
+            var holder = lease?.node ?? placed?.node ?? state.wanted[key]?.node
             if holder == nil {
-                guard asked else { return nil }
                 holder = Self.leastLoaded(role: role, state: state) ?? host
             }
             guard let holder else { return nil }
             if asked { Self.want(key, at: holder, state: &state) }
             guard holder != host,
                 let address = state.cluster[holder]?.node.advertise.nonEmpty ?? config.nodes[holder]?.advertise.nonEmpty
-            else { return CentralDocument.wireJSON(instance) }
+            else { return captured(placed?.node ?? holder) }
             var relay = instance
             relay.inputs = [InputConfig(url: "m4f://\(address)/\(name)")]
             relay.clusterIngest = nil
@@ -384,7 +390,13 @@ public final class SidecarState: Sendable {
 
     /// The wire JSON of a stream, with `m4f://@ROLE/NAME` inputs pointed at the node that captures NAME now.
     private static func served(_ stream: CentralStream, state: inout State) -> Data {
-        let plain = state.wire[stream.key] ?? CentralDocument.wireJSON(stream.config)
+        let plain: Data
+        if let encoded = state.wire[stream.key] {
+            plain = encoded
+        } else {
+            plain = CentralDocument.wireJSON(stream.config)
+            if state.config?.streams[stream.key] == stream { state.wire[stream.key] = plain }
+        }
         guard stream.config.inputs.contains(where: { $0.url.hasPrefix("m4f://@") }) else { return plain }
         var config = stream.config
         for index in config.inputs.indices {
@@ -449,10 +461,6 @@ public final class SidecarState: Sendable {
 
     private static func ordered(_ config: CentralConfig) -> [String: [CentralStream]] {
         Dictionary(grouping: config.streams.values, by: \.role).mapValues { $0.sorted { $0.name < $1.name } }
-    }
-
-    private static func wire(_ config: CentralConfig) -> [StreamKey: Data] {
-        config.streams.mapValues { CentralDocument.wireJSON($0.config) }
     }
 }
 

@@ -183,4 +183,20 @@ import Testing
         state.updateNodeReport(NodeReport(ready: true, clients: ["cam/1": 2]))
         #expect(state.dynamicNamesToWrite().map { "\($0.key)@\($0.node)" } == ["ingest/cam/1@ingest-0"])
     }
+
+    @Test func anEndedPlacementStopsTheRelaysBeforeItsHolder() {
+        let state = captureOnceState()
+        let key = StreamKey(role: "ingest", name: "cam/1")
+        // Past its lifetime, within the holder's grace: still planned, its lease still held by ingest-1.
+        state.updateDynamic([key: DynamicPlacement(key: key, node: "ingest-1", expires: .now - .seconds(1))])
+        var leases = state.leases ?? [:]
+        leases[key] = Lease(node: "ingest-1", epoch: 1)
+        state.updateLeases(leases, cluster: state.cluster)
+        #expect(state.plannedStreams(role: "ingest").map(\.name).contains("cam/1"))
+        // The relay's re-check gets nothing; the holder keeps it; a new client's ask revives it.
+        #expect(state.dynamicStream("cam/1", for: "ingest-0", asked: false) == nil)
+        #expect(inputURLs(state.dynamicStream("cam/1", for: "ingest-1", asked: false)) == ["rtsp://cams.example/cam/1"])
+        #expect(inputURLs(state.dynamicStream("cam/1", for: "ingest-0")) == ["m4f://10.0.0.2:8080/cam/1"])
+        #expect(state.dynamicNamesToWrite().map { "\($0.key)@\($0.node)" } == ["ingest/cam/1@ingest-1"])
+    }
 }
