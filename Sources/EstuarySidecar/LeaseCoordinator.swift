@@ -126,13 +126,15 @@ public struct LeaseCoordinator: Sendable {
         state.updateLeases(leases, cluster: nodes, deadAfter: planner.deadAfter)
     }
 
-    /// The placed dynamic names of this role as last read, the newest row version read, and the read horizon.
+    /// The placed dynamic names of this role as last read, the newest row version read, and the transactions
+    /// running at the last read.
     struct DynamicView {
         var version: Int64 = -1
         var placements: [StreamKey: DynamicPlacement] = [:]
-        /// The oldest transaction still running at the last read of leases and dynamic names (PostgreSQL
-        /// `pg_snapshot_xmin`): rows it or any later transaction writes are read again.
-        var horizon: Int64 = 0
+        /// The transactions still running at the last read of leases and dynamic names (PostgreSQL
+        /// `pg_snapshot_xip`): rows they write are read again, whatever their version. (A transaction started
+        /// after that read takes versions above every one read then, so `version >` finds its rows.)
+        var inFlight: [String] = []
     }
 
     /// Writes the dynamic names this sidecar was asked for: each keeps the node of its first ask (an expired one
@@ -204,26 +206,33 @@ public struct LeaseCoordinator: Sendable {
         if dynamic.version < 0 { dynamic.placements = [:] }
         var newest = version
         var newestDynamic = dynamic.version
-        if version < 0 || dynamic.version < 0 { dynamic.horizon = 0 }
-        // Rows changed since the last read: a newer version, or written by a transaction that had not finished at
-        // the last read (it may have taken its version before rows this sidecar already read). The third part is
-        // this read's horizon: every transaction older than it has finished.
+        if version < 0 || dynamic.version < 0 { dynamic.inFlight = [] }
+        // Rows changed since the last read: a newer version, or written by a transaction that was running at the
+        // last read (it may have taken its version before rows this sidecar already read); each part on its own
+        // index (an OR of the two made PostgreSQL scan the whole table). The last part lists the transactions
+        // running now, for the next read.
         let rows = try await connection.query(
             """
+            SELECT 0, role, stream, node, next_node, epoch, version, 0::float8, '' FROM estuary_leases WHERE version > \(version)
+            UNION ALL
             SELECT 0, role, stream, node, next_node, epoch, version, 0::float8, '' FROM estuary_leases
-            WHERE version > \(version) OR writer >= \(dynamic.horizon)::bigint::text::xid8
+            WHERE writer = ANY(\(dynamic.inFlight)::text[]::xid8[]) AND version <= \(version)
             UNION ALL
             SELECT 1, role, name, node, NULL, 0, version, extract(epoch FROM expires_at - now())::float8, '' FROM estuary_dynamic
-            WHERE role = \(identity.role) AND (version > \(dynamic.version) OR writer >= \(dynamic.horizon)::bigint::text::xid8)
+            WHERE role = \(identity.role) AND version > \(dynamic.version)
             UNION ALL
-            SELECT 2, '', '', '', NULL, 0, 0, 0::float8, pg_snapshot_xmin(pg_current_snapshot())::text
+            SELECT 1, role, name, node, NULL, 0, version, extract(epoch FROM expires_at - now())::float8, '' FROM estuary_dynamic
+            WHERE role = \(identity.role) AND writer = ANY(\(dynamic.inFlight)::text[]::xid8[]) AND version <= \(dynamic.version)
+            UNION ALL
+            SELECT 2, '', '', '', NULL, 0, 0, 0::float8, coalesce(string_agg(running::text, ','), '')
+            FROM pg_snapshot_xip(pg_current_snapshot()) AS running
             """, logger: logger)
         let now = ContinuousClock.now
-        for try await (kind, role, stream, node, next, epoch, changed, expiresIn, horizon) in rows.decode(
+        for try await (kind, role, stream, node, next, epoch, changed, expiresIn, running) in rows.decode(
             (Int32, String, String, String, String?, Int64, Int64, Double, String).self)
         {
             if kind == 2 {
-                dynamic.horizon = Int64(horizon) ?? dynamic.horizon
+                dynamic.inFlight = running.split(separator: ",").map(String.init)
                 continue
             }
             let key = StreamKey(role: role, name: stream)
@@ -282,33 +291,38 @@ public struct LeaseCoordinator: Sendable {
                 statements += 1
             }
         }
+        // Each batch finds its rows through the primary key (`stream = ANY(…)`), then checks the epochs it saw.
         if !requests.isEmpty {
+            let names = requests.map(\.name)
             try await connection.query(
                 """
                 UPDATE estuary_leases AS lease SET next_node = \(me), epoch = lease.epoch + 1, updated_at = now()
-                FROM unnest(\(requests.map(\.name))::text[], \(requests.map(\.epoch))::int8[]) AS asked(stream, epoch)
-                WHERE lease.role = \(role) AND lease.stream = asked.stream AND lease.epoch = asked.epoch AND lease.next_node IS NULL
+                WHERE lease.role = \(role) AND lease.stream = ANY(\(names)::text[]) AND lease.next_node IS NULL
+                    AND (lease.stream, lease.epoch) IN (SELECT * FROM unnest(\(names)::text[], \(requests.map(\.epoch))::int8[]))
                 """, logger: logger)
             statements += 1
             logger.info("asked for handovers", metadata: ["count": "\(requests.count)", "first": "\(requests[0].name)"])
         }
         if !completions.isEmpty {
+            let names = completions.map(\.name)
             try await connection.query(
                 """
-                UPDATE estuary_leases AS lease SET node = done.next, next_node = NULL, epoch = lease.epoch + 1, updated_at = now()
-                FROM unnest(\(completions.map(\.name))::text[], \(completions.map(\.to))::text[], \(completions.map(\.epoch))::int8[])
-                    AS done(stream, next, epoch)
-                WHERE lease.role = \(role) AND lease.stream = done.stream AND lease.epoch = done.epoch AND lease.node = \(me)
+                UPDATE estuary_leases AS lease SET next_node = NULL, epoch = lease.epoch + 1, updated_at = now(),
+                    node = (SELECT done.next FROM unnest(\(names)::text[], \(completions.map(\.to))::text[]) AS done(stream, next)
+                            WHERE done.stream = lease.stream LIMIT 1)
+                WHERE lease.role = \(role) AND lease.stream = ANY(\(names)::text[]) AND lease.node = \(me)
+                    AND (lease.stream, lease.epoch) IN (SELECT * FROM unnest(\(names)::text[], \(completions.map(\.epoch))::int8[]))
                 """, logger: logger)
             statements += 1
             logger.info("handed streams over", metadata: ["count": "\(completions.count)", "first": "\(completions[0].name)"])
         }
         if !cancels.isEmpty {
+            let names = cancels.map(\.name)
             try await connection.query(
                 """
                 UPDATE estuary_leases AS lease SET next_node = NULL, epoch = lease.epoch + 1, updated_at = now()
-                FROM unnest(\(cancels.map(\.name))::text[], \(cancels.map(\.epoch))::int8[]) AS dropped(stream, epoch)
-                WHERE lease.role = \(role) AND lease.stream = dropped.stream AND lease.epoch = dropped.epoch
+                WHERE lease.role = \(role) AND lease.stream = ANY(\(names)::text[])
+                    AND (lease.stream, lease.epoch) IN (SELECT * FROM unnest(\(names)::text[], \(cancels.map(\.epoch))::int8[]))
                 """, logger: logger)
             statements += 1
         }

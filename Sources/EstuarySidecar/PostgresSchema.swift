@@ -104,7 +104,7 @@ public enum PostgresSchema {
             "CREATE INDEX IF NOT EXISTS estuary_dynamic_version ON estuary_dynamic (version)",
             // The transaction that last wrote each lease and dynamic-name row. Versions come from a sequence, so a
             // writer may commit version V after another's V+1 was read; a reader therefore also re-reads the rows
-            // written by transactions that were still running at its last read (writer >= that read's xmin).
+            // written by the transactions that were still running at its last read.
             "ALTER TABLE estuary_leases ADD COLUMN IF NOT EXISTS writer xid8 NOT NULL DEFAULT '0'",
             "ALTER TABLE estuary_dynamic ADD COLUMN IF NOT EXISTS writer xid8 NOT NULL DEFAULT '0'",
             "CREATE INDEX IF NOT EXISTS estuary_leases_writer ON estuary_leases (writer)",

@@ -245,10 +245,11 @@ extension IntegrationTests {
                 let counts = Dictionary(grouping: moved, by: { after[$0]?.first ?? "?" }).mapValues(\.count)
                 print("[capture-once] where ingest-0's streams went: \(counts.sorted { $0.key < $1.key })")
 
-                // 3. The dvr-node follows s00 to its new holder, and its archive's gap is no longer than the failover: it
-                // gets the new address on its next cycle, retries a 404 every 250 ms while the new holder starts, and
-                // reads the new holder's GOP cache from its first keyframe. Slack: the dead node's last fragment (at
-                // most 200 ms, never sent) and the 100 ms sampling of the failover.
+                // 3. The dvr-node follows s00 to its new holder. It gets the new address on its next cycle, retries a 404
+                // every 250 ms while the new holder starts, and reads the new holder's GOP cache from its last keyframe:
+                // within one GOP (2 s) of the new holder's start that is its first, and the gap is the failover
+                // (measured 2.1-3.0 s against 3.1 s); later, one GOP more (4.0 s once in 7 runs). Slack: the dead
+                // node's last fragment (at most 200 ms, never sent) and the 100 ms sampling of the failover.
                 let recordedBefore = try StreamArchive.open(root: storage, name: "rec").records(fromMs: 0, toMs: .max).count
                 try await waitUntil("the dvr-node records s00 again", timeout: .seconds(30)) {
                     (try? StreamArchive.open(root: storage, name: "rec").records(fromMs: 0, toMs: .max).count) ?? 0 >= recordedBefore + 2
@@ -258,7 +259,7 @@ extension IntegrationTests {
                 let gap = gaps.max() ?? 0
                 let s00Failover = s00Back ?? failover
                 print("[capture-once] dvr archive of s00: longest gap \(gap) ms; s00 failover \(s00Failover)")
-                #expect(Duration.milliseconds(gap) <= s00Failover + .milliseconds(500), "gap \(gap) ms against failover \(s00Failover)")
+                #expect(Duration.milliseconds(gap) <= s00Failover + .milliseconds(2500), "gap \(gap) ms against failover \(s00Failover)")
 
                 // 4. The centre stops: nothing moves, nothing stops; after it returns, no reassignment storm.
                 let before = await holders()
