@@ -34,6 +34,7 @@ public struct LeaseCoordinator: Sendable {
         var leaseVersion: Int64 = -1
         var leases: [StreamKey: Lease] = [:]
         var dynamic = DynamicView()
+        var joining = JoinWatch()
         var frozen = false
         var lastPass: PassInputs?
         let started = ContinuousClock.now
@@ -46,7 +47,7 @@ public struct LeaseCoordinator: Sendable {
                 do {
                     try await pass(
                         connection, state: state, starting: starting, leaseVersion: &leaseVersion, leases: &leases, dynamic: &dynamic,
-                        last: &lastPass)
+                        joining: &joining, last: &lastPass)
                 } catch {
                     await link.failed(connection)
                     throw error
@@ -76,7 +77,7 @@ public struct LeaseCoordinator: Sendable {
     /// One heartbeat-read-plan-write pass.
     func pass(
         _ connection: PostgresConnection, state: SidecarState, starting: Bool, leaseVersion: inout Int64, leases: inout [StreamKey: Lease],
-        dynamic: inout DynamicView, last: inout PassInputs?
+        dynamic: inout DynamicView, joining: inout JoinWatch, last: inout PassInputs?
     ) async throws {
         let report = state.nodeReport
         let labels = String(decoding: try JSONEncoder().encode(identity.labels), as: UTF8.self)
@@ -102,11 +103,13 @@ public struct LeaseCoordinator: Sendable {
         let since = await link.connectedSince
         let grace = Duration.milliseconds(Int64((planner.deadAfter + 0.5) * 1000))
         let mayTakeOver = since.map { ContinuousClock.now - $0 >= grace } ?? false
+        let liveHere = nodes.filter { $0.node.role == identity.role && $0.ready && $0.heartbeatAge < planner.deadAfter }
+        let mayClaim = joining.settled(live: Set(liveHere.map(\.node.name)), now: now)
         // Planning is a pass over every stream: skipped when nothing it depends on changed since the last one.
         // A pass is forced every 2 s all the same (the time bucket), bounding anything these inputs miss.
         let inputs = PassInputs(
             bucket: Int(Date().timeIntervalSince1970 / 2), leaseVersion: leaseVersion, generation: state.generation, ready: report.ready,
-            mayTakeOver: mayTakeOver,
+            mayTakeOver: mayTakeOver, mayClaim: mayClaim,
             live: nodes.filter { $0.ready && $0.heartbeatAge < planner.deadAfter }.map { LiveNode(name: $0.node.name, alive: $0.alive) }
                 .sorted { $0.name < $1.name },
             starting: nodes.filter { $0.starting && $0.heartbeatAge < planner.deadAfter }.map(\.node.name).sorted(),
@@ -114,7 +117,7 @@ public struct LeaseCoordinator: Sendable {
         if let config = state.config, inputs != last {
             let actions = planner.plan(
                 config: config, streams: state.plannedStreams(role: identity.role), nodes: nodes, leases: leases, ready: report.ready,
-                mayTakeOver: mayTakeOver)
+                mayTakeOver: mayTakeOver, mayClaim: mayClaim)
             if !actions.isEmpty {
                 await link.count(try await write(actions, connection))
                 try await refreshLeases(connection, leaseVersion: &leaseVersion, leases: &leases, dynamic: &dynamic)
@@ -124,6 +127,24 @@ public struct LeaseCoordinator: Sendable {
             }
         }
         state.updateLeases(leases, cluster: nodes, deadAfter: planner.deadAfter)
+    }
+
+    /// Whether the role's nodes stopped joining: no node this sidecar had never seen live has appeared for
+    /// ``settle`` (a node coming back, or a heartbeat late under load, does not count). While sidecars keep
+    /// registering (a cluster starting, a scale-up), streams nobody holds are not claimed yet, so that the first
+    /// ones up do not take everything and hand most of it back by handovers.
+    struct JoinWatch {
+        static let settle: Duration = .seconds(2)
+        var seen: Set<String> = []
+        var grewAt: ContinuousClock.Instant?
+
+        mutating func settled(live: Set<String>, now: ContinuousClock.Instant) -> Bool {
+            if !live.isSubset(of: seen) {
+                grewAt = now
+                seen.formUnion(live)
+            }
+            return grewAt.map { now - $0 >= Self.settle } ?? true
+        }
     }
 
     /// The placed dynamic names of this role as last read, the newest row version read, and the transactions
@@ -161,6 +182,7 @@ public struct LeaseCoordinator: Sendable {
         var generation: Int
         var ready: Bool
         var mayTakeOver: Bool
+        var mayClaim: Bool
         var live: [LiveNode]
         var starting: [String]
         var dynamic: [StreamKey: String]

@@ -50,10 +50,13 @@ public struct LeasePlanner: Sendable {
     ///   - leases: the lease rows of this role.
     ///   - ready: whether this sidecar's node is ready now.
     ///   - mayTakeOver: false during the grace period after (re)connecting to PostgreSQL.
+    ///   - mayClaim: false while nodes of the role are still joining (the live set grew moments ago): streams
+    ///     nobody holds wait, so that the first nodes up do not take far more than their share and hand it back
+    ///     later. Take-overs from dead nodes do not wait.
     ///   - streams: this role's streams sorted by name, if the caller keeps them so (else taken from `config`).
     public func plan(
         config: CentralConfig, streams sorted: [CentralStream]? = nil, nodes: [NodeStatus], leases: [StreamKey: Lease], ready: Bool,
-        mayTakeOver: Bool
+        mayTakeOver: Bool, mayClaim: Bool = true
     ) -> [LeaseAction] {
         let mine = leases.filter { $0.key.role == role && $0.value.node == me }.map(\.key.name).sorted()
         guard ready else { return mine.isEmpty ? [] : [.release(names: mine)] }
@@ -96,7 +99,7 @@ public struct LeasePlanner: Sendable {
             guard mayTakeOver else { continue }
             if let lease {
                 takeOvers[lease.node, default: []].append(stream.name)
-            } else {
+            } else if mayClaim {
                 claims.append(stream.name)
             }
         }

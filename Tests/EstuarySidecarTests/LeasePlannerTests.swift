@@ -248,4 +248,17 @@ import Testing
                 config: config(20), nodes: cluster, leases: leases, ready: true, mayTakeOver: true
             ).isEmpty)
     }
+
+    @Test func whileNodesJoinNothingIsClaimedButDeadNodesStreamsMoveOn() {
+        // s0 is held by a dead node, s1 by nobody; b is the only live node.
+        let config = config(2)
+        let cluster = nodes(["b", "dead"], age: ["dead": 9])
+        let leases = [StreamKey(role: "ingest", name: "s0"): Lease(node: "dead", epoch: 3)]
+        let joining = LeasePlanner(me: "b", role: "ingest", rebalance: false).plan(
+            config: config, nodes: cluster, leases: leases, ready: true, mayTakeOver: true, mayClaim: false)
+        #expect(joining == [.takeOver(from: "dead", names: ["s0"])])
+        let settled = LeasePlanner(me: "b", role: "ingest", rebalance: false).plan(
+            config: config, nodes: cluster, leases: leases, ready: true, mayTakeOver: true)
+        #expect(settled == [.claim(names: ["s1"]), .takeOver(from: "dead", names: ["s0"])])
+    }
 }
