@@ -33,7 +33,7 @@ public struct LeaseCoordinator: Sendable {
     public func run(into state: SidecarState) async {
         var leaseVersion: Int64 = -1
         var leases: [StreamKey: Lease] = [:]
-        var dynamic = DynamicView()
+        var dynamic = ReadCursor()
         var joining = JoinWatch()
         var frozen = false
         var lastPass: PassInputs?
@@ -61,7 +61,7 @@ public struct LeaseCoordinator: Sendable {
             } catch {
                 state.restoreProvisionalLeases()
                 state.centreUnreachable()
-                dynamic = DynamicView()
+                dynamic = ReadCursor()
                 if !frozen {
                     logger.warning(
                         "PostgreSQL unreachable: assignments frozen, serving the last lease view",
@@ -77,7 +77,7 @@ public struct LeaseCoordinator: Sendable {
     /// One heartbeat-read-plan-write pass.
     func pass(
         _ connection: PostgresConnection, state: SidecarState, starting: Bool, leaseVersion: inout Int64, leases: inout [StreamKey: Lease],
-        dynamic: inout DynamicView, joining: inout JoinWatch, last: inout PassInputs?
+        dynamic: inout ReadCursor, joining: inout JoinWatch, last: inout PassInputs?
     ) async throws {
         let report = state.nodeReport
         let labels = String(decoding: try JSONEncoder().encode(identity.labels), as: UTF8.self)
@@ -147,9 +147,9 @@ public struct LeaseCoordinator: Sendable {
         }
     }
 
-    /// The placed dynamic names of this role as last read, the newest row version read, and the transactions
-    /// running at the last read.
-    struct DynamicView {
+    /// Where the incremental reads of `estuary_leases` and `estuary_dynamic` stand: the newest dynamic-name
+    /// version read, the transactions running at the last read, and this role's placed dynamic names.
+    struct ReadCursor {
         var version: Int64 = -1
         var placements: [StreamKey: DynamicPlacement] = [:]
         /// The transactions still running at the last read of leases and dynamic names (PostgreSQL
@@ -222,7 +222,7 @@ public struct LeaseCoordinator: Sendable {
     /// `dynamic.version` into `dynamic` (each with its expiry as seconds from now).
     private func refreshLeases(
         _ connection: PostgresConnection, leaseVersion version: inout Int64, leases: inout [StreamKey: Lease],
-        dynamic: inout DynamicView
+        dynamic: inout ReadCursor
     ) async throws {
         if version < 0 { leases = [:] }
         if dynamic.version < 0 { dynamic.placements = [:] }

@@ -264,9 +264,6 @@ public final class SidecarState: Sendable {
         state.withLock { $0.planned[role] ?? $0.ordered[role] ?? [] }
     }
 
-    /// The placed dynamic names (capture-once mode).
-    public var dynamicPlacements: [StreamKey: DynamicPlacement] { state.withLock { $0.dynamic } }
-
     /// The lease view (capture-once mode), if any.
     public var leases: [StreamKey: Lease]? { state.withLock { $0.leases } }
     /// The cluster's nodes as last read from PostgreSQL.

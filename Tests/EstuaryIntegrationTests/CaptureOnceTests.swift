@@ -141,12 +141,7 @@ extension IntegrationTests {
                         "('\(name)', '{\"name\": \"\(name)\", \"inputs\": [{\"url\": \"fake://\(name)\", \"source_timeout\": 3}], "
                             + "\"cluster_ingest\": {\"capture_at\": \"ingest-\(index % 3)\"}}', '\(failback)')")
                 }
-                // Eight distinct free ports (the kernel may hand the same free port out twice in a row).
-                var ports: [Int] = []
-                while ports.count < 8 {
-                    let port = try await freeTCPPort()
-                    if port != server.port && !ports.contains(port) { ports.append(port) }
-                }
+                let ports = try await distinctFreeTCPPorts(8, besides: [server.port])
                 let ingestPorts = Array(ports[0..<3])
                 let sidecarPorts = Array(ports[3..<6])
                 let dvrPort = ports[6]
@@ -336,11 +331,7 @@ extension IntegrationTests {
             defer { processes.stopAll() }
             try await withTemporaryDirectory { directory in
                 defer { TestProcesses.keepLogs(of: directory) }
-                var ports: [Int] = []
-                while ports.count < 4 {
-                    let port = try await freeTCPPort()
-                    if port != server.port && !ports.contains(port) { ports.append(port) }
-                }
+                let ports = try await distinctFreeTCPPorts(4, besides: [server.port])
                 for index in 0..<2 {
                     try processes.start(
                         "sidecar-\(index)", sidecarBinary,

@@ -124,6 +124,17 @@ func freeTCPPort() async throws -> Int {
     return port
 }
 
+/// `count` distinct free TCP ports on 127.0.0.1, none of them in `besides` (the kernel may hand the same free
+/// port out twice in a row).
+func distinctFreeTCPPorts(_ count: Int, besides taken: Set<Int> = []) async throws -> [Int] {
+    var ports: [Int] = []
+    while ports.count < count {
+        let port = try await freeTCPPort()
+        if !taken.contains(port) && !ports.contains(port) { ports.append(port) }
+    }
+    return ports
+}
+
 /// The status of a GET, without reading the body (live bodies never end).
 func httpStatus(_ url: String) async throws -> Int {
     let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(15))

@@ -170,10 +170,7 @@ import Testing
         let cluster = nodes(["a", "b", "c"])
         let actions = LeasePlanner(me: "c", role: "ingest", rebalanceStep: 50).plan(
             config: config, nodes: cluster, leases: leases, ready: true, mayTakeOver: true)
-        let asked = actions.compactMap { action -> String? in
-            if case .requestHandover(let name, _) = action { return name }
-            return nil
-        }
+        let asked = requestedHandovers(actions)
         #expect(asked.count == 10)
         #expect(asked.allSatisfy { leases[StreamKey(role: "ingest", name: $0)]?.node == "a" })
     }
@@ -185,6 +182,26 @@ import Testing
             return NodeStatus(
                 node: CentralNode(name: name), ready: true, alive: Set(streams.map(\.0)),
                 streamBitrates: Dictionary(uniqueKeysWithValues: streams), heartbeatAge: 0.1)
+        }
+    }
+
+    /// Streams s0… held by a (the first `a`) and b (the next `b`), each alive on its holder at the given bitrate.
+    func split(a: Int, at aBitrate: Int64, b: Int, at bBitrate: Int64) -> ([StreamKey: Lease], [NodeStatus]) {
+        var leases: [StreamKey: Lease] = [:]
+        var held: [String: [(String, Int64)]] = ["a": [], "b": []]
+        for index in 0..<(a + b) {
+            let node = index < a ? "a" : "b"
+            leases[StreamKey(role: "ingest", name: "s\(index)")] = Lease(node: node, epoch: 1)
+            held[node, default: []].append(("s\(index)", index < a ? aBitrate : bBitrate))
+        }
+        return (leases, reporting(held))
+    }
+
+    /// The streams a plan asks handovers of.
+    func requestedHandovers(_ actions: [LeaseAction]) -> [String] {
+        actions.compactMap { action -> String? in
+            if case .requestHandover(let name, _) = action { return name }
+            return nil
         }
     }
 
@@ -202,14 +219,7 @@ import Testing
 
     @Test func aNewStreamGoesToTheNodeWithLessBitrateEvenWithMoreStreams() {
         // a holds 3 streams of 9 Mbit/s, b holds 4 of 1 Mbit/s: by count a is lighter, by load b is.
-        var leases: [StreamKey: Lease] = [:]
-        var held: [String: [(String, Int64)]] = ["a": [], "b": []]
-        for index in 0..<7 {
-            let node = index < 3 ? "a" : "b"
-            leases[StreamKey(role: "ingest", name: "s\(index)")] = Lease(node: node, epoch: 1)
-            held[node, default: []].append(("s\(index)", index < 3 ? 9_000_000 : 1_000_000))
-        }
-        let cluster = reporting(held)
+        let (leases, cluster) = split(a: 3, at: 9_000_000, b: 4, at: 1_000_000)
         let config = config(8)
         let byB = LeasePlanner(me: "b", role: "ingest", rebalance: false).plan(
             config: config, nodes: cluster, leases: leases, ready: true, mayTakeOver: true)
@@ -226,20 +236,10 @@ import Testing
 
     @Test func rebalancingMovesHeavyStreamsOnlyWhileTheyFitTheDeficit() {
         // a and b hold 10 streams each, of 7 and 1 Mbit/s (mean 4): costs 1.5 and 0.75, loads 15 and 7.5.
-        var leases: [StreamKey: Lease] = [:]
-        var held: [String: [(String, Int64)]] = ["a": [], "b": []]
-        for index in 0..<20 {
-            let node = index < 10 ? "a" : "b"
-            leases[StreamKey(role: "ingest", name: "s\(index)")] = Lease(node: node, epoch: 1)
-            held[node, default: []].append(("s\(index)", index < 10 ? 7_000_000 : 1_000_000))
-        }
-        let cluster = reporting(held)
+        let (leases, cluster) = split(a: 10, at: 7_000_000, b: 10, at: 1_000_000)
         let actions = LeasePlanner(me: "b", role: "ingest", rebalanceStep: 50).plan(
             config: config(20), nodes: cluster, leases: leases, ready: true, mayTakeOver: true)
-        let asked = actions.compactMap { action -> String? in
-            if case .requestHandover(let name, _) = action { return name }
-            return nil
-        }
+        let asked = requestedHandovers(actions)
         // Average 11.25, deficit 3.75 (with a quarter of slack, 4): two heavy streams (3); a third would overshoot.
         #expect(asked == ["s0", "s1"])
         // By count the two are even, and a asks for nothing.

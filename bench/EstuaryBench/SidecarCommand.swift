@@ -73,6 +73,7 @@ struct SidecarCommand: AsyncParsableCommand {
             for process in processes { try await process.waitHealthy() }
             let healthy = ContinuousClock.now - started
             var allLeased: Duration?
+            var leasedCPU: Double?
             let ports = processes.map(\.port)
             // 1. Balance: every stream leased, every node within ±10 % of even.
             let even = Double(streams) / Double(sidecars)
@@ -84,7 +85,12 @@ struct SidecarCommand: AsyncParsableCommand {
                 )
                 .split(separator: " ").compactMap { Int($0) }
                 last = "min=\(counts[0]) max=\(counts[1]) leased=\(counts[2]) nodes=\(counts[3])"
-                if allLeased == nil, counts[2] == streams { allLeased = ContinuousClock.now - started }
+                if allLeased == nil, counts[2] == streams {
+                    allLeased = ContinuousClock.now - started
+                    // The sidecars' CPU up to here: mostly each one's start-up read of every stream, then planning.
+                    let cpu = processes.compactMap { ProcFS.cpuSeconds(pid: $0.pid) }.reduce(0, +)
+                    leasedCPU = cpu / Double(sidecars)
+                }
                 if counts[2] == streams, counts[3] == sidecars, Double(counts[0]) >= even * 0.9, Double(counts[1]) <= even * 1.1 {
                     balanced = ContinuousClock.now - started
                     break
@@ -97,7 +103,8 @@ struct SidecarCommand: AsyncParsableCommand {
                     + "target_seconds=10 \(balanced < .seconds(10) ? "MET" : "MISSED")")
             report(
                 "sidecar balance_phases all_healthy_s=\(fixed(elapsedSeconds(healthy), 2)) "
-                    + "all_leased_s=\(fixed(elapsedSeconds(allLeased ?? balanced), 2)) balanced_s=\(fixed(elapsedSeconds(balanced), 2))")
+                    + "all_leased_s=\(fixed(elapsedSeconds(allLeased ?? balanced), 2)) balanced_s=\(fixed(elapsedSeconds(balanced), 2)) "
+                    + "cpu_s_per_sidecar_until_all_leased=\(leasedCPU.map { fixed($0, 3) } ?? "?")")
 
             // 2. Steady state: PostgreSQL transactions per second, while nothing changes.
             try await Task.sleep(for: .seconds(3))
