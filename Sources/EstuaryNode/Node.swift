@@ -172,9 +172,10 @@ public final class Node: Service, Sendable {
             logger.error(
                 "stream saved through the API is also defined in the YAML file; the file's runs", metadata: ["stream": .string(name)])
         }
+        let drainLimit = options.shutdownTimeout
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await self.manager.run() }
-            group.addTask { try await app.run() }
+            group.addTask { try await app.runClosingListenerFirst(drainLimit: drainLimit) }
             if let certificates, let httpsPort = options.httpsPort {
                 // Trapped before the listener opens: an operator's SIGHUP reloads the certificate, never ends the node.
                 let hangups = await UnixSignalsSequence(trapping: .sighup)
@@ -188,7 +189,7 @@ public final class Node: Service, Sendable {
                         logger.info("listening (https)", metadata: ["port": .stringConvertible(port)])
                     },
                     logger: logger)
-                group.addTask { try await secure.run() }
+                group.addTask { try await secure.runClosingListenerFirst(drainLimit: drainLimit) }
                 group.addTask { await cancelWhenGracefulShutdown { await certificates.run(hangups: hangups, logger: self.logger) } }
             }
             if let replicationPort = options.replicationPort {
@@ -206,7 +207,7 @@ public final class Node: Service, Sendable {
                             "listening (replication)", metadata: ["port": .stringConvertible(port), "tls": .stringConvertible(tls != nil)])
                     },
                     logger: logger)
-                group.addTask { try await archive.run() }
+                group.addTask { try await archive.runClosingListenerFirst(drainLimit: drainLimit) }
             }
             group.addTask { await cancelWhenGracefulShutdown { await self.configSync.run() } }
             group.addTask { await cancelWhenGracefulShutdown { await self.sourceFollower.run() } }

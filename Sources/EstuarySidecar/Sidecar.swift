@@ -89,7 +89,7 @@ public final class Sidecar: Service, Sendable {
             logger.warning("replica was damaged and is rebuilt from the upstream", metadata: ["moved_to": "\(aside)"])
         }
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await app.run() }
+            group.addTask { try await app.runClosingListenerFirst(drainLimit: .seconds(5)) }
             group.addTask { await cancelWhenGracefulShutdown { await self.upstream.run(into: self.state) } }
             if settings.nodeURL.isEmpty {
                 state.updateNodeReport(NodeReport(ready: true))

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import EstuaryConfig
 import EstuaryHub
 import EstuaryLive
+import EstuaryMP4
 import EstuaryMedia
 import EstuaryNode
 import EstuarySources

@@ -37,7 +37,7 @@ enum Schemathesis {
         environment["NO_COLOR"] = "1"
         process.environment = environment
         let log = directory.appendingPathComponent("\(tag).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle

@@ -7,8 +7,10 @@ import EstuaryNode
 import EstuarySources
 import EstuaryTestSupport
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Synchronization
 import Testing
 
@@ -37,7 +39,6 @@ extension IntegrationTests {
                 try await waitUntil("node alive") {
                     (try? await httpGet("http://127.0.0.1:\(port)/streamer/api/v3/streams/cam"))?.body.contains("\"alive\":true") == true
                 }
-                // Two live M4F readers that keep reading.
                 // Two live M4F readers that keep reading and count what they receive.
                 let received = ReceivedBytes()
                 let readers = (0..<2).map { index in
@@ -58,6 +59,45 @@ extension IntegrationTests {
                 // Each response ends once the process is gone, whether the node finished the body
                 // or the connection closed under it: neither reader hangs.
                 for reader in readers { _ = await reader.result }
+            }
+        }
+
+        /// Cancelling a node while connections pour in closes its listener first: the process does not trap on
+        /// connections accepted but not yet served (apple/swift-nio#2813), the node ends promptly, and the port refuses.
+        @Test func cancellingANodeWhileConnectionsArriveNeitherTrapsNorHangs() async throws {
+            for round in 0..<5 {
+                var logger = Logger(label: "test.node")
+                logger.logLevel = .critical
+                let node = Node(
+                    options: NodeOptions(httpHost: "127.0.0.1", httpPort: 0, hostname: "test-node"),
+                    streams: [stream("cam", "fake://cam")], logger: logger)
+                let running = Task { try await node.run() }
+                let port = await node.waitUntilListening()
+                // A burst of connections, each sending a request head, and the cancellation right behind them.
+                let connections = try await withThrowingTaskGroup(of: (any Channel)?.self) { group in
+                    for _ in 0..<64 {
+                        group.addTask {
+                            let channel = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                                .connect(host: "127.0.0.1", port: port).get()
+                            try? await channel?.writeAndFlush(ByteBuffer(string: "GET /cam/m4f HTTP/1.1\r\nHost: x\r\n\r\n"))
+                            return channel
+                        }
+                    }
+                    var opened: [any Channel] = []
+                    for try await channel in group { if let channel { opened.append(channel) } }
+                    return opened
+                }
+                running.cancel()
+                let start = ContinuousClock.now
+                _ = await running.result
+                let elapsed = ContinuousClock.now - start
+                #expect(elapsed < .seconds(4), "round \(round): the node took \(elapsed) to end after its cancellation")
+                #expect(!connections.isEmpty, "round \(round): no connection reached the node")
+                let late = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .connect(host: "127.0.0.1", port: port).get()
+                #expect(late == nil, "round \(round): port \(port) still accepts after the node ended")
+                try? await late?.close()
+                for channel in connections { try? await channel.close() }
             }
         }
     }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import EstuaryClusterAuth
 import EstuaryConfig
+import EstuaryDVR
 import EstuaryNode
 import EstuaryReplication
 import EstuarySources
