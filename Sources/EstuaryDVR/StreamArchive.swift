@@ -79,6 +79,24 @@ public final class StreamArchive: Sendable {
         return archive
     }
 
+    /// Opens the archive of `name` under `root` to read it while another process (or another instance) records
+    /// it: nothing is created, repaired or removed, since the recorder's temporary files and the index it is
+    /// appending to are its own. A record still being appended is not listed until it is whole. For reading
+    /// only: recovery and writing belong to the instance ``open(root:name:)`` returned to the recorder.
+    public static func openForReading(root: String, name: String) throws(DVRError) -> StreamArchive {
+        let archive = StreamArchive(root: root, name: name, state: State())
+        let days = FileIO.list(archive.directory).filter { $0.count == 10 && $0.first?.isNumber == true }
+        for day in days {
+            let records = try archive.loadDay(day, repair: false)
+            let summary = summarize(records, indexBytes: records.count * SegmentRecord.encodedSize)
+            archive.state.withLock { state in
+                state.summaries[day] = summary
+                state.loaded[day] = records
+            }
+        }
+        return archive
+    }
+
     /// Checks every day against the summary; repairs the newest day (the only one a crash can leave open).
     private func recover() throws(DVRError) {
         let days = FileIO.list(directory).filter { $0.count == 10 && $0.first?.isNumber == true }.sorted()

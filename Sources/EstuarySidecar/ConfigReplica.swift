@@ -136,15 +136,24 @@ public final class ConfigReplica: Sendable {
         }
     }
 
-    /// Replaces the stored lease view.
-    public func storeLeases(_ leases: [StreamKey: Lease]) throws(ReplicaError) {
+    /// Replaces the stored lease view in one transaction. Given `previous`, the view the file holds now, only
+    /// the rows that differ are written (a lease pass changes a few of thousands); without it, all of them.
+    public func storeLeases(_ leases: [StreamKey: Lease], previous: [StreamKey: Lease]? = nil) throws(ReplicaError) {
         do {
             try database.write { db in
-                try db.execute(sql: "DELETE FROM leases")
-                for (key, lease) in leases {
-                    try db.execute(
-                        sql: "INSERT INTO leases(role, stream, node, next_node, epoch) VALUES (?, ?, ?, ?, ?)",
-                        arguments: [key.role, key.name, lease.node, lease.nextNode, lease.epoch])
+                let upsert = "INSERT OR REPLACE INTO leases(role, stream, node, next_node, epoch) VALUES (?, ?, ?, ?, ?)"
+                guard let previous else {
+                    try db.execute(sql: "DELETE FROM leases")
+                    for (key, lease) in leases {
+                        try db.execute(sql: upsert, arguments: [key.role, key.name, lease.node, lease.nextNode, lease.epoch])
+                    }
+                    return
+                }
+                for key in previous.keys where leases[key] == nil {
+                    try db.execute(sql: "DELETE FROM leases WHERE role = ? AND stream = ?", arguments: [key.role, key.name])
+                }
+                for (key, lease) in leases where previous[key] != lease {
+                    try db.execute(sql: upsert, arguments: [key.role, key.name, lease.node, lease.nextNode, lease.epoch])
                 }
             }
         } catch {

@@ -206,7 +206,8 @@ public struct LeaseCoordinator: Sendable {
             in rows.decode(
                 (String, String, String, String, Int32, Bool, Int32, Int64, [String], [Int64], Bool, Double).self)
         {
-            let labelMap = (try? JSONDecoder().decode([String: String].self, from: Data(labels.utf8))) ?? [:]
+            // Most nodes have no labels: no decoder for those (this runs for every node on every pass).
+            let labelMap = labels == "{}" ? [:] : (try? JSONDecoder().decode([String: String].self, from: Data(labels.utf8))) ?? [:]
             let node = CentralNode(name: name, role: role, advertise: advertise, labels: labelMap, capacity: Int(capacity))
             let streamBitrates = Dictionary(zip(alive, aliveBitrates).map { ($0, $1) }, uniquingKeysWith: { first, _ in first })
             nodes.append(

@@ -10,13 +10,17 @@
 ///   is live, any node of the role takes it, unless one of them is still starting: then the stream waits for
 ///   it, so a cluster starting up does not scatter streams away from their preferred nodes). Only the chosen
 ///   node writes the claim.
+/// - A stream whose holder has been silent for ``orphanGrace`` past ``deadAfter`` and is still not taken over
+///   (sidecars whose views disagree may each see another as its target) is taken by any live node that sees it.
 /// - A node that is not ready releases everything and claims nothing.
 /// - Failback `return`: the preferred node, live again, asks for a handover; the holder completes it once the
 ///   stream is alive on the preferred node (or is not alive on the holder either). `stay` streams stay.
-/// - Rebalancing (when enabled): a node below the average load asks for handovers of streams without a
-///   preference, a few per pass, make-before-break: from any node above the average while it is more than 5 %
-///   (at least 2 average streams) below, else from nodes more than 5 % above; a stream costing more than the
-///   deficit left is not asked for, so a heavy stream does not swing back and forth.
+/// - Rebalancing (when enabled): nodes below the average load ask for handovers of streams without a
+///   preference, make-before-break, through one match of receivers to donors that every node computes alike
+///   from the same rows, so nodes asking at once ask for different streams. A node more than 5 % (at least 2
+///   average streams) below takes from any node above the average; one only a little below, only from nodes
+///   more than 5 % above. A stream costing more than the deficit left is not asked for, so a heavy stream does
+///   not swing back and forth; handovers already asked for count as done.
 /// - After this sidecar (re)connects to PostgreSQL it claims and takes over nothing for ``deadAfter``
 ///   (`mayTakeOver` is false): heartbeats stale from an outage of the database do not look like dead nodes,
 ///   and sidecars starting together all see each other before the first claims, so they split the streams
@@ -33,8 +37,12 @@ public struct LeasePlanner: Sendable {
     /// How many handovers one pass may request for rebalancing.
     public var rebalanceStep: Int
 
+    /// How long past ``deadAfter`` a dead node's streams wait for the node the plan gives them before any live
+    /// node takes them, seconds.
+    public static let orphanGrace: Double = 2
+
     /// Creates a planner.
-    public init(me: String, role: String, deadAfter: Double = 2, rebalance: Bool = true, rebalanceStep: Int = 20) {
+    public init(me: String, role: String, deadAfter: Double = 2, rebalance: Bool = true, rebalanceStep: Int = 50) {
         self.me = me
         self.role = role
         self.deadAfter = deadAfter
@@ -78,6 +86,7 @@ public struct LeasePlanner: Sendable {
             if let lease = leases[stream.key], liveNames.contains(lease.node) { load[lease.node, default: 0] += costs[stream.name] }
         }
 
+        let heartbeatAges = Dictionary(nodes.map { ($0.node.name, $0.heartbeatAge) }, uniquingKeysWith: min)
         var claims: [String] = []
         var takeOvers: [String: [String]] = [:]
         for stream in streams {
@@ -95,8 +104,15 @@ public struct LeasePlanner: Sendable {
             }
             guard let target = Self.leastLoaded(preferred(stream, among: live), load: load) else { continue }
             load[target.node.name, default: 0] += costs[stream.name]
-            guard target.node.name == me else { continue }
             guard mayTakeOver else { continue }
+            guard target.node.name == me else {
+                // Its target should have taken it by now: views that disagree (or a target that may not take over)
+                // must not leave it on a dead node, so any live node takes it; the first write wins.
+                if let lease, (heartbeatAges[lease.node] ?? .infinity) >= deadAfter + Self.orphanGrace {
+                    takeOvers[lease.node, default: []].append(stream.name)
+                }
+                continue
+            }
             if let lease {
                 takeOvers[lease.node, default: []].append(stream.name)
             } else if mayClaim {
@@ -162,36 +178,69 @@ public struct LeasePlanner: Sendable {
         return [.requestHandover(name: stream.name, epoch: lease.epoch)]
     }
 
+    /// The handovers this node asks for to even out load. Every node below the average computes the same match
+    /// from the same view, so the nodes asking at once ask for different streams and none of them waits for
+    /// another's handovers to finish:
+    /// - a handover already asked for counts at its destination, so it is neither asked again nor asked twice;
+    /// - receivers, most underloaded first, take in turn from the donors, most loaded first, never more than a
+    ///   receiver's deficit nor more than a donor's surplus (each with a quarter of slack, so a deficit of 1 takes
+    ///   a stream of cost 1);
+    /// - this node asks for what the match gives it, at most ``rebalanceStep`` streams a pass.
     private func rebalanceRequests(
         streams: [CentralStream], leases: [StreamKey: Lease], live: [NodeStatus], load: [String: Double], costs: StreamCosts
     ) -> [LeaseAction] {
-        guard live.count > 1, let myStatus = live.first(where: { $0.node.name == me }) else { return [] }
-        let totalWeight = live.reduce(0) { $0 + weight($1) }
-        let fair = load.values.reduce(0, +) / totalWeight
-        let tolerance = max(2, fair * 0.05)
-        let mine = load[me, default: 0] / weight(myStatus)
-        let relative = { (node: NodeStatus) in load[node.node.name, default: 0] / weight(node) }
-        let heaviest = live.map(relative).max() ?? 0
-        guard mine < fair, fair - mine > tolerance || heaviest - fair > tolerance else { return [] }
-        // The deficit, in stream costs; a quarter of slack so that a deficit of 1 takes a stream of cost 1.
-        var wanted = max(1, (fair - mine) * weight(myStatus)) + 0.25
-        var requests = 0
-        let pending = leases.values.contains { $0.nextNode == me }
-        guard !pending else { return [] }
-        // Far below the average: take from anyone above it; only a little below: only from the overloaded.
-        let threshold = fair - mine > tolerance ? 0 : tolerance
-        let donors = live.filter { relative($0) - fair > threshold }.sorted { relative($0) > relative($1) }
-        var actions: [LeaseAction] = []
-        for donor in donors where wanted >= 0.5 && requests < rebalanceStep {
-            for stream in streams where wanted >= 0.5 && requests < rebalanceStep && stream.captureAt == nil {
-                guard let lease = leases[stream.key], lease.node == donor.node.name, lease.nextNode == nil else { continue }
-                let cost = costs[stream.name]
-                guard cost <= wanted else { continue }
-                actions.append(.requestHandover(name: stream.name, epoch: lease.epoch))
-                wanted -= cost
-                requests += 1
-            }
+        guard live.count > 1, live.contains(where: { $0.node.name == me }) else { return [] }
+        var effective = load
+        for stream in streams {
+            guard let lease = leases[stream.key], let next = lease.nextNode, effective[next] != nil, effective[lease.node] != nil
+            else { continue }
+            effective[lease.node, default: 0] -= costs[stream.name]
+            effective[next, default: 0] += costs[stream.name]
         }
-        return actions
+        let totalWeight = live.reduce(0) { $0 + weight($1) }
+        let fair = effective.values.reduce(0, +) / totalWeight
+        let tolerance = max(2, fair * 0.05)
+        let relative = { (node: NodeStatus) in effective[node.node.name, default: 0] / weight(node) }
+        let heaviest = live.map(relative).max() ?? 0
+        let anyOverloaded = heaviest - fair > tolerance
+        // Far below the average: take from anyone above it; only a little below: only from the overloaded.
+        let receivers = live.filter { relative($0) < fair && (fair - relative($0) > tolerance || anyOverloaded) }
+            .sorted { relative($0) != relative($1) ? relative($0) < relative($1) : $0.node.name < $1.node.name }
+        guard receivers.contains(where: { $0.node.name == me }) else { return [] }
+        let donors = live.filter { relative($0) > fair }
+            .sorted { relative($0) != relative($1) ? relative($0) > relative($1) : $0.node.name < $1.node.name }
+        var movable: [String: [CentralStream]] = [:]
+        for stream in streams where stream.captureAt == nil {
+            guard let lease = leases[stream.key], lease.nextNode == nil else { continue }
+            movable[lease.node, default: []].append(stream)
+        }
+        var surplus = Dictionary(donors.map { ($0.node.name, (relative($0) - fair) * weight($0) + 0.25) }, uniquingKeysWith: { a, _ in a })
+        // The cheapest stream each donor can give: a donor whose cheapest does not fit is passed over without a scan.
+        let cheapest = movable.mapValues { list in list.map { costs[$0.name] }.min() ?? .infinity }
+        for receiver in receivers {
+            let farBelow = fair - relative(receiver) > tolerance
+            var wanted = max(1, (fair - relative(receiver)) * weight(receiver)) + 0.25
+            var asked: [LeaseAction] = []
+            for donor in donors where wanted >= 0.5 && (farBelow || relative(donor) - fair > tolerance) {
+                let name = donor.node.name
+                guard var candidates = movable[name], let floor = cheapest[name] else { continue }
+                var index = 0
+                while index < candidates.count, wanted >= floor, surplus[name, default: 0] >= floor {
+                    let stream = candidates[index]
+                    let cost = costs[stream.name]
+                    guard cost <= wanted, cost <= surplus[name, default: 0], let lease = leases[stream.key] else {
+                        index += 1
+                        continue
+                    }
+                    asked.append(.requestHandover(name: stream.name, epoch: lease.epoch))
+                    wanted -= cost
+                    surplus[name, default: 0] -= cost
+                    candidates.remove(at: index)
+                }
+                movable[name] = candidates
+            }
+            if receiver.node.name == me { return Array(asked.prefix(rebalanceStep)) }
+        }
+        return []
     }
 }

@@ -7,7 +7,8 @@ import PostgresNIO
 import Synchronization
 
 /// The central configuration in PostgreSQL (`postgres://…`), replicated with `LISTEN estuary_config` plus a
-/// full reconcile every ``reconcileInterval``.
+/// reconcile every ``reconcileInterval`` that reads everything again when the tables' row count or version sum
+/// differs from what was read.
 ///
 /// After a notification only rows whose `version` is above the last one seen are read, so a change reaches the
 /// replica in one round trip. Rows that fail validation are skipped and reported (with the stream and field);
@@ -15,12 +16,12 @@ import Synchronization
 public struct PostgresUpstream: CentralUpstream {
     /// The shared connection.
     public let link: PostgresLink
-    /// How often everything is re-read even without notifications.
+    /// How often the tables are compared with what was read (and read again if they differ), even without notifications.
     public let reconcileInterval: Duration
     let logger: Logger
 
     /// Creates the upstream.
-    public init(link: PostgresLink, reconcileInterval: Duration = .seconds(30), logger: Logger) {
+    public init(link: PostgresLink, reconcileInterval: Duration = .seconds(10), logger: Logger) {
         self.link = link
         self.reconcileInterval = reconcileInterval
         self.logger = logger
@@ -35,6 +36,12 @@ public struct PostgresUpstream: CentralUpstream {
         var version: Int64 = 0
         /// Each stream's stored text and what it decoded to: a full reconcile decodes only rows that changed.
         var decoded: [StreamKey: (json: String, failback: String?, stream: CentralStream)] = [:]
+        /// The version of every row read (deleted ones included), by table and key: the count and the sum a
+        /// full read would find now if nothing was missed.
+        var rowVersions: [String: Int64] = [:]
+
+        /// What ``PostgresUpstream/digest(_:)`` answers when the rows are those this cursor read.
+        var digest: String { "\(rowVersions.count)/\(rowVersions.values.reduce(0, &+))" }
     }
 
     public func run(into state: SidecarState) async {
@@ -85,8 +92,14 @@ public struct PostgresUpstream: CentralUpstream {
                 await link.failed(connection)
                 throw error
             }
-            let full = ContinuousClock.now - lastFull >= reconcileInterval
+            var full = ContinuousClock.now - lastFull >= reconcileInterval
             do {
+                // A reconcile reads everything only when the tables' row count or version sum differs from what
+                // was read: a missed notification, a row committed out of version order, a hard delete.
+                if full, try await digest(connection) == cursor.digest {
+                    full = false
+                    lastFull = .now
+                }
                 try await reload(connection, into: &cursor, full: full)
             } catch {
                 await link.failed(connection)
@@ -95,6 +108,22 @@ public struct PostgresUpstream: CentralUpstream {
             if full { lastFull = .now }
             state.deliver(cursor.config)
         }
+    }
+
+    /// The configuration tables' row count and version sum, as `count/sum`: a reconcile reads every row again
+    /// only when this differs from the rows it has read.
+    public func digest(_ connection: PostgresConnection) async throws -> String {
+        await link.count()
+        let rows = try await connection.query(
+            """
+            SELECT (SELECT count(*) FROM estuary_streams) + (SELECT count(*) FROM estuary_templates)
+                     + (SELECT count(*) FROM estuary_episodes) + (SELECT count(*) FROM estuary_settings),
+                   ((SELECT coalesce(sum(version), 0) FROM estuary_streams) + (SELECT coalesce(sum(version), 0) FROM estuary_templates)
+                     + (SELECT coalesce(sum(version), 0) FROM estuary_episodes)
+                     + (SELECT coalesce(sum(version), 0) FROM estuary_settings))::text
+            """, logger: logger)
+        for try await (count, sum) in rows.decode((Int64, String).self) { return "\(count)/\(sum)" }
+        return ""
     }
 
     /// Reads everything (`full`) or the rows changed since the cursor's version; a `reconcile` notice or a
@@ -114,6 +143,7 @@ public struct PostgresUpstream: CentralUpstream {
         for try await (role, name, json, failback, version, deleted) in streams.decode((String, String, String, String?, Int64, Bool).self)
         {
             maximum = max(maximum, version)
+            cursor.rowVersions["s/\(role)/\(name)"] = version
             let key = StreamKey(role: role, name: name)
             if deleted {
                 cursor.config.streams[key] = nil
@@ -138,6 +168,7 @@ public struct PostgresUpstream: CentralUpstream {
         var changedTemplates = cursor.config.templates
         for try await (role, prefix, json, version, deleted) in templates.decode((String, String, String, Int64, Bool).self) {
             maximum = max(maximum, version)
+            cursor.rowVersions["t/\(role)/\(prefix)"] = version
             changedTemplates.removeAll { $0.role == role && $0.prefix == prefix }
             if deleted { continue }
             var object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] ?? [:]
@@ -159,6 +190,7 @@ public struct PostgresUpstream: CentralUpstream {
             (String, String, Int64, Int64, Int64?, Int64, Bool).self)
         {
             maximum = max(maximum, version)
+            cursor.rowVersions["e/\(id)"] = version
             cursor.config.episodes[id] =
                 deleted ? nil : CentralEpisode(id: id, stream: stream, openedAt: opened, updatedAt: updated, closedAt: closed)
         }
@@ -166,6 +198,7 @@ public struct PostgresUpstream: CentralUpstream {
             "SELECT key, value, version, deleted FROM estuary_settings WHERE version > \(since)", logger: logger)
         for try await (key, value, version, deleted) in settings.decode((String, String, Int64, Bool).self) {
             maximum = max(maximum, version)
+            cursor.rowVersions["k/\(key)"] = version
             if key == "failback" { cursor.config.failback = deleted ? .stay : FailbackPolicy(rawValue: value) ?? .stay }
         }
         cursor.version = maximum

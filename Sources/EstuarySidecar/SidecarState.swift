@@ -41,6 +41,8 @@ public final class SidecarState: Sendable {
         var leases: [StreamKey: Lease]?
         /// The replica's lease view, held back until PostgreSQL confirms or is found unreachable.
         var provisional: [StreamKey: Lease]?
+        /// The lease view the replica file holds (`nil`: unknown, so the next write replaces it whole).
+        var storedLeases: [StreamKey: Lease]?
         var cluster: [String: NodeStatus] = [:]
         var resolved: [String: String] = [:]
         var nodeReport = NodeReport.unreachable
@@ -86,6 +88,7 @@ public final class SidecarState: Sendable {
                     state.planned = state.ordered
                     state.syncedAt = snapshot.syncedAt
                     if !snapshot.leases.isEmpty { state.leases = snapshot.leases }
+                    state.storedLeases = snapshot.leases
                 }
                 logger.info(
                     "serving the replica",
@@ -168,7 +171,16 @@ public final class SidecarState: Sendable {
             state.centreReachable = true
             return changed
         }
-        if changed { try? replica?.storeLeases(leases) }
+        guard changed, let replica else { return }
+        let stored = state.withLock { $0.storedLeases }
+        do {
+            try replica.storeLeases(leases, previous: stored)
+            state.withLock { $0.storedLeases = leases }
+        } catch {
+            // Rolled back: the file keeps the old view, which the next write (a whole one) replaces.
+            state.withLock { $0.storedLeases = nil }
+            logger.error("replica lease write failed", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Records that PostgreSQL did not answer: dynamic names are answered to the node that asks until it does.

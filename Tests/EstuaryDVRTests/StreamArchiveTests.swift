@@ -97,6 +97,25 @@ import Testing
         }
     }
 
+    @Test func aReaderBesideTheRecorderChangesNothingOfItsFiles() throws {
+        try withTemporaryDirectorySync { root in
+            let archive = try StreamArchive.open(root: root, name: "cam")
+            let written = try writeSegments(archive, count: 3, startMs: 1_700_000_000_000)
+            let day = "\(root)/cam/\(written[0].dayName)"
+            // The recorder is mid-write: a temporary segment file, and half of the next index record appended.
+            let temporary = "\(day)/\(written[2].endMs)-4000-\(written[0].initID).m4s.1a2b.tmp"
+            try Data(repeating: 7, count: 100).write(to: URL(fileURLWithPath: temporary))
+            let index = try #require(FileHandle(forWritingAtPath: "\(day)/index.bin"))
+            index.seekToEndOfFile()
+            index.write(Data([1, 2, 3, 4, 5, 6, 7]))
+            index.closeFile()
+            let reader = try StreamArchive.openForReading(root: root, name: "cam")
+            #expect(try reader.records(fromMs: 0, toMs: .max) == written, "the half record is not listed")
+            #expect(FileManager.default.fileExists(atPath: temporary), "the recorder's temporary file is left alone")
+            #expect(FileManager.default.contents(atPath: "\(day)/index.bin")?.count == 3 * 56 + 7, "the index is not cut")
+        }
+    }
+
     @Test func anOutageIsTwoRangesAndThePlaylistHasADiscontinuity() throws {
         try withTemporaryDirectorySync { root in
             let archive = try StreamArchive.open(root: root, name: "cam")

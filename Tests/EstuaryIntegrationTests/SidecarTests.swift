@@ -182,6 +182,38 @@ extension IntegrationTests {
             }
         }
 
+        @Test(.enabled(if: PostgresServer.enabled), .timeLimit(.minutes(2)))
+        func aRowHardDeletedIsCaughtByTheReconcileDigest() async throws {
+            let server = try PostgresServer.start(port: try await freeTCPPort())
+            defer { server.destroy() }
+            var logger = Logger(label: "test.upstream")
+            logger.logLevel = .critical
+            let link = PostgresLink(settings: try PostgresURL(server.url), logger: logger)
+            let upstream = PostgresUpstream(link: link, reconcileInterval: .milliseconds(300), logger: logger)
+            let state = SidecarState(identity: SidecarIdentity(hostname: "ingest-0"), replica: nil, logger: logger)
+            let names = { Set(state.config?.streams.keys.map(\.name) ?? []) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await upstream.run(into: state) }
+                try await waitUntil("the upstream replicates") { state.config != nil }
+                try server.psql(
+                    """
+                    INSERT INTO estuary_streams(name, config) VALUES
+                      ('keep', '{"name": "keep", "inputs": [{"url": "fake://keep"}]}'),
+                      ('gone', '{"name": "gone", "inputs": [{"url": "fake://gone"}]}')
+                    """)
+                try await waitUntil("both streams replicate") { names() == ["keep", "gone"] }
+                // The digest a reconcile compares with what was read: two rows and the sum of their versions.
+                let digest = try await upstream.digest(try await link.connection())
+                #expect(digest.hasPrefix("2/"), "\(digest)")
+                // A hard delete (no tombstone, so no incremental read sees it): the next reconcile's digest differs.
+                try server.psql("DELETE FROM estuary_streams WHERE name = 'gone'")
+                try await waitUntil("the reconcile drops the deleted row", timeout: .seconds(5)) { names() == ["keep"] }
+                #expect(try await upstream.digest(try await link.connection()) != digest)
+                group.cancelAll()
+            }
+            await link.close()
+        }
+
         @Test func aDVRNodeKeepsWhatTheSidecarsEpisodesCover() async throws {
             try await withTemporaryDirectory { directory in
                 let root = directory.appendingPathComponent("storage").path

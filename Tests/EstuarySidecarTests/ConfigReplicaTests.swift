@@ -38,6 +38,19 @@ import Testing
             next.episodes["e"]?.closedAt = 11
             try reopened.store(next, previous: config, syncedAt: synced)
             #expect(try ConfigReplica(path: path).load()?.config == next)
+            // Leases too: one removed, one changed, one added; the rest untouched.
+            let kept = StreamKey(role: "ingest", name: "k")
+            let before = [
+                StreamKey(role: "ingest", name: "a"): Lease(node: "n1", epoch: 7), kept: Lease(node: "n1", epoch: 1),
+                StreamKey(role: "ingest", name: "gone"): Lease(node: "n2", epoch: 3),
+            ]
+            try reopened.storeLeases(before)
+            var after = before
+            after[StreamKey(role: "ingest", name: "gone")] = nil
+            after[StreamKey(role: "ingest", name: "a")] = Lease(node: "n2", epoch: 8)
+            after[StreamKey(role: "dvr", name: "new")] = Lease(node: "n3", epoch: 1)
+            try reopened.storeLeases(after, previous: before)
+            #expect(try ConfigReplica(path: path).load()?.leases == after)
         }
     }
 

@@ -91,13 +91,27 @@ import Testing
     @Test func aDeadHoldersStreamsMoveOnlyAfterTheGrace() {
         let config = config(6)
         let before = settle(config, nodes(["a", "b", "c"]))
-        let afterDeath = nodes(["a", "b", "c"], age: ["c": 5])
+        let afterDeath = nodes(["a", "b", "c"], age: ["c": 3])
         let frozen = settle(config, afterDeath, leases: before, mayTakeOver: false)
         #expect(frozen == before, "nothing is taken over during the grace after a reconnect")
         let moved = settle(config, afterDeath, leases: before, mayTakeOver: true)
         #expect(moved.count == 6)
         #expect(!moved.values.contains { $0.node == "c" })
         #expect(moved.values.allSatisfy { $0.epoch >= 1 })
+    }
+
+    @Test func aStreamLeftOnADeadNodeIsTakenByAnyLiveNodeOnceItsTargetHadTime() {
+        let config = config(1)
+        let leases = [StreamKey(role: "ingest", name: "s0"): Lease(node: "c", epoch: 4)]
+        let plan = { (me: String, age: Double) in
+            LeasePlanner(me: me, role: "ingest").plan(
+                config: config, nodes: nodes(["a", "b", "c"], age: ["c": age]), leases: leases, ready: true, mayTakeOver: true)
+        }
+        // Dead for a moment: only the plan's target (a, the first of two empty nodes) takes it.
+        #expect(plan("a", 3) == [.takeOver(from: "c", names: ["s0"])])
+        #expect(plan("b", 3).isEmpty)
+        // Still there past the orphan grace (b may see a as the target while a sees b): b takes it too.
+        #expect(plan("b", 2 + LeasePlanner.orphanGrace) == [.takeOver(from: "c", names: ["s0"])])
     }
 
     @Test func aReplicatedDVRStreamTakesNoLeaseAndRunsOnEveryNodeOfItsRole() {
@@ -173,6 +187,73 @@ import Testing
         let asked = requestedHandovers(actions)
         #expect(asked.count == 10)
         #expect(asked.allSatisfy { leases[StreamKey(role: "ingest", name: $0)]?.node == "a" })
+    }
+
+    @Test func nodesBelowTheAverageAskingAtOnceAskForDifferentStreams() {
+        let config = config(40)
+        var leases: [StreamKey: Lease] = [:]
+        for index in 0..<40 { leases[StreamKey(role: "ingest", name: "s\(index)")] = Lease(node: "a", epoch: 1) }
+        let cluster = nodes(["a", "b", "c", "d"])
+        let asked = ["b", "c", "d"].map { me in
+            requestedHandovers(
+                LeasePlanner(me: me, role: "ingest").plan(config: config, nodes: cluster, leases: leases, ready: true, mayTakeOver: true))
+        }
+        #expect(asked.map(\.count) == [10, 10, 10])
+        #expect(Set(asked.joined()).count == 30, "two nodes asked for the same stream: \(asked)")
+        let donor = LeasePlanner(me: "a", role: "ingest").plan(
+            config: config, nodes: cluster, leases: leases, ready: true, mayTakeOver: true)
+        #expect(requestedHandovers(donor).isEmpty)
+    }
+
+    @Test func aHandoverAlreadyAskedForCountsAtItsDestination() {
+        // a holds 20 (5 of them already on their way to c), b 10, c none: c is 5 short, not 10.
+        let config = config(30)
+        var leases: [StreamKey: Lease] = [:]
+        for index in 0..<30 {
+            leases[StreamKey(role: "ingest", name: "s\(index)")] = Lease(
+                node: index < 20 ? "a" : "b", nextNode: index < 5 ? "c" : nil, epoch: 1)
+        }
+        let asked = requestedHandovers(
+            LeasePlanner(me: "c", role: "ingest").plan(
+                config: config, nodes: nodes(["a", "b", "c"]), leases: leases, ready: true, mayTakeOver: true))
+        #expect(asked.count == 5)
+        #expect(asked.allSatisfy { name in Int(name.dropFirst()).map { $0 >= 5 && $0 < 20 } ?? false })
+    }
+
+    @Test func oneNodeHoldingEverythingIsEvenedOutInTwoRounds() {
+        // Every node plans on the shared table in turn; a request is granted when the lease is still as it saw it,
+        // and the holder (whose node reports nothing alive) completes it on its next pass.
+        let config = config(100)
+        var leases: [StreamKey: Lease] = [:]
+        for index in 0..<100 { leases[StreamKey(role: "ingest", name: "s\(index)")] = Lease(node: "a", epoch: 1) }
+        let cluster = nodes(["a", "b", "c", "d", "e"])
+        var rounds = 0
+        var counts: [String: Int] = [:]
+        repeat {
+            rounds += 1
+            for node in cluster.map(\.node.name) {
+                let actions = LeasePlanner(me: node, role: "ingest").plan(
+                    config: config, nodes: cluster, leases: leases, ready: true, mayTakeOver: true)
+                for action in actions {
+                    switch action {
+                    case .requestHandover(let name, let epoch):
+                        let key = StreamKey(role: "ingest", name: name)
+                        if let lease = leases[key], lease.epoch == epoch, lease.nextNode == nil {
+                            leases[key] = Lease(node: lease.node, nextNode: node, epoch: epoch + 1)
+                        }
+                    case .completeHandover(let name, let to, let epoch):
+                        let key = StreamKey(role: "ingest", name: name)
+                        if let lease = leases[key], lease.epoch == epoch, lease.node == node {
+                            leases[key] = Lease(node: to, epoch: epoch + 1)
+                        }
+                    default: break
+                    }
+                }
+            }
+            counts = Dictionary(leases.values.map { ($0.node, 1) }, uniquingKeysWith: +)
+        } while rounds < 5 && counts.values.contains(where: { $0 != 20 })
+        #expect(counts == ["a": 20, "b": 20, "c": 20, "d": 20, "e": 20])
+        #expect(rounds <= 2, "took \(rounds) rounds: \(counts)")
     }
 
     /// Nodes reporting every stream they hold as alive at the given bitrate (bits/s).
