@@ -20,6 +20,8 @@ public struct LeaseCoordinator: Sendable {
     /// The pause between passes.
     public let tick: Duration
     let logger: Logger
+    /// This node's labels as the JSON its heartbeat writes.
+    private let labelsJSON: String
 
     /// Creates a coordinator.
     public init(link: PostgresLink, identity: SidecarIdentity, planner: LeasePlanner, tick: Duration = .milliseconds(500), logger: Logger) {
@@ -28,26 +30,52 @@ public struct LeaseCoordinator: Sendable {
         self.planner = planner
         self.tick = tick
         self.logger = logger
+        self.labelsJSON = String(decoding: (try? JSONEncoder().encode(identity.labels)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
+    /// Heartbeats and lease passes, each every ``tick``, until cancelled. They run apart: a pass slowed down
+    /// (thousands of lease rows to read and plan while a cluster starts, on starved cores) must not make the
+    /// heartbeat late, or the other sidecars see this node dead and take its streams.
     public func run(into state: SidecarState) async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await heartbeats(from: state) }
+            group.addTask { await passes(into: state) }
+        }
+    }
+
+    /// Writes this node's heartbeat every ``tick``. A failure is left to the passes to report (they freeze).
+    func heartbeats(from state: SidecarState) async {
+        let started = ContinuousClock.now
+        var everReady = false
+        while !Task.isCancelled {
+            everReady = everReady || state.nodeReport.ready
+            let starting = !everReady && ContinuousClock.now - started < .seconds(30)
+            if let connection = try? await link.connection() {
+                do {
+                    try await heartbeat(connection, report: state.nodeReport, starting: starting)
+                    await link.count(1)
+                } catch {
+                    await link.failed(connection)
+                }
+            }
+            try? await Task.sleep(for: tick)
+        }
+    }
+
+    func passes(into state: SidecarState) async {
         var leaseVersion: Int64 = -1
         var leases: [StreamKey: Lease] = [:]
         var dynamic = ReadCursor()
         var joining = JoinWatch()
         var frozen = false
         var lastPass: PassInputs?
-        let started = ContinuousClock.now
-        var everReady = false
         while !Task.isCancelled {
-            everReady = everReady || state.nodeReport.ready
-            let starting = !everReady && ContinuousClock.now - started < .seconds(30)
             do {
                 let connection = try await link.connection()
                 do {
                     try await pass(
-                        connection, state: state, starting: starting, leaseVersion: &leaseVersion, leases: &leases, dynamic: &dynamic,
-                        joining: &joining, last: &lastPass)
+                        connection, state: state, leaseVersion: &leaseVersion, leases: &leases, dynamic: &dynamic, joining: &joining,
+                        last: &lastPass)
                 } catch {
                     await link.failed(connection)
                     throw error
@@ -74,29 +102,32 @@ public struct LeaseCoordinator: Sendable {
         }
     }
 
-    /// One heartbeat-read-plan-write pass.
-    func pass(
-        _ connection: PostgresConnection, state: SidecarState, starting: Bool, leaseVersion: inout Int64, leases: inout [StreamKey: Lease],
-        dynamic: inout ReadCursor, joining: inout JoinWatch, last: inout PassInputs?
-    ) async throws {
-        let report = state.nodeReport
-        let labels = String(decoding: try JSONEncoder().encode(identity.labels), as: UTF8.self)
+    /// Registers this node or refreshes its row: readiness, load, what is alive on it, and the time.
+    func heartbeat(_ connection: PostgresConnection, report: NodeReport, starting: Bool) async throws {
         let alive = report.alive.sorted()
         let aliveBitrates = alive.map { report.bitrates[$0] ?? 0 }
         try await connection.query(
             """
             INSERT INTO estuary_nodes(name, role, advertise, labels, capacity, ready, streams, bitrate, alive, alive_bitrates, starting,
                                       heartbeat_at)
-            VALUES (\(identity.hostname), \(identity.role), \(identity.advertise), \(labels)::jsonb, \(identity.capacity),
+            VALUES (\(identity.hostname), \(identity.role), \(identity.advertise), \(labelsJSON)::jsonb, \(identity.capacity),
                     \(report.ready), \(report.streams), \(report.bitrate), \(alive), \(aliveBitrates), \(starting), now())
             ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role, advertise = EXCLUDED.advertise, labels = EXCLUDED.labels,
                 capacity = EXCLUDED.capacity, ready = EXCLUDED.ready, streams = EXCLUDED.streams, bitrate = EXCLUDED.bitrate,
                 alive = EXCLUDED.alive, alive_bitrates = EXCLUDED.alive_bitrates, starting = EXCLUDED.starting, heartbeat_at = now()
             """, logger: logger)
+    }
+
+    /// One read-plan-write pass (the heartbeat is written apart, by ``heartbeats(from:)``).
+    func pass(
+        _ connection: PostgresConnection, state: SidecarState, leaseVersion: inout Int64, leases: inout [StreamKey: Lease],
+        dynamic: inout ReadCursor, joining: inout JoinWatch, last: inout PassInputs?
+    ) async throws {
+        let report = state.nodeReport
         let nodes = try await readNodes(connection)
         try await writeDynamicNames(connection, state: state)
         try await refreshLeases(connection, leaseVersion: &leaseVersion, leases: &leases, dynamic: &dynamic)
-        await link.count(3)
+        await link.count(2)
         let now = ContinuousClock.now
         dynamic.placements = dynamic.placements.filter { $0.value.expires + DynamicPlacement.holderGrace > now }
         state.updateDynamic(dynamic.placements)
@@ -105,11 +136,13 @@ public struct LeaseCoordinator: Sendable {
         let mayTakeOver = since.map { ContinuousClock.now - $0 >= grace } ?? false
         let liveHere = nodes.filter { $0.node.role == identity.role && $0.ready && $0.heartbeatAge < planner.deadAfter }
         let mayClaim = joining.settled(live: Set(liveHere.map(\.node.name)), now: now)
-        // Planning is a pass over every stream: skipped when nothing it depends on changed since the last one.
-        // A pass is forced every 2 s all the same (the time bucket), bounding anything these inputs miss.
+        // Planning is a pass over every stream (milliseconds at 10,000): skipped when nothing it depends on changed
+        // since the last one. A pass is forced every 10 s all the same (the time bucket), bounding anything these
+        // inputs miss.
         let inputs = PassInputs(
-            bucket: Int(Date().timeIntervalSince1970 / 2), leaseVersion: leaseVersion, generation: state.generation, ready: report.ready,
-            mayTakeOver: mayTakeOver, mayClaim: mayClaim,
+            bucket: Int(Date().timeIntervalSince1970 / 10), leaseVersion: leaseVersion, generation: state.generation,
+            ready: report.ready, mayTakeOver: mayTakeOver, mayClaim: mayClaim,
+            orphaned: nodes.filter { $0.heartbeatAge >= planner.deadAfter + LeasePlanner.orphanGrace }.map(\.node.name).sorted(),
             live: nodes.filter { $0.ready && $0.heartbeatAge < planner.deadAfter }.map { LiveNode(name: $0.node.name, alive: $0.alive) }
                 .sorted { $0.name < $1.name },
             starting: nodes.filter { $0.starting && $0.heartbeatAge < planner.deadAfter }.map(\.node.name).sorted(),
@@ -183,6 +216,8 @@ public struct LeaseCoordinator: Sendable {
         var ready: Bool
         var mayTakeOver: Bool
         var mayClaim: Bool
+        /// Nodes silent past the orphan grace (their streams may be taken by any live node).
+        var orphaned: [String]
         var live: [LiveNode]
         var starting: [String]
         var dynamic: [StreamKey: String]

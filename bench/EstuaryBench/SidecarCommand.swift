@@ -19,6 +19,8 @@ struct SidecarCommand: AsyncParsableCommand {
     @Option(help: "An existing PostgreSQL URL; by default a throwaway cluster is started (Debian's binaries).") var postgres: String?
     @Option(help: "Steady-state window for the PostgreSQL load, seconds.") var seconds = 10
     @Option(help: "GET /streams requests for the latency figures.") var requests = 5_000
+    @Option(help: "The sidecars' LOG_LEVEL (info logs every claim and handover; keep the files with --keep-files).")
+    var sidecarLogLevel = "warning"
     @OptionGroup var binaries: NodeBinaryOptions
 
     func run() async throws {
@@ -67,7 +69,7 @@ struct SidecarCommand: AsyncParsableCommand {
                     arguments: [
                         "--listen", "127.0.0.1:\(port)", "--upstream", url, "--hostname", "node-\(index)",
                         "--advertise", "127.0.0.1:\(20_000 + index)", "--node-url", "",
-                    ], directory: scratch.url, environment: ["LOG_LEVEL": "warning"], port: port))
+                    ], directory: scratch.url, environment: ["LOG_LEVEL": sidecarLogLevel], port: port))
         }
         do {
             for process in processes { try await process.waitHealthy() }
