@@ -30,6 +30,7 @@ extension ApplicationProtocol {
             Task {
                 await group.triggerGracefulShutdown()
                 // The listener closes on its event loop at once; the accept loop only has to take what was queued.
+                // This task may outlive the call by `cancelAfter`; cancelling a finished task does nothing.
                 try? await Task.sleep(for: cancelAfter)
                 running.cancel()
             }

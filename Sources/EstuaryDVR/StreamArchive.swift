@@ -81,8 +81,9 @@ public final class StreamArchive: Sendable {
 
     /// Opens the archive of `name` under `root` to read it while another process (or another instance) records
     /// it: nothing is created, repaired or removed, since the recorder's temporary files and the index it is
-    /// appending to are its own. A record still being appended is not listed until it is whole. For reading
-    /// only: recovery and writing belong to the instance ``open(root:name:)`` returned to the recorder.
+    /// appending to are its own. A record still being appended is not listed. A snapshot: the days and records
+    /// as they were at the call (open again to see newer ones). For reading only: recovery, writing and cleanup
+    /// belong to the instance ``open(root:name:)`` returned to the recorder.
     public static func openForReading(root: String, name: String) throws(DVRError) -> StreamArchive {
         let archive = StreamArchive(root: root, name: name, state: State())
         let days = FileIO.list(archive.directory).filter { $0.count == 10 && $0.first?.isNumber == true }

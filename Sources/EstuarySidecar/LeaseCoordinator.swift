@@ -69,13 +69,14 @@ public struct LeaseCoordinator: Sendable {
         var joining = JoinWatch()
         var frozen = false
         var lastPass: PassInputs?
+        var deadSince: [String: ContinuousClock.Instant] = [:]
         while !Task.isCancelled {
             do {
                 let connection = try await link.connection()
                 do {
                     try await pass(
                         connection, state: state, leaseVersion: &leaseVersion, leases: &leases, dynamic: &dynamic, joining: &joining,
-                        last: &lastPass)
+                        deadSince: &deadSince, last: &lastPass)
                 } catch {
                     await link.failed(connection)
                     throw error
@@ -84,9 +85,9 @@ public struct LeaseCoordinator: Sendable {
                     logger.info("PostgreSQL answers again: lease assignment resumes")
                     frozen = false
                 }
-            } catch is CancellationError {
-                return
             } catch {
+                // Only the task's own cancellation ends the passes (the heartbeats would go on without them).
+                if Task.isCancelled { return }
                 state.restoreProvisionalLeases()
                 state.centreUnreachable()
                 dynamic = ReadCursor()
@@ -121,7 +122,7 @@ public struct LeaseCoordinator: Sendable {
     /// One read-plan-write pass (the heartbeat is written apart, by ``heartbeats(from:)``).
     func pass(
         _ connection: PostgresConnection, state: SidecarState, leaseVersion: inout Int64, leases: inout [StreamKey: Lease],
-        dynamic: inout ReadCursor, joining: inout JoinWatch, last: inout PassInputs?
+        dynamic: inout ReadCursor, joining: inout JoinWatch, deadSince: inout [String: ContinuousClock.Instant], last: inout PassInputs?
     ) async throws {
         let report = state.nodeReport
         let nodes = try await readNodes(connection)
@@ -136,13 +137,18 @@ public struct LeaseCoordinator: Sendable {
         let mayTakeOver = since.map { ContinuousClock.now - $0 >= grace } ?? false
         let liveHere = nodes.filter { $0.node.role == identity.role && $0.ready && $0.heartbeatAge < planner.deadAfter }
         let mayClaim = joining.settled(live: Set(liveHere.map(\.node.name)), now: now)
+        // When this sidecar, able to take over, first saw each dead node of its role (forgotten while it may not).
+        let dead = Set(nodes.filter { $0.node.role == identity.role && $0.heartbeatAge >= planner.deadAfter }.map(\.node.name))
+        deadSince = mayTakeOver ? deadSince.filter { dead.contains($0.key) } : [:]
+        if mayTakeOver { for name in dead where deadSince[name] == nil { deadSince[name] = now } }
+        let orphaned = Set(deadSince.filter { now - $0.value >= LeasePlanner.orphanGrace }.keys)
         // Planning is a pass over every stream (milliseconds at 10,000): skipped when nothing it depends on changed
         // since the last one. A pass is forced every 10 s all the same (the time bucket), bounding anything these
         // inputs miss.
         let inputs = PassInputs(
             bucket: Int(Date().timeIntervalSince1970 / 10), leaseVersion: leaseVersion, generation: state.generation,
             ready: report.ready, mayTakeOver: mayTakeOver, mayClaim: mayClaim,
-            orphaned: nodes.filter { $0.heartbeatAge >= planner.deadAfter + LeasePlanner.orphanGrace }.map(\.node.name).sorted(),
+            orphaned: orphaned.sorted(),
             live: nodes.filter { $0.ready && $0.heartbeatAge < planner.deadAfter }.map { LiveNode(name: $0.node.name, alive: $0.alive) }
                 .sorted { $0.name < $1.name },
             starting: nodes.filter { $0.starting && $0.heartbeatAge < planner.deadAfter }.map(\.node.name).sorted(),
@@ -150,7 +156,7 @@ public struct LeaseCoordinator: Sendable {
         if let config = state.config, inputs != last {
             let actions = planner.plan(
                 config: config, streams: state.plannedStreams(role: identity.role), nodes: nodes, leases: leases, ready: report.ready,
-                mayTakeOver: mayTakeOver, mayClaim: mayClaim)
+                mayTakeOver: mayTakeOver, mayClaim: mayClaim, orphaned: orphaned)
             if !actions.isEmpty {
                 await link.count(try await write(actions, connection))
                 try await refreshLeases(connection, leaseVersion: &leaseVersion, leases: &leases, dynamic: &dynamic)
@@ -216,7 +222,7 @@ public struct LeaseCoordinator: Sendable {
         var ready: Bool
         var mayTakeOver: Bool
         var mayClaim: Bool
-        /// Nodes silent past the orphan grace (their streams may be taken by any live node).
+        /// Nodes seen dead for the orphan grace (their streams may be taken by any live node).
         var orphaned: [String]
         var live: [LiveNode]
         var starting: [String]

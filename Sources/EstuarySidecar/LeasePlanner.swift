@@ -10,8 +10,10 @@
 ///   is live, any node of the role takes it, unless one of them is still starting: then the stream waits for
 ///   it, so a cluster starting up does not scatter streams away from their preferred nodes). Only the chosen
 ///   node writes the claim.
-/// - A stream whose holder has been silent for ``orphanGrace`` past ``deadAfter`` and is still not taken over
-///   (sidecars whose views disagree may each see another as its target) is taken by any live node that sees it.
+/// - A stream still on a node this sidecar has seen dead for ``orphanGrace`` while it could take over (the
+///   caller's `orphaned`) is taken by any live node that sees it: sidecars whose views disagree may each see
+///   another as its target. Counted from what this sidecar saw, not from the heartbeat's age, so after an outage
+///   of PostgreSQL or at a cold start every target first gets its turn.
 /// - A node that is not ready releases everything and claims nothing.
 /// - Failback `return`: the preferred node, live again, asks for a handover; the holder completes it once the
 ///   stream is alive on the preferred node (or is not alive on the holder either). `stay` streams stay.
@@ -37,9 +39,10 @@ public struct LeasePlanner: Sendable {
     /// How many handovers one pass may request for rebalancing.
     public var rebalanceStep: Int
 
-    /// How long past ``deadAfter`` a dead node's streams wait for the node the plan gives them before any live
-    /// node takes them, seconds.
-    public static let orphanGrace: Double = 2
+    /// How long a sidecar that may take over waits, once it sees a node dead, before it takes that node's streams
+    /// whatever their target: longer than the take-over grace after a (re)connection plus a pass, so a target
+    /// that has just connected acts first.
+    public static let orphanGrace: Duration = .seconds(4)
 
     /// Creates a planner.
     public init(me: String, role: String, deadAfter: Double = 2, rebalance: Bool = true, rebalanceStep: Int = 50) {
@@ -62,9 +65,10 @@ public struct LeasePlanner: Sendable {
     ///     nobody holds wait, so that the first nodes up do not take far more than their share and hand it back
     ///     later. Take-overs from dead nodes do not wait.
     ///   - streams: this role's streams sorted by name, if the caller keeps them so (else taken from `config`).
+    ///   - orphaned: dead nodes whose streams any live node may take now (seen dead for ``orphanGrace``).
     public func plan(
         config: CentralConfig, streams sorted: [CentralStream]? = nil, nodes: [NodeStatus], leases: [StreamKey: Lease], ready: Bool,
-        mayTakeOver: Bool, mayClaim: Bool = true
+        mayTakeOver: Bool, mayClaim: Bool = true, orphaned: Set<String> = []
     ) -> [LeaseAction] {
         let mine = leases.filter { $0.key.role == role && $0.value.node == me }.map(\.key.name).sorted()
         guard ready else { return mine.isEmpty ? [] : [.release(names: mine)] }
@@ -86,7 +90,6 @@ public struct LeasePlanner: Sendable {
             if let lease = leases[stream.key], liveNames.contains(lease.node) { load[lease.node, default: 0] += costs[stream.name] }
         }
 
-        let heartbeatAges = Dictionary(nodes.map { ($0.node.name, $0.heartbeatAge) }, uniquingKeysWith: min)
         var claims: [String] = []
         var takeOvers: [String: [String]] = [:]
         for stream in streams {
@@ -108,7 +111,7 @@ public struct LeasePlanner: Sendable {
             guard target.node.name == me else {
                 // Its target should have taken it by now: views that disagree (or a target that may not take over)
                 // must not leave it on a dead node, so any live node takes it; the first write wins.
-                if let lease, (heartbeatAges[lease.node] ?? .infinity) >= deadAfter + Self.orphanGrace {
+                if let lease, orphaned.contains(lease.node) {
                     takeOvers[lease.node, default: []].append(stream.name)
                 }
                 continue
@@ -199,29 +202,30 @@ public struct LeasePlanner: Sendable {
         }
         let totalWeight = live.reduce(0) { $0 + weight($1) }
         let fair = effective.values.reduce(0, +) / totalWeight
-        let tolerance = max(2, fair * 0.05)
         let relative = { (node: NodeStatus) in effective[node.node.name, default: 0] / weight(node) }
-        let heaviest = live.map(relative).max() ?? 0
-        let anyOverloaded = heaviest - fair > tolerance
+        // In stream costs, whatever the capacities: a node's distance from its fair share, and the slack allowed it.
+        let excess = { (node: NodeStatus) in (relative(node) - fair) * weight(node) }
+        let tolerance = { (node: NodeStatus) in max(2, fair * weight(node) * 0.05) }
+        let anyOverloaded = live.contains { excess($0) > tolerance($0) }
         // Far below the average: take from anyone above it; only a little below: only from the overloaded.
-        let receivers = live.filter { relative($0) < fair && (fair - relative($0) > tolerance || anyOverloaded) }
+        let receivers = live.filter { excess($0) < 0 && (-excess($0) > tolerance($0) || anyOverloaded) }
             .sorted { relative($0) != relative($1) ? relative($0) < relative($1) : $0.node.name < $1.node.name }
         guard receivers.contains(where: { $0.node.name == me }) else { return [] }
-        let donors = live.filter { relative($0) > fair }
+        let donors = live.filter { excess($0) > 0 }
             .sorted { relative($0) != relative($1) ? relative($0) > relative($1) : $0.node.name < $1.node.name }
         var movable: [String: [CentralStream]] = [:]
         for stream in streams where stream.captureAt == nil {
             guard let lease = leases[stream.key], lease.nextNode == nil else { continue }
             movable[lease.node, default: []].append(stream)
         }
-        var surplus = Dictionary(donors.map { ($0.node.name, (relative($0) - fair) * weight($0) + 0.25) }, uniquingKeysWith: { a, _ in a })
+        var surplus = Dictionary(donors.map { ($0.node.name, excess($0) + 0.25) }, uniquingKeysWith: { a, _ in a })
         // The cheapest stream each donor can give: a donor whose cheapest does not fit is passed over without a scan.
         let cheapest = movable.mapValues { list in list.map { costs[$0.name] }.min() ?? .infinity }
         for receiver in receivers {
-            let farBelow = fair - relative(receiver) > tolerance
-            var wanted = max(1, (fair - relative(receiver)) * weight(receiver)) + 0.25
+            let farBelow = -excess(receiver) > tolerance(receiver)
+            var wanted = max(1, -excess(receiver)) + 0.25
             var asked: [LeaseAction] = []
-            for donor in donors where wanted >= 0.5 && (farBelow || relative(donor) - fair > tolerance) {
+            for donor in donors where wanted >= 0.5 && (farBelow || excess(donor) > tolerance(donor)) {
                 let name = donor.node.name
                 guard var candidates = movable[name], let floor = cheapest[name] else { continue }
                 var index = 0

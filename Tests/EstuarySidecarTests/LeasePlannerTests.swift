@@ -100,18 +100,30 @@ import Testing
         #expect(moved.values.allSatisfy { $0.epoch >= 1 })
     }
 
-    @Test func aStreamLeftOnADeadNodeIsTakenByAnyLiveNodeOnceItsTargetHadTime() {
+    @Test func aStreamLeftOnADeadNodeIsTakenByAnyLiveNodeOnceOrphaned() {
         let config = config(1)
         let leases = [StreamKey(role: "ingest", name: "s0"): Lease(node: "c", epoch: 4)]
-        let plan = { (me: String, age: Double) in
+        let cluster = nodes(["a", "b", "c"], age: ["c": 30])
+        let plan = { (me: String, orphaned: Set<String>) in
             LeasePlanner(me: me, role: "ingest").plan(
-                config: config, nodes: nodes(["a", "b", "c"], age: ["c": age]), leases: leases, ready: true, mayTakeOver: true)
+                config: config, nodes: cluster, leases: leases, ready: true, mayTakeOver: true, orphaned: orphaned)
         }
-        // Dead for a moment: only the plan's target (a, the first of two empty nodes) takes it.
-        #expect(plan("a", 3) == [.takeOver(from: "c", names: ["s0"])])
-        #expect(plan("b", 3).isEmpty)
-        // Still there past the orphan grace (b may see a as the target while a sees b): b takes it too.
-        #expect(plan("b", 2 + LeasePlanner.orphanGrace) == [.takeOver(from: "c", names: ["s0"])])
+        // However long c has been silent, only the plan's target (a, the first of two empty nodes) takes it...
+        #expect(plan("a", []) == [.takeOver(from: "c", names: ["s0"])])
+        #expect(plan("b", []).isEmpty)
+        // ...until b has seen c dead for the orphan grace (b may see a as the target while a sees b): b takes it too.
+        #expect(plan("b", ["c"]) == [.takeOver(from: "c", names: ["s0"])])
+    }
+
+    @Test func rebalancingCountsInStreamsWhateverTheCapacities() {
+        // Capacity 100 each, every stream on a: per unit of capacity the gap is 0.5, in streams it is 50.
+        let config = config(100)
+        var leases: [StreamKey: Lease] = [:]
+        for index in 0..<100 { leases[StreamKey(role: "ingest", name: "s\(index)")] = Lease(node: "a", epoch: 1) }
+        let cluster = ["a", "b"].map { NodeStatus(node: CentralNode(name: $0, capacity: 100), ready: true, heartbeatAge: 0.1) }
+        let asked = requestedHandovers(
+            LeasePlanner(me: "b", role: "ingest").plan(config: config, nodes: cluster, leases: leases, ready: true, mayTakeOver: true))
+        #expect(asked.count == 50)
     }
 
     @Test func aReplicatedDVRStreamTakesNoLeaseAndRunsOnEveryNodeOfItsRole() {
