@@ -86,7 +86,7 @@ public final class StreamArchive: Sendable {
     /// belong to the instance ``open(root:name:)`` returned to the recorder.
     public static func openForReading(root: String, name: String) throws(DVRError) -> StreamArchive {
         let archive = StreamArchive(root: root, name: name, state: State())
-        let days = FileIO.list(archive.directory).filter { $0.count == 10 && $0.first?.isNumber == true }
+        let days = archive.dayDirectories()
         for day in days {
             let records = try archive.loadDay(day, repair: false)
             let summary = summarize(records, indexBytes: records.count * SegmentRecord.encodedSize)
@@ -98,9 +98,14 @@ public final class StreamArchive: Sendable {
         return archive
     }
 
+    /// The names of the archive's day directories (`YYYY-MM-DD`), unsorted.
+    private func dayDirectories() -> [String] {
+        FileIO.list(directory).filter { $0.count == 10 && $0.first?.isNumber == true }
+    }
+
     /// Checks every day against the summary; repairs the newest day (the only one a crash can leave open).
     private func recover() throws(DVRError) {
-        let days = FileIO.list(directory).filter { $0.count == 10 && $0.first?.isNumber == true }.sorted()
+        let days = dayDirectories().sorted()
         var summaries = state.withLock { $0.summaries }
         for day in summaries.keys where !days.contains(day) { summaries[day] = nil }
         for (position, day) in days.enumerated() {

@@ -141,19 +141,16 @@ public final class ConfigReplica: Sendable {
     public func storeLeases(_ leases: [StreamKey: Lease], previous: [StreamKey: Lease]? = nil) throws(ReplicaError) {
         do {
             try database.write { db in
-                let upsert = "INSERT OR REPLACE INTO leases(role, stream, node, next_node, epoch) VALUES (?, ?, ?, ?, ?)"
-                guard let previous else {
-                    try db.execute(sql: "DELETE FROM leases")
-                    for (key, lease) in leases {
-                        try db.execute(sql: upsert, arguments: [key.role, key.name, lease.node, lease.nextNode, lease.epoch])
-                    }
-                    return
-                }
-                for key in previous.keys where leases[key] == nil {
+                // Unknown contents: emptied first, then written as the difference from nothing.
+                if previous == nil { try db.execute(sql: "DELETE FROM leases") }
+                let stored = previous ?? [:]
+                for key in stored.keys where leases[key] == nil {
                     try db.execute(sql: "DELETE FROM leases WHERE role = ? AND stream = ?", arguments: [key.role, key.name])
                 }
-                for (key, lease) in leases where previous[key] != lease {
-                    try db.execute(sql: upsert, arguments: [key.role, key.name, lease.node, lease.nextNode, lease.epoch])
+                for (key, lease) in leases where stored[key] != lease {
+                    try db.execute(
+                        sql: "INSERT OR REPLACE INTO leases(role, stream, node, next_node, epoch) VALUES (?, ?, ?, ?, ?)",
+                        arguments: [key.role, key.name, lease.node, lease.nextNode, lease.epoch])
                 }
             }
         } catch {

@@ -135,8 +135,8 @@ public struct LeaseCoordinator: Sendable {
         let since = await link.connectedSince
         let grace = Duration.milliseconds(Int64((planner.deadAfter + 0.5) * 1000))
         let mayTakeOver = since.map { ContinuousClock.now - $0 >= grace } ?? false
-        let liveHere = nodes.filter { $0.node.role == identity.role && $0.ready && $0.heartbeatAge < planner.deadAfter }
-        let mayClaim = joining.settled(live: Set(liveHere.map(\.node.name)), now: now)
+        let live = nodes.filter { $0.isLive(deadAfter: planner.deadAfter) }
+        let mayClaim = joining.settled(live: Set(live.filter { $0.node.role == identity.role }.map(\.node.name)), now: now)
         // When this sidecar, able to take over, first saw each dead node of its role (forgotten while it may not).
         let dead = Set(nodes.filter { $0.node.role == identity.role && $0.heartbeatAge >= planner.deadAfter }.map(\.node.name))
         deadSince = mayTakeOver ? deadSince.filter { dead.contains($0.key) } : [:]
@@ -149,8 +149,7 @@ public struct LeaseCoordinator: Sendable {
             bucket: Int(Date().timeIntervalSince1970 / 10), leaseVersion: leaseVersion, generation: state.generation,
             ready: report.ready, mayTakeOver: mayTakeOver, mayClaim: mayClaim,
             orphaned: orphaned.sorted(),
-            live: nodes.filter { $0.ready && $0.heartbeatAge < planner.deadAfter }.map { LiveNode(name: $0.node.name, alive: $0.alive) }
-                .sorted { $0.name < $1.name },
+            live: live.map { LiveNode(name: $0.node.name, alive: $0.alive) }.sorted { $0.name < $1.name },
             starting: nodes.filter { $0.starting && $0.heartbeatAge < planner.deadAfter }.map(\.node.name).sorted(),
             dynamic: dynamic.placements.mapValues(\.node))
         if let config = state.config, inputs != last {

@@ -79,7 +79,7 @@ public struct LeasePlanner: Sendable {
         let removed = mine.filter { !configured.contains($0) }
         if !removed.isEmpty { actions.append(.release(names: removed)) }
 
-        let live = nodes.filter { $0.node.role == role && $0.ready && $0.heartbeatAge < deadAfter }
+        let live = nodes.filter { $0.node.role == role && $0.isLive(deadAfter: deadAfter) }
             .sorted { $0.node.name < $1.node.name }
         let liveNames = Set(live.map(\.node.name))
         guard liveNames.contains(me) else { return actions }

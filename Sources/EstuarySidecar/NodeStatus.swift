@@ -33,4 +33,7 @@ public struct NodeStatus: Sendable, Equatable {
         self.heartbeatAge = heartbeatAge
         self.starting = starting
     }
+
+    /// Whether the node counts as live: ready, with a heartbeat younger than `deadAfter` seconds.
+    public func isLive(deadAfter: Double) -> Bool { ready && heartbeatAge < deadAfter }
 }

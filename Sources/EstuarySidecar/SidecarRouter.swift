@@ -285,7 +285,7 @@ enum SidecarRouter {
                     "name": status.node.name, "role": status.node.role, "advertise": status.node.advertise,
                     "labels": status.node.labels, "ready": status.ready, "streams": status.streams, "bitrate": status.bitrate,
                     "heartbeat_age": (status.heartbeatAge * 10).rounded() / 10,
-                    "live": status.ready && status.heartbeatAge < sidecar.settings.deadAfter,
+                    "live": status.isLive(deadAfter: sidecar.settings.deadAfter),
                 ]
             }
         }

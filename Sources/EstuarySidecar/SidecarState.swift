@@ -384,7 +384,7 @@ public final class SidecarState: Sendable {
     /// The live node of `role` with the least load: its leases' costs, plus 1 per dynamic name placed on it
     /// that has no lease yet (so a burst of new names spreads).
     private static func leastLoaded(role: String, state: State) -> String? {
-        let live = state.cluster.values.filter { $0.node.role == role && $0.ready && $0.heartbeatAge < state.deadAfter }
+        let live = state.cluster.values.filter { $0.node.role == role && $0.isLive(deadAfter: state.deadAfter) }
         var load = LeasePlanner.loads(role: role, leases: state.leases ?? [:], live: live)
         for (key, wanted) in state.wanted where key.role == role && state.leases?[key] == nil && state.dynamic[key] == nil {
             load[wanted.node]? += 1
