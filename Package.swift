@@ -345,14 +345,18 @@ let package = Package(
         .testTarget(name: "EstuaryReplicationTests", dependencies: ["EstuaryReplication"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EstuarySidecarTests",
-            dependencies: ["EstuarySidecar", "EstuaryConfig", "EstuaryTestSupport"],
+            dependencies: [
+                "EstuarySidecar", "EstuaryConfig", "EstuaryTestSupport", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "EstuaryIntegrationTests",
             dependencies: [
                 "EstuaryNode", "EstuaryMedia", "EstuaryMP4", "EstuaryMPEGTS", "EstuaryConfig", "EstuarySources",
-                "EstuaryLive", "EstuaryClusterAuth", "EstuaryHub", "EstuaryTestSupport", "EstuaryConfigExternal", "EstuaryDVR", "EstuaryTLS",
+                "EstuaryLive", "EstuaryClusterAuth", "EstuaryHub", "EstuaryTestSupport", "EstuaryConfigExternal", "EstuaryDVR",
+                "EstuaryTLS",
                 "EstuaryReplication", "EstuarySidecar", "EstuaryAccess",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),

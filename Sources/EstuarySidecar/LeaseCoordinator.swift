@@ -19,16 +19,22 @@ public struct LeaseCoordinator: Sendable {
     public let planner: LeasePlanner
     /// The pause between passes.
     public let tick: Duration
+    /// Tells a node whose heartbeat stopped but whose process still listens from one that is gone.
+    public let reachability: NodeReachability
     let logger: Logger
     /// This node's labels as the JSON its heartbeat writes.
     private let labelsJSON: String
 
     /// Creates a coordinator.
-    public init(link: PostgresLink, identity: SidecarIdentity, planner: LeasePlanner, tick: Duration = .milliseconds(500), logger: Logger) {
+    public init(
+        link: PostgresLink, identity: SidecarIdentity, planner: LeasePlanner, tick: Duration = .milliseconds(500),
+        reachability: NodeReachability = NodeReachability(), logger: Logger
+    ) {
         self.link = link
         self.identity = identity
         self.planner = planner
         self.tick = tick
+        self.reachability = reachability
         self.logger = logger
         self.labelsJSON = String(decoding: (try? JSONEncoder().encode(identity.labels)) ?? Data("{}".utf8), as: UTF8.self)
     }
@@ -70,13 +76,14 @@ public struct LeaseCoordinator: Sendable {
         var frozen = false
         var lastPass: PassInputs?
         var deadSince: [String: ContinuousClock.Instant] = [:]
+        var unresponsive: Set<String> = []
         while !Task.isCancelled {
             do {
                 let connection = try await link.connection()
                 do {
                     try await pass(
                         connection, state: state, leaseVersion: &leaseVersion, leases: &leases, dynamic: &dynamic, joining: &joining,
-                        deadSince: &deadSince, last: &lastPass)
+                        deadSince: &deadSince, unresponsive: &unresponsive, last: &lastPass)
                 } catch {
                     await link.failed(connection)
                     throw error
@@ -122,7 +129,8 @@ public struct LeaseCoordinator: Sendable {
     /// One read-plan-write pass (the heartbeat is written apart, by ``heartbeats(from:)``).
     func pass(
         _ connection: PostgresConnection, state: SidecarState, leaseVersion: inout Int64, leases: inout [StreamKey: Lease],
-        dynamic: inout ReadCursor, joining: inout JoinWatch, deadSince: inout [String: ContinuousClock.Instant], last: inout PassInputs?
+        dynamic: inout ReadCursor, joining: inout JoinWatch, deadSince: inout [String: ContinuousClock.Instant],
+        unresponsive: inout Set<String>, last: inout PassInputs?
     ) async throws {
         let report = state.nodeReport
         let nodes = try await readNodes(connection)
@@ -142,20 +150,28 @@ public struct LeaseCoordinator: Sendable {
         deadSince = mayTakeOver ? deadSince.filter { dead.contains($0.key) } : [:]
         if mayTakeOver { for name in dead where deadSince[name] == nil { deadSince[name] = now } }
         let orphaned = Set(deadSince.filter { now - $0.value >= LeasePlanner.orphanGrace }.keys)
+        // Only when it may take over: right after an outage of PostgreSQL every heartbeat looks stale.
+        let nowUnresponsive = mayTakeOver ? await unresponsiveNodes(nodes, leases: leases) : []
+        for name in nowUnresponsive.subtracting(unresponsive) {
+            logger.warning(
+                "no heartbeat from a node that still accepts connections: its streams stay with it",
+                metadata: ["node": "\(name)", "for_up_to_seconds": "\(LeasePlanner.unresponsiveLimit)"])
+        }
+        unresponsive = nowUnresponsive
         // Planning is a pass over every stream (milliseconds at 10,000): skipped when nothing it depends on changed
         // since the last one. A pass is forced every 10 s all the same (the time bucket), bounding anything these
         // inputs miss.
         let inputs = PassInputs(
             bucket: Int(Date().timeIntervalSince1970 / 10), leaseVersion: leaseVersion, generation: state.generation,
             ready: report.ready, mayTakeOver: mayTakeOver, mayClaim: mayClaim,
-            orphaned: orphaned.sorted(),
+            orphaned: orphaned.sorted(), unresponsive: unresponsive.sorted(),
             live: live.map { LiveNode(name: $0.node.name, alive: $0.alive) }.sorted { $0.name < $1.name },
             starting: nodes.filter { $0.starting && $0.heartbeatAge < planner.deadAfter }.map(\.node.name).sorted(),
             dynamic: dynamic.placements.mapValues(\.node))
         if let config = state.config, inputs != last {
             let actions = planner.plan(
                 config: config, streams: state.plannedStreams(role: identity.role), nodes: nodes, leases: leases, ready: report.ready,
-                mayTakeOver: mayTakeOver, mayClaim: mayClaim, orphaned: orphaned)
+                mayTakeOver: mayTakeOver, mayClaim: mayClaim, orphaned: orphaned, unresponsive: unresponsive)
             if !actions.isEmpty {
                 await link.count(try await write(actions, connection))
                 try await refreshLeases(connection, leaseVersion: &leaseVersion, leases: &leases, dynamic: &dynamic)
@@ -165,6 +181,22 @@ public struct LeaseCoordinator: Sendable {
             }
         }
         state.updateLeases(leases, cluster: nodes, deadAfter: planner.deadAfter)
+    }
+
+    /// The other nodes of this role that hold leases, have no heartbeat for ``LeasePlanner/deadAfter`` (but for less
+    /// than ``LeasePlanner/unresponsiveLimit``), and still accept a connection at their advertised address.
+    func unresponsiveNodes(_ nodes: [NodeStatus], leases: [StreamKey: Lease]) async -> Set<String> {
+        let late = nodes.filter {
+            $0.node.role == identity.role && $0.node.name != identity.hostname && $0.heartbeatAge >= planner.deadAfter
+                && $0.heartbeatAge < LeasePlanner.unresponsiveLimit && !$0.node.advertise.isEmpty
+        }
+        guard !late.isEmpty else { return [] }
+        var holding = Set<String>()
+        let candidates = Set(late.map(\.node.name))
+        for (key, lease) in leases where key.role == identity.role && candidates.contains(lease.node) { holding.insert(lease.node) }
+        let addresses = late.filter { holding.contains($0.node.name) }.map { ($0.node.name, $0.node.advertise) }
+        guard !addresses.isEmpty else { return [] }
+        return await reachability.accepting(Dictionary(addresses, uniquingKeysWith: { first, _ in first }))
     }
 
     /// Whether the role's nodes stopped joining: no node this sidecar had never seen live has appeared for
@@ -223,6 +255,8 @@ public struct LeaseCoordinator: Sendable {
         var mayClaim: Bool
         /// Nodes seen dead for the orphan grace (their streams may be taken by any live node).
         var orphaned: [String]
+        /// Nodes without a heartbeat that still accept connections (their streams stay).
+        var unresponsive: [String]
         var live: [LiveNode]
         var starting: [String]
         var dynamic: [StreamKey: String]

@@ -14,6 +14,9 @@
 ///   caller's `orphaned`) is taken by any live node that sees it: sidecars whose views disagree may each see
 ///   another as its target. Counted from what this sidecar saw, not from the heartbeat's age, so after an outage
 ///   of PostgreSQL or at a cold start every target first gets its turn.
+/// - A stream whose holder's heartbeat stopped, but whose node still accepts connections at its advertised
+///   address (the caller's `unresponsive`: only its sidecar is late, starved or restarting), stays where it runs
+///   for ``unresponsiveLimit`` after the last heartbeat: taking it over would run it twice.
 /// - A node that is not ready releases everything and claims nothing.
 /// - Failback `return`: the preferred node, live again, asks for a handover; the holder completes it once the
 ///   stream is alive on the preferred node (or is not alive on the holder either). `stay` streams stay.
@@ -44,6 +47,10 @@ public struct LeasePlanner: Sendable {
     /// that has just connected acts first.
     public static let orphanGrace: Duration = .seconds(4)
 
+    /// Heartbeat age, seconds, up to which a node that still accepts connections keeps its streams: a sidecar
+    /// late longer than that is taken as gone with its node (a hung node accepts connections too).
+    public static let unresponsiveLimit: Double = 10
+
     /// Creates a planner.
     public init(me: String, role: String, deadAfter: Double = 2, rebalance: Bool = true, rebalanceStep: Int = 50) {
         self.me = me
@@ -66,9 +73,11 @@ public struct LeasePlanner: Sendable {
     ///     later. Take-overs from dead nodes do not wait.
     ///   - streams: this role's streams sorted by name, if the caller keeps them so (else taken from `config`).
     ///   - orphaned: dead nodes whose streams any live node may take now (seen dead for ``orphanGrace``).
+    ///   - unresponsive: nodes without a recent heartbeat that still accept connections (for less than
+    ///     ``unresponsiveLimit``): their streams stay with them.
     public func plan(
         config: CentralConfig, streams sorted: [CentralStream]? = nil, nodes: [NodeStatus], leases: [StreamKey: Lease], ready: Bool,
-        mayTakeOver: Bool, mayClaim: Bool = true, orphaned: Set<String> = []
+        mayTakeOver: Bool, mayClaim: Bool = true, orphaned: Set<String> = [], unresponsive: Set<String> = []
     ) -> [LeaseAction] {
         let mine = leases.filter { $0.key.role == role && $0.value.node == me }.map(\.key.name).sorted()
         guard ready else { return mine.isEmpty ? [] : [.release(names: mine)] }
@@ -98,6 +107,7 @@ public struct LeasePlanner: Sendable {
                 actions += handover(stream, lease, config: config, live: live, status: status)
                 continue
             }
+            if let lease, unresponsive.contains(lease.node) { continue }
             if lease == nil, let selector = stream.captureAt, !live.contains(where: { $0.node.matches(selector: selector) }),
                 nodes.contains(where: {
                     $0.node.role == role && $0.starting && $0.heartbeatAge < deadAfter && $0.node.matches(selector: selector)

@@ -115,6 +115,24 @@ import Testing
         #expect(plan("b", ["c"]) == [.takeOver(from: "c", names: ["s0"])])
     }
 
+    @Test func aStreamOnANodeThatStillAcceptsConnectionsStaysThere() {
+        let config = config(2)
+        let leases = [
+            StreamKey(role: "ingest", name: "s0"): Lease(node: "c", epoch: 4),
+            StreamKey(role: "ingest", name: "s1"): Lease(node: "b", epoch: 2),
+        ]
+        // c's sidecar is 3 s late; b's node is not ready (its sidecar says so): only c counts as merely unresponsive.
+        let cluster = nodes(["a", "b", "c"], age: ["c": 3], ready: ["a", "c"])
+        let plan = { (orphaned: Set<String>, unresponsive: Set<String>) in
+            LeasePlanner(me: "a", role: "ingest").plan(
+                config: config, nodes: cluster, leases: leases, ready: true, mayTakeOver: true, orphaned: orphaned,
+                unresponsive: unresponsive)
+        }
+        #expect(plan([], []) == [.takeOver(from: "b", names: ["s1"]), .takeOver(from: "c", names: ["s0"])])
+        #expect(plan([], ["c"]) == [.takeOver(from: "b", names: ["s1"])])
+        #expect(plan(["c"], ["c"]) == [.takeOver(from: "b", names: ["s1"])], "an orphan still accepting connections stays too")
+    }
+
     @Test func rebalancingCountsInStreamsWhateverTheCapacities() {
         // Capacity 100 each, every stream on a: per unit of capacity the gap is 0.5, in streams it is 50.
         let config = config(100)
