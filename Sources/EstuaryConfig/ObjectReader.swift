@@ -141,36 +141,36 @@ struct ObjectReader {
 
 extension ConfigValue {
     /// A string; JSON integers are accepted as their decimal text.
-    func asString(field: String) throws(FieldError) -> String {
+    func asString(field: @autoclosure () -> String) throws(FieldError) -> String {
         switch self {
         case .string(let text): return text
         case .int(let number): return String(number)
-        default: throw FieldError(field: field, reason: "expected a string, got \(kindName)")
+        default: throw FieldError(field: field(), reason: "expected a string, got \(kindName)")
         }
     }
 
     /// A whole number; numeric strings and integral JSON doubles are accepted.
-    func asInt(field: String) throws(FieldError) -> Int {
+    func asInt(field: @autoclosure () -> String) throws(FieldError) -> Int {
         switch self {
         case .int(let number):
             return number
         case .double(let number):
             guard let whole = Int(exactly: number) else {
-                throw FieldError(field: field, reason: "expected a whole number, got \(number)")
+                throw FieldError(field: field(), reason: "expected a whole number, got \(number)")
             }
             return whole
         case .string(let text):
             guard let number = Int(text.trimmingSpaces()) else {
-                throw FieldError(field: field, reason: "expected a whole number, got '\(text)'")
+                throw FieldError(field: field(), reason: "expected a whole number, got '\(text)'")
             }
             return number
         default:
-            throw FieldError(field: field, reason: "expected a whole number, got \(kindName)")
+            throw FieldError(field: field(), reason: "expected a whole number, got \(kindName)")
         }
     }
 
     /// A boolean; `true/false`, `yes/no`, `on/off` and `1/0` are accepted as text.
-    func asBool(field: String) throws(FieldError) -> Bool {
+    func asBool(field: @autoclosure () -> String) throws(FieldError) -> Bool {
         switch self {
         case .bool(let flag):
             return flag
@@ -180,30 +180,30 @@ extension ConfigValue {
             switch text.trimmingSpaces().lowercased() {
             case "true", "yes", "on", "1": return true
             case "false", "no", "off", "0": return false
-            default: throw FieldError(field: field, reason: "expected true or false, got '\(text)'")
+            default: throw FieldError(field: field(), reason: "expected true or false, got '\(text)'")
             }
         default:
-            throw FieldError(field: field, reason: "expected true or false, got \(kindName)")
+            throw FieldError(field: field(), reason: "expected true or false, got \(kindName)")
         }
     }
 
     /// A non-negative whole number, given as a number in the base unit or as text with a unit.
-    func asUnit(field: String, parse: (String) throws(UnitParseError) -> Int) throws(FieldError) -> Int {
+    func asUnit(field: @autoclosure () -> String, parse: (String) throws(UnitParseError) -> Int) throws(FieldError) -> Int {
         switch self {
         case .string(let text):
             do {
                 return try parse(text)
             } catch {
-                throw FieldError(field: field, reason: error.description)
+                throw FieldError(field: field(), reason: error.description)
             }
         case .int, .double:
-            let number = try asInt(field: field)
+            let number = try asInt(field: field())
             guard number >= 0 else {
-                throw FieldError(field: field, reason: "must not be negative, got \(number)")
+                throw FieldError(field: field(), reason: "must not be negative, got \(number)")
             }
             return number
         default:
-            throw FieldError(field: field, reason: "expected a number, got \(kindName)")
+            throw FieldError(field: field(), reason: "expected a number, got \(kindName)")
         }
     }
 }

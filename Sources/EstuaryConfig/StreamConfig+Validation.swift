@@ -96,7 +96,7 @@ extension StreamConfig {
 
 extension InputConfig {
     func validate(stream: String, path: String) throws(StreamConfigError) {
-        let field = "\(path).url"
+        var field: String { "\(path).url" }
         guard !url.isEmpty else {
             throw .invalidField(stream: stream, field: field, reason: "must not be empty")
         }
@@ -166,7 +166,11 @@ extension DVRConfig {
 enum URLCheck {
     /// A reason when the URL holds spaces or control characters.
     static func characterProblem(_ url: String) -> String? {
-        if url.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }) {
+        // ASCII is told apart without a Unicode property lookup (the stream list of a large cluster is checked at start).
+        let bad = url.unicodeScalars.contains { scalar in
+            scalar.isASCII ? scalar.value <= 0x20 || scalar.value == 0x7F : scalar.properties.isWhitespace
+        }
+        if bad {
             return "must not contain spaces or control characters"
         }
         return nil

@@ -5,7 +5,7 @@ import Foundation
 enum URLText {
     /// The lower-case scheme before `://`, or `nil` when there is none or it is not a valid scheme.
     static func scheme(of url: String) -> String? {
-        guard let range = url.range(of: "://") else { return nil }
+        guard let range = url.firstRange(of: "://") else { return nil }
         let scheme = url[..<range.lowerBound]
         guard let first = scheme.first, first.isASCII, first.isLetter,
             scheme.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "+" || $0 == "-" || $0 == ".") })
@@ -15,7 +15,7 @@ enum URLText {
 
     /// The parts of `scheme://authority/rest`: `authority` runs up to the first `/`, `?` or `#`.
     static func split(_ url: String) -> (scheme: Substring, authority: Substring, rest: Substring)? {
-        guard let separator = url.range(of: "://") else { return nil }
+        guard let separator = url.firstRange(of: "://") else { return nil }
         let afterScheme = url[separator.upperBound...]
         let authorityEnd = afterScheme.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? afterScheme.endIndex
         return (url[..<separator.lowerBound], afterScheme[..<authorityEnd], afterScheme[authorityEnd...])

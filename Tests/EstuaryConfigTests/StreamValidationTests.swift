@@ -185,4 +185,25 @@ private func rejection(_ json: String, name: String? = nil) -> StreamConfigError
         #expect(error?.stream == "cam1")
         #expect(error?.field == field)
     }
+
+    /// Spaces and control characters anywhere in an input URL are refused, ASCII or not; other non-ASCII text is not.
+    @Test(arguments: [
+        ("rtsp://10.0.0.5/a b", false), ("rtsp://10.0.0.5/a\\tb", false), ("rtsp://10.0.0.5/a\\u007fb", false),
+        ("rtsp://10.0.0.5/a\\u00a0b", false), ("rtsp://10.0.0.5/a\\u3000b", false), ("rtsp://10.0.0.5/caméra", true),
+        ("rtsp://10.0.0.5/~a!b", true),
+    ])
+    func inputURLCharacters(url: String, accepted: Bool) {
+        let json = #"{"name": "cam1", "inputs": [{"url": "\#(url)"}]}"#
+        let expected: StreamConfigError? =
+            accepted ? nil : .invalidField(stream: "cam1", field: "inputs[0].url", reason: "must not contain spaces or control characters")
+        #expect(rejection(json) == expected)
+    }
+
+    @Test func hlsInputsDefaultToTheirLongerSourceTimeoutWhateverTheSchemeCase() throws {
+        #expect(InputConfig.defaultSourceTimeout(for: "HLS://h/x.m3u8") == 180)
+        #expect(InputConfig.defaultSourceTimeout(for: "hlss://h/x.m3u8") == 180)
+        #expect(InputConfig.defaultSourceTimeout(for: "hlsx://h/x.m3u8") == InputConfig.defaultSourceTimeout)
+        #expect(InputConfig.defaultSourceTimeout(for: "hl") == InputConfig.defaultSourceTimeout)
+        #expect(InputConfig.defaultSourceTimeout(for: "(ls://h") == InputConfig.defaultSourceTimeout)
+    }
 }
