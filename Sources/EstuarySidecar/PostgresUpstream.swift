@@ -137,11 +137,15 @@ public struct PostgresUpstream: CentralUpstream {
         }
         var maximum = cursor.version
         await link.count(4)
+        // The rows are taken off the connection first and decoded after: the connection is shared, and the
+        // heartbeat must not wait while a start-up read decodes thousands of streams on starved cores (the other
+        // sidecars would see this node late, and hold their claims back until they see it).
         let streams = try await connection.query(
             "SELECT role, name, config::text, failback, version, deleted FROM estuary_streams WHERE version > \(since) ORDER BY version",
-            logger: logger)
-        for try await (role, name, json, failback, version, deleted) in streams.decode((String, String, String, String?, Int64, Bool).self)
-        {
+            logger: logger
+        ).collect()
+        for row in streams {
+            let (role, name, json, failback, version, deleted) = try row.decode((String, String, String, String?, Int64, Bool).self)
             maximum = max(maximum, version)
             cursor.rowVersions["s/\(role)/\(name)"] = version
             let key = StreamKey(role: role, name: name)
