@@ -17,7 +17,7 @@ import Testing
     @Test func aNodeThatAnswersReportsItsAliveStreams() async throws {
         try await withNode(listDelay: .zero) { port in
             try await withClient { client in
-                let probe = NodeProbe(nodeURL: "http://127.0.0.1:\(port)/", httpClient: client, timeout: .seconds(2), logger: logger)
+                let probe = NodeProbe(nodeURL: "http://127.0.0.1:\(port)/", httpClient: client, timeout: .seconds(10), logger: logger)
                 let outcome = await probe.probe()
                 guard case .answered(let report) = outcome else {
                     Issue.record("got \(outcome)")
@@ -28,10 +28,13 @@ import Testing
         }
     }
 
+    /// The list never comes (its handler waits until the server stops); `/readyz` has the whole timeout to answer:
+    /// its handler runs on the concurrency pool, which the CPU-bound tests running beside this one can hold for
+    /// seconds (500 ms was not enough in CI).
     @Test func aNodeSlowToListItsStreamsIsReadyWithoutLoad() async throws {
-        try await withNode(listDelay: .seconds(3)) { port in
+        try await withNode(listDelay: .seconds(600)) { port in
             try await withClient { client in
-                let probe = NodeProbe(nodeURL: "http://127.0.0.1:\(port)", httpClient: client, timeout: .milliseconds(500), logger: logger)
+                let probe = NodeProbe(nodeURL: "http://127.0.0.1:\(port)", httpClient: client, timeout: .seconds(10), logger: logger)
                 #expect(await probe.probe() == .readyWithoutLoad)
             }
         }
@@ -44,7 +47,8 @@ import Testing
         let port = socket.port
         socket.close()
         try await withClient { client in
-            let probe = NodeProbe(nodeURL: "http://127.0.0.1:\(port)", httpClient: client, timeout: .milliseconds(500), logger: logger)
+            // Long enough for a connection attempt to fail before the deadline, however busy the test process.
+            let probe = NodeProbe(nodeURL: "http://127.0.0.1:\(port)", httpClient: client, timeout: .seconds(10), logger: logger)
             #expect(await probe.probe() == .refused)
         }
     }
