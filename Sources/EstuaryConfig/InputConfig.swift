@@ -15,9 +15,8 @@ public struct InputConfig: Sendable, Equatable, Hashable {
     /// The default of ``sourceTimeout`` for an input URL: 180 s for HLS pull (segments arrive seconds apart
     /// and origins stall, as Flussonic allows for), 10 s for everything else.
     public static func defaultSourceTimeout(for url: String) -> Int {
-        guard let colon = url.utf8.firstIndex(of: UInt8(ascii: ":")) else { return defaultSourceTimeout }
-        let scheme = url.utf8[..<colon].lazy.map { $0 | 0x20 }  // ASCII lower case; other bytes never match
-        return scheme.elementsEqual("hls".utf8) || scheme.elementsEqual("hlss".utf8) ? 180 : defaultSourceTimeout
+        let scheme = URLText.scheme(of: url)
+        return scheme == "hls" || scheme == "hlss" ? 180 : defaultSourceTimeout
     }
 
     /// Creates an input; it is not validated.

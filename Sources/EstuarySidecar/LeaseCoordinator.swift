@@ -191,12 +191,10 @@ public struct LeaseCoordinator: Sendable {
                 && $0.heartbeatAge < LeasePlanner.unresponsiveLimit && !$0.node.advertise.isEmpty
         }
         guard !late.isEmpty else { return [] }
-        var holding = Set<String>()
-        let candidates = Set(late.map(\.node.name))
-        for (key, lease) in leases where key.role == identity.role && candidates.contains(lease.node) { holding.insert(lease.node) }
-        let addresses = late.filter { holding.contains($0.node.name) }.map { ($0.node.name, $0.node.advertise) }
-        guard !addresses.isEmpty else { return [] }
-        return await reachability.accepting(Dictionary(addresses, uniquingKeysWith: { first, _ in first }))
+        let addresses = Dictionary(late.map { ($0.node.name, $0.node.advertise) }, uniquingKeysWith: { first, _ in first })
+        let holding = Set(leases.lazy.filter { $0.key.role == identity.role && addresses[$0.value.node] != nil }.map(\.value.node))
+        guard !holding.isEmpty else { return [] }
+        return await reachability.accepting(addresses.filter { holding.contains($0.key) })
     }
 
     /// Whether the role's nodes stopped joining: no node this sidecar had never seen live has appeared for

@@ -77,16 +77,16 @@ public struct NodeProbe: Sendable {
 
     /// One probe.
     public func probe() async -> Outcome {
-        let seconds = TimeAmount(timeout)
+        let limit = TimeAmount(timeout)
         do {
-            let ready = try await httpClient.execute(HTTPClientRequest(url: nodeURL + "/readyz"), timeout: seconds)
+            let ready = try await httpClient.execute(HTTPClientRequest(url: nodeURL + "/readyz"), timeout: limit)
             _ = try await ready.body.collect(upTo: 1 << 16)
             guard ready.status == .ok else { return .answered(.unreachable) }
         } catch {
             return Self.isTimeout(error) ? .silent : .refused
         }
         do {
-            let list = try await httpClient.execute(HTTPClientRequest(url: nodeURL + "/streamer/api/v3/streams"), timeout: seconds)
+            let list = try await httpClient.execute(HTTPClientRequest(url: nodeURL + "/streamer/api/v3/streams"), timeout: limit)
             let body = try await list.body.collect(upTo: 64 << 20)
             guard list.status == .ok else { return .readyWithoutLoad }
             return .answered(Self.parse(Data(body.readableBytesView)))
