@@ -130,8 +130,10 @@ struct ObjectReader {
     private mutating func take(_ keys: [String]) -> (key: String, value: ConfigValue)? {
         var found: (key: String, value: ConfigValue)?
         for key in keys {
+            // Only keys present can be unknown: an absent one need not be remembered.
+            guard let value = fields[key] else { continue }
             consumed.insert(key)
-            if found == nil, let value = fields[key], value != .null {
+            if found == nil, value != .null {
                 found = (key, value)
             }
         }

@@ -230,16 +230,19 @@ public enum CentralDocument {
     }
 
     /// Decodes one stored stream row.
-    static func storedStream(role: String, failback: String?, json: String) throws(CentralConfigError) -> CentralStream {
-        let config: StreamConfig
+    /// A stream stored as JSON text (a PostgreSQL row, the replica), named `name` whatever its text says (`nil`:
+    /// the text's own name, as for a template).
+    static func storedStream(role: String, name: String?, failback: String?, json: String) throws(CentralConfigError) -> CentralStream {
+        var config: StreamConfig
         do {
-            config = try StreamConfig.decode(json: Data(json.utf8)).config
+            config = try StreamConfig.decode(json: Data(json.utf8), name: name).config
         } catch let error as StreamConfigError {
             throw .invalidStream(role: role, error)
         } catch {
             throw .malformedDocument(reason: "stored stream is not JSON: \(error)")
         }
-        return CentralStream(role: role, config: config, failback: failback.flatMap(FailbackPolicy.init(rawValue:)))
+        if let name { config.name = name }
+        return CentralStream(role: role, config: config, failback: failback.flatMap(FailbackPolicy.init(rawValue:)), source: json)
     }
 
     // MARK: - Helpers

@@ -10,15 +10,28 @@ public struct CentralStream: Sendable, Equatable {
     /// The role of the nodes that run it (`ingest`, `dvr`). Default `ingest`.
     public var role: String
     /// The node-facing configuration, validated.
-    public var config: StreamConfig
+    public var config: StreamConfig { didSet { source = nil } }
     /// What happens when its preferred node returns; `nil` follows the configuration's default.
     public var failback: FailbackPolicy?
+    /// The JSON text ``config`` was read from, when an upstream delivered one (a PostgreSQL row): the replica stores
+    /// it as it came instead of encoding ``config`` again. Any change to ``config`` drops it. Not part of equality.
+    public private(set) var source: String?
 
     /// Creates an entry.
     public init(role: String = "ingest", config: StreamConfig, failback: FailbackPolicy? = nil) {
         self.role = role
         self.config = config
         self.failback = failback
+    }
+
+    /// Creates an entry read from `source`, the JSON text that decoded to `config`.
+    init(role: String, config: StreamConfig, failback: FailbackPolicy?, source: String) {
+        self.init(role: role, config: config, failback: failback)
+        self.source = source
+    }
+
+    public static func == (lhs: CentralStream, rhs: CentralStream) -> Bool {
+        lhs.role == rhs.role && lhs.failback == rhs.failback && lhs.config == rhs.config
     }
 
     /// The stream's name.

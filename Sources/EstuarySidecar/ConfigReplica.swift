@@ -68,23 +68,26 @@ public final class ConfigReplica: Sendable {
 
     /// Replaces the stored configuration with `config` in one transaction, writing only what differs from
     /// `previous` (the configuration this replica holds; `nil` rewrites everything).
-    public func store(_ config: CentralConfig, previous: CentralConfig?, syncedAt: Date) throws(ReplicaError) {
+    ///
+    /// The write runs on the database's own queue: the caller's task waits without holding a thread of the
+    /// concurrency pool (a start-up write of 10,000 streams, or a slow disk, would otherwise hold back the
+    /// requests this sidecar serves).
+    public func store(_ config: CentralConfig, previous: CentralConfig?, syncedAt: Date) async throws(ReplicaError) {
         do {
-            try database.write { db in
+            try await database.write { db in
                 if previous == nil {
                     for table in ["streams", "templates", "episodes", "nodes"] { try db.execute(sql: "DELETE FROM \(table)") }
                 }
                 let old = previous ?? CentralConfig()
+                let delete = try db.cachedStatement(sql: "DELETE FROM streams WHERE role = ? AND name = ?")
                 for key in old.streams.keys where config.streams[key] == nil {
-                    try db.execute(sql: "DELETE FROM streams WHERE role = ? AND name = ?", arguments: [key.role, key.name])
+                    try delete.execute(arguments: [key.role, key.name])
                 }
+                let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO streams(role, name, failback, config) VALUES (?, ?, ?, ?)")
                 for (key, stream) in config.streams where old.streams[key] != stream {
-                    try db.execute(
-                        sql: "INSERT OR REPLACE INTO streams(role, name, failback, config) VALUES (?, ?, ?, ?)",
-                        arguments: [
-                            key.role, key.name, stream.failback?.rawValue,
-                            String(decoding: CentralDocument.wireJSON(stream.config), as: UTF8.self),
-                        ])
+                    // A stream read from JSON text is stored as that text (it reads back to the same configuration).
+                    let json = stream.source ?? String(decoding: CentralDocument.wireJSON(stream.config), as: UTF8.self)
+                    try insert.execute(arguments: [key.role, key.name, stream.failback?.rawValue, json])
                 }
                 if old.templates != config.templates {
                     try db.execute(sql: "DELETE FROM templates")
@@ -97,13 +100,14 @@ public final class ConfigReplica: Sendable {
                             ])
                     }
                 }
+                let deleteEpisode = try db.cachedStatement(sql: "DELETE FROM episodes WHERE id = ?")
                 for id in old.episodes.keys where config.episodes[id] == nil {
-                    try db.execute(sql: "DELETE FROM episodes WHERE id = ?", arguments: [id])
+                    try deleteEpisode.execute(arguments: [id])
                 }
+                let insertEpisode = try db.cachedStatement(
+                    sql: "INSERT OR REPLACE INTO episodes(id, stream, opened_at, updated_at, closed_at) VALUES (?, ?, ?, ?, ?)")
                 for (id, episode) in config.episodes where old.episodes[id] != episode {
-                    try db.execute(
-                        sql: "INSERT OR REPLACE INTO episodes(id, stream, opened_at, updated_at, closed_at) VALUES (?, ?, ?, ?, ?)",
-                        arguments: [id, episode.stream, episode.openedAt, episode.updatedAt, episode.closedAt])
+                    try insertEpisode.execute(arguments: [id, episode.stream, episode.openedAt, episode.updatedAt, episode.closedAt])
                 }
                 if old.nodes != config.nodes {
                     try db.execute(sql: "DELETE FROM nodes")
@@ -123,10 +127,11 @@ public final class ConfigReplica: Sendable {
         }
     }
 
-    /// Records that the upstream confirmed the stored configuration at `syncedAt`.
-    public func touch(syncedAt: Date) throws(ReplicaError) {
+    /// Records that the upstream confirmed the stored configuration at `syncedAt` (on the database's queue, as
+    /// ``store(_:previous:syncedAt:)``).
+    public func touch(syncedAt: Date) async throws(ReplicaError) {
         do {
-            try database.write { db in
+            try await database.write { db in
                 try db.execute(
                     sql: "INSERT OR REPLACE INTO meta(key, value) VALUES ('synced_at', ?)",
                     arguments: [String(syncedAt.timeIntervalSince1970)])
@@ -137,20 +142,22 @@ public final class ConfigReplica: Sendable {
     }
 
     /// Replaces the stored lease view in one transaction. Given `previous`, the view the file holds now, only
-    /// the rows that differ are written (a lease pass changes a few of thousands); without it, all of them.
-    public func storeLeases(_ leases: [StreamKey: Lease], previous: [StreamKey: Lease]? = nil) throws(ReplicaError) {
+    /// the rows that differ are written (a lease pass changes a few of thousands); without it, all of them. On the
+    /// database's queue, as ``store(_:previous:syncedAt:)``.
+    public func storeLeases(_ leases: [StreamKey: Lease], previous: [StreamKey: Lease]? = nil) async throws(ReplicaError) {
         do {
-            try database.write { db in
+            try await database.write { db in
                 // Unknown contents: emptied first, then written as the difference from nothing.
                 if previous == nil { try db.execute(sql: "DELETE FROM leases") }
                 let stored = previous ?? [:]
+                let delete = try db.cachedStatement(sql: "DELETE FROM leases WHERE role = ? AND stream = ?")
                 for key in stored.keys where leases[key] == nil {
-                    try db.execute(sql: "DELETE FROM leases WHERE role = ? AND stream = ?", arguments: [key.role, key.name])
+                    try delete.execute(arguments: [key.role, key.name])
                 }
+                let insert = try db.cachedStatement(
+                    sql: "INSERT OR REPLACE INTO leases(role, stream, node, next_node, epoch) VALUES (?, ?, ?, ?, ?)")
                 for (key, lease) in leases where stored[key] != lease {
-                    try db.execute(
-                        sql: "INSERT OR REPLACE INTO leases(role, stream, node, next_node, epoch) VALUES (?, ?, ?, ?, ?)",
-                        arguments: [key.role, key.name, lease.node, lease.nextNode, lease.epoch])
+                    try insert.execute(arguments: [key.role, key.name, lease.node, lease.nextNode, lease.epoch])
                 }
             }
         } catch {
@@ -190,12 +197,13 @@ public final class ConfigReplica: Sendable {
             else { return nil }
             let failbackText = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'failback'") ?? "stay"
             var streams: [CentralStream] = []
-            for row in try Row.fetchAll(db, sql: "SELECT role, failback, config FROM streams") {
-                streams.append(try CentralDocument.storedStream(role: row["role"], failback: row["failback"], json: row["config"]))
+            for row in try Row.fetchAll(db, sql: "SELECT role, name, failback, config FROM streams") {
+                streams.append(
+                    try CentralDocument.storedStream(role: row["role"], name: row["name"], failback: row["failback"], json: row["config"]))
             }
             var templates: [StreamTemplate] = []
             for row in try Row.fetchAll(db, sql: "SELECT role, prefix, config FROM templates") {
-                let stored = try CentralDocument.storedStream(role: row["role"], failback: nil, json: row["config"])
+                let stored = try CentralDocument.storedStream(role: row["role"], name: nil, failback: nil, json: row["config"])
                 templates.append(StreamTemplate(role: row["role"], prefix: row["prefix"], config: stored.config))
             }
             let episodes = try Row.fetchAll(db, sql: "SELECT id, stream, opened_at, updated_at, closed_at FROM episodes").map {

@@ -38,7 +38,7 @@ public struct FileUpstream: CentralUpstream {
                     if text != lastText {
                         do throws(CentralConfigErrors) {
                             let config = try CentralDocument.parse(yaml: text)
-                            state.deliver(config)
+                            await state.deliver(config)
                             lastText = text
                         } catch {
                             state.fail("invalid_configuration", "\(path): \(error)")

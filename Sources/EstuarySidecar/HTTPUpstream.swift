@@ -44,7 +44,7 @@ public struct HTTPUpstream: CentralUpstream {
                 var config = state.config ?? CentralConfig()
                 let streams = answer.streams.map { CentralStream(role: role, config: $0) }
                 config.streams = Dictionary(streams.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last })
-                state.deliver(config)
+                await state.deliver(config)
             } catch {
                 state.fail("upstream_unreachable", "\(url.masked): \(error.reason.rawValue): \(error.detail)")
             }

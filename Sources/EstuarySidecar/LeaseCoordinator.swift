@@ -160,9 +160,11 @@ public struct LeaseCoordinator: Sendable {
         unresponsive = nowUnresponsive
         // Planning is a pass over every stream (milliseconds at 10,000): skipped when nothing it depends on changed
         // since the last one. A pass is forced every 10 s all the same (the time bucket), bounding anything these
-        // inputs miss.
+        // inputs miss. Each node's buckets are shifted by its own phase: fifty sidecars planning at the same
+        // wall-clock second saturated the cores for a second and held every node's `GET /streams` back.
         let inputs = PassInputs(
-            bucket: Int(Date().timeIntervalSince1970 / 10), leaseVersion: leaseVersion, generation: state.generation,
+            bucket: Int((Date().timeIntervalSince1970 + planPhase) / Self.forcedPlanSeconds),
+            leaseVersion: leaseVersion, generation: state.generation,
             ready: report.ready, mayTakeOver: mayTakeOver, mayClaim: mayClaim,
             orphaned: orphaned.sorted(), unresponsive: unresponsive.sorted(),
             live: live.map { LiveNode(name: $0.node.name, alive: $0.alive) }.sorted { $0.name < $1.name },
@@ -180,7 +182,25 @@ public struct LeaseCoordinator: Sendable {
                 last = inputs
             }
         }
-        state.updateLeases(leases, cluster: nodes, deadAfter: planner.deadAfter)
+        await state.updateLeases(leases, cluster: nodes, deadAfter: planner.deadAfter)
+    }
+
+    /// The seconds between two plans forced without a change in their inputs.
+    static let forcedPlanSeconds = 10.0
+
+    /// This node's shift of the forced-plan buckets, in `0..<forcedPlanSeconds`: ``planPhase(of:)`` of its hostname.
+    var planPhase: Double { Self.planPhase(of: identity.hostname) }
+
+    /// A shift of the forced-plan buckets that is the same for a hostname on every run and spreads different
+    /// hostnames over the whole period (FNV-1a of the name, in milliseconds), so the sidecars of a cluster started
+    /// together do not plan together.
+    static func planPhase(of hostname: String) -> Double {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in hostname.utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+        }
+        let milliseconds = hash % UInt64(forcedPlanSeconds * 1000)
+        return Double(milliseconds) / 1000
     }
 
     /// The other nodes of this role that hold leases, have no heartbeat for ``LeasePlanner/deadAfter`` (but for less

@@ -94,9 +94,13 @@ public struct LeasePlanner: Sendable {
         guard liveNames.contains(me) else { return actions }
         let status = Dictionary(live.map { ($0.node.name, $0) }, uniquingKeysWith: { first, _ in first })
         let costs = StreamCosts(reports: live)
-        var load: [String: Double] = Dictionary(uniqueKeysWithValues: live.map { ($0.node.name, 0) })
+        // Loads by position in `live` (sorted by name): choosing among fifty nodes for each of thousands of unheld
+        // streams reads arrays, not a dictionary keyed by node name.
+        let position = Dictionary(live.enumerated().map { ($1.node.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let weights = live.map(Self.weight)
+        var loads = [Double](repeating: 0, count: live.count)
         for stream in streams {
-            if let lease = leases[stream.key], liveNames.contains(lease.node) { load[lease.node, default: 0] += costs[stream.name] }
+            if let lease = leases[stream.key], let index = position[lease.node] { loads[index] += costs[stream.name] }
         }
 
         var claims: [String] = []
@@ -115,8 +119,9 @@ public struct LeasePlanner: Sendable {
             {
                 continue
             }
-            guard let target = Self.leastLoaded(preferred(stream, among: live), load: load) else { continue }
-            load[target.node.name, default: 0] += costs[stream.name]
+            guard let index = Self.leastLoaded(preferredPositions(stream, among: live), loads: loads, weights: weights) else { continue }
+            let target = live[index]
+            loads[index] += costs[stream.name]
             guard mayTakeOver else { continue }
             guard target.node.name == me else {
                 // Its target should have taken it by now: views that disagree (or a target that may not take over)
@@ -137,16 +142,38 @@ public struct LeasePlanner: Sendable {
             actions.append(.takeOver(from: from, names: names))
         }
         if rebalance && mayTakeOver {
+            let load = Dictionary(zip(live.map(\.node.name), loads), uniquingKeysWith: { first, _ in first })
             actions += rebalanceRequests(streams: streams, leases: leases, live: live, load: load, costs: costs)
         }
         return actions
     }
 
-    /// The live nodes a stream prefers (`capture_at`), or all live nodes when it prefers none of them.
-    func preferred(_ stream: CentralStream, among live: [NodeStatus]) -> [NodeStatus] {
-        guard let selector = stream.captureAt else { return live }
-        let matching = live.filter { $0.node.matches(selector: selector) }
-        return matching.isEmpty ? live : matching
+    /// The positions in `live` of the nodes a stream prefers (`capture_at`); `nil` for all of them, when it
+    /// prefers none or none of its preferred nodes is live.
+    func preferredPositions(_ stream: CentralStream, among live: [NodeStatus]) -> [Int]? {
+        guard let selector = stream.captureAt else { return nil }
+        let matching = live.indices.filter { live[$0].node.matches(selector: selector) }
+        return matching.isEmpty ? nil : matching
+    }
+
+    /// The position of the least-loaded node among `positions` (`nil`: every node) for their weights, the first
+    /// (lowest name, as `live` is sorted) among equals: what ``leastLoaded(_:load:)`` picks, by position.
+    static func leastLoaded(_ positions: [Int]?, loads: [Double], weights: [Double]) -> Int? {
+        var best: Int?
+        var bestLoad = Double.infinity
+        func consider(_ index: Int) {
+            let load = loads[index] / weights[index]
+            if best == nil || load < bestLoad {
+                best = index
+                bestLoad = load
+            }
+        }
+        if let positions {
+            for index in positions { consider(index) }
+        } else {
+            for index in loads.indices { consider(index) }
+        }
+        return best
     }
 
     /// The node of `pool` with the least load per unit of capacity (then the first by name).

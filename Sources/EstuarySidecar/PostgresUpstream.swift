@@ -84,7 +84,7 @@ public struct PostgresUpstream: CentralUpstream {
     private func replicate(_ connection: PostgresConnection, state: SidecarState, wakeup: Wakeup, lost: LostConnection) async throws {
         var cursor = Cursor()
         try await reload(connection, into: &cursor, full: true)
-        state.deliver(cursor.config)
+        await state.deliver(cursor.config)
         var lastFull = ContinuousClock.now
         while !Task.isCancelled {
             await wakeup.wait(upTo: reconcileInterval)
@@ -106,7 +106,7 @@ public struct PostgresUpstream: CentralUpstream {
                 throw error
             }
             if full { lastFull = .now }
-            state.deliver(cursor.config)
+            await state.deliver(cursor.config)
         }
     }
 
@@ -159,8 +159,7 @@ public struct PostgresUpstream: CentralUpstream {
                 continue
             }
             do throws(CentralConfigError) {
-                var stream = try CentralDocument.storedStream(role: role, failback: failback, json: json)
-                stream.config.name = name
+                let stream = try CentralDocument.storedStream(role: role, name: name, failback: failback, json: json)
                 cursor.config.streams[key] = stream
                 cursor.decoded[key] = (json, failback, stream)
             } catch {

@@ -114,16 +114,17 @@ public final class SidecarState: Sendable {
     // MARK: - Updates
 
     /// Takes a whole configuration from the upstream: stored in the replica first, then served.
-    public func deliver(_ config: CentralConfig) {
+    /// One upstream delivers at a time: the configuration read before the write is still the one served after it.
+    public func deliver(_ config: CentralConfig) async {
         let previous = state.withLock { $0.config }
         let now = Date()
         if previous == config {
-            try? replica?.touch(syncedAt: now)
+            try? await replica?.touch(syncedAt: now)
             confirm()
             return
         }
         do {
-            try replica?.store(config, previous: previous, syncedAt: now)
+            try await replica?.store(config, previous: previous, syncedAt: now)
         } catch {
             logger.error("replica write failed: serving the new configuration from memory", metadata: ["error": "\(error)"])
         }
@@ -141,6 +142,13 @@ public final class SidecarState: Sendable {
             state.errorSince = nil
         }
         logger.info("configuration updated", metadata: ["streams": "\(config.streams.count)"])
+        prepareOwnAnswer()
+    }
+
+    /// Chooses and encodes the streams of this sidecar's own node now, after a change, so that the node's next
+    /// `GET /streams` reads them instead of encoding hundreds of streams on the request path.
+    private func prepareOwnAnswer() {
+        _ = streams(for: identity.hostname)
     }
 
     /// Records that the upstream answered and nothing changed.
@@ -173,7 +181,7 @@ public final class SidecarState: Sendable {
 
     /// Switches to capture-once mode with this lease view and cluster view (PostgreSQL answered).
     /// - Parameter deadAfter: the heartbeat age after which a node of `cluster` is dead.
-    public func updateLeases(_ leases: [StreamKey: Lease], cluster: [NodeStatus], deadAfter: Double = 2) {
+    public func updateLeases(_ leases: [StreamKey: Lease], cluster: [NodeStatus], deadAfter: Double = 2) async {
         let changed = state.withLock { state -> Bool in
             let changed = state.leases != leases || state.provisional != nil
             state.provisional = nil
@@ -183,10 +191,12 @@ public final class SidecarState: Sendable {
             state.centreReachable = true
             return changed
         }
-        guard changed, let replica else { return }
+        guard changed else { return }
+        prepareOwnAnswer()
+        guard let replica else { return }
         let stored = state.withLock { $0.storedLeases }
         do {
-            try replica.storeLeases(leases, previous: stored)
+            try await replica.storeLeases(leases, previous: stored)
             state.withLock { $0.storedLeases = leases }
         } catch {
             // Rolled back: the file keeps the old view, which the next write (a whole one) replaces.

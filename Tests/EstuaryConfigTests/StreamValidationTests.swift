@@ -1,6 +1,7 @@
-import EstuaryConfig
 import Foundation
 import Testing
+
+@testable import EstuaryConfig
 
 /// Decodes one stream object and returns the error it was rejected with, if any.
 private func rejection(_ json: String, name: String? = nil) -> StreamConfigError? {
@@ -205,5 +206,25 @@ private func rejection(_ json: String, name: String? = nil) -> StreamConfigError
         #expect(InputConfig.defaultSourceTimeout(for: "hlsx://h/x.m3u8") == InputConfig.defaultSourceTimeout)
         #expect(InputConfig.defaultSourceTimeout(for: "hl") == InputConfig.defaultSourceTimeout)
         #expect(InputConfig.defaultSourceTimeout(for: "(ls://h") == InputConfig.defaultSourceTimeout)
+    }
+
+    /// The scheme and authority are cut at the first `://`, whatever colons and slashes come before it.
+    @Test(arguments: [
+        ("udp://239.0.0.1:1234", "udp", "239.0.0.1:1234"), ("a:b://c/d", "a:b", "c"), ("x:/y://h?q", "x:/y", "h"),
+        ("m4f://key@h:80/x", "m4f", "key@h:80"), ("é://h", "é", "h"), ("rtsp://", "rtsp", ""),
+    ])
+    func urlPartsAreCutAtTheFirstSchemeSeparator(url: String, scheme: String, authority: String) {
+        let parts = URLText.split(url)
+        #expect(parts.map { String($0.scheme) } == scheme)
+        #expect(parts.map { String($0.authority) } == authority)
+    }
+
+    @Test func aURLWithoutSchemeSeparatorHasNoParts() {
+        for url in ["", ":", "://", "h:/x", "h//x", "cam1"] where url != "://" {
+            #expect(URLText.split(url) == nil, "\(url)")
+        }
+        #expect(URLText.split("://").map { String($0.scheme) } == "")
+        #expect(URLText.scheme(of: "HTTP://h") == "http")
+        #expect(URLText.scheme(of: "1x://h") == nil)
     }
 }

@@ -18,15 +18,15 @@ import Testing
             episodes: [{id: e, stream: a, opened_at: 5, closed_at: 9}]
             """)
 
-    @Test func storesAndLoadsTheWholeConfigurationAndLeases() throws {
-        try withTemporaryDirectory { directory in
+    @Test func storesAndLoadsTheWholeConfigurationAndLeases() async throws {
+        try await withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("replica.sqlite").path
             let replica = try ConfigReplica(path: path)
             #expect(try replica.load() == nil, "a new replica holds nothing")
             let synced = Date(timeIntervalSince1970: 1_700_000_000)
-            try replica.store(config, previous: nil, syncedAt: synced)
+            try await replica.store(config, previous: nil, syncedAt: synced)
             let leases = [StreamKey(role: "ingest", name: "a"): Lease(node: "n1", nextNode: "n2", epoch: 7)]
-            try replica.storeLeases(leases)
+            try await replica.storeLeases(leases)
             let reopened = try ConfigReplica(path: path)
             let snapshot = try #require(try reopened.load())
             #expect(snapshot.config == config)
@@ -36,7 +36,7 @@ import Testing
             var next = config
             next.streams[StreamKey(role: "dvr", name: "b")] = nil
             next.episodes["e"]?.closedAt = 11
-            try reopened.store(next, previous: config, syncedAt: synced)
+            try await reopened.store(next, previous: config, syncedAt: synced)
             #expect(try ConfigReplica(path: path).load()?.config == next)
             // Leases too: one removed, one changed, one added; the rest untouched.
             let kept = StreamKey(role: "ingest", name: "k")
@@ -44,20 +44,41 @@ import Testing
                 StreamKey(role: "ingest", name: "a"): Lease(node: "n1", epoch: 7), kept: Lease(node: "n1", epoch: 1),
                 StreamKey(role: "ingest", name: "gone"): Lease(node: "n2", epoch: 3),
             ]
-            try reopened.storeLeases(before)
+            try await reopened.storeLeases(before)
             var after = before
             after[StreamKey(role: "ingest", name: "gone")] = nil
             after[StreamKey(role: "ingest", name: "a")] = Lease(node: "n2", epoch: 8)
             after[StreamKey(role: "dvr", name: "new")] = Lease(node: "n3", epoch: 1)
-            try reopened.storeLeases(after, previous: before)
+            try await reopened.storeLeases(after, previous: before)
             #expect(try ConfigReplica(path: path).load()?.leases == after)
         }
     }
 
-    @Test func aDamagedFileIsMovedAsideAndNeverServed() throws {
-        try withTemporaryDirectory { directory in
+    /// A PostgreSQL row's JSON text is stored as it came (no second encoding), and reads back under the row's name.
+    @Test func aStreamReadFromJSONTextReadsBackUnderItsRowName() async throws {
+        let text = #"{"inputs": [{"url": "fake://x"}], "name": "other"}"#
+        let stream = try CentralDocument.storedStream(role: "ingest", name: "cam1", failback: "return", json: text)
+        #expect(stream.name == "cam1")
+        #expect(stream.source == text)
+        var changed = stream
+        changed.config.inputs = [InputConfig(url: "fake://y")]
+        #expect(changed.source == nil, "a changed configuration no longer matches its text")
+        let unnamed = try CentralDocument.storedStream(role: "dvr", name: "cam2", failback: nil, json: #"{"inputs": ["fake://z"]}"#)
+        #expect(unnamed.name == "cam2")
+        try await withTemporaryDirectory { directory in
             let path = directory.appendingPathComponent("replica.sqlite").path
-            try ConfigReplica(path: path).store(config, previous: nil, syncedAt: Date())
+            let stored = CentralConfig(streams: [stream, unnamed, changed.renamed("cam3")])
+            try await ConfigReplica(path: path).store(stored, previous: nil, syncedAt: Date())
+            let loaded = try #require(try ConfigReplica(path: path).load())
+            #expect(loaded.config.streams == stored.streams)
+            #expect(loaded.config.streams[StreamKey(role: "ingest", name: "cam3")]?.config.inputs.map(\.url) == ["fake://y"])
+        }
+    }
+
+    @Test func aDamagedFileIsMovedAsideAndNeverServed() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("replica.sqlite").path
+            try await ConfigReplica(path: path).store(config, previous: nil, syncedAt: Date())
             // Overwrite the middle of the file: SQLite's page structure no longer holds.
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
             try handle.seek(toOffset: 0)
@@ -71,8 +92,11 @@ import Testing
     }
 }
 
-func withTemporaryDirectory<T>(_ body: (URL) throws -> T) throws -> T {
-    let directory = try makeTemporaryDirectory(prefix: "estuary-sidecar")
-    defer { try? FileManager.default.removeItem(at: directory) }
-    return try body(directory)
+extension CentralStream {
+    /// The same stream under another name.
+    fileprivate func renamed(_ name: String) -> CentralStream {
+        var copy = self
+        copy.config.name = name
+        return copy
+    }
 }

@@ -372,4 +372,14 @@ import Testing
             config: config, nodes: cluster, leases: leases, ready: true, mayTakeOver: true)
         #expect(settled == [.claim(names: ["s1"]), .takeOver(from: "dead", names: ["s0"])])
     }
+
+    /// The positional choice: the least load per unit of capacity among the given positions (all when `nil`), the
+    /// first of equals; nothing from an empty pool.
+    @Test func theLeastLoadedPositionWeighsCapacityAndKeepsTheFirstOfEquals() {
+        #expect(LeasePlanner.leastLoaded(nil, loads: [2, 1, 1], weights: [1, 1, 1]) == 1)
+        #expect(LeasePlanner.leastLoaded(nil, loads: [2, 1, 1], weights: [4, 1, 1]) == 0)
+        #expect(LeasePlanner.leastLoaded([0, 2], loads: [2, 0, 1], weights: [1, 1, 1]) == 2)
+        #expect(LeasePlanner.leastLoaded([], loads: [0], weights: [1]) == nil)
+        #expect(LeasePlanner.leastLoaded(nil, loads: [], weights: []) == nil)
+    }
 }

@@ -29,24 +29,24 @@ import Testing
         #expect(state.health.state == "no_configuration")
     }
 
-    @Test func staticModeServesByCaptureAtAndRole() {
+    @Test func staticModeServesByCaptureAtAndRole() async {
         let state = SidecarState(identity: SidecarIdentity(hostname: "ingest-0"), replica: nil, logger: Logger(label: "t"))
-        state.deliver(config)
+        await state.deliver(config)
         #expect(names(state.streams(for: "ingest-0")) == ["any", "eu1"])
         #expect(names(state.streams(for: "ingest-1")) == ["any", "us1"])
         #expect(names(state.streams(for: "ingest-0", names: ["us1", "any"])) == ["any"])
         #expect(names(state.streams(for: "dvr-0")) == ["rec"])
     }
 
-    @Test func followInputsPointAtTheCurrentHolder() throws {
+    @Test func followInputsPointAtTheCurrentHolder() async throws {
         let state = SidecarState(identity: SidecarIdentity(hostname: "dvr-0", role: "dvr"), replica: nil, logger: Logger(label: "t"))
-        state.deliver(config)
+        await state.deliver(config)
         let served = try #require(state.streams(for: "dvr-0")?.first)
         #expect(String(decoding: served, as: UTF8.self).contains("m4f://10.0.0.2:8080/us1"))
         // Capture-once: the lease moves, the address follows.
         let node0 = NodeStatus(node: CentralNode(name: "ingest-0", advertise: "10.0.0.1:8080"), ready: true)
         let dvr = NodeStatus(node: CentralNode(name: "dvr-0", role: "dvr"), ready: true)
-        state.updateLeases(
+        await state.updateLeases(
             [
                 StreamKey(role: "ingest", name: "us1"): Lease(node: "ingest-0", epoch: 2),
                 StreamKey(role: "dvr", name: "rec"): Lease(node: "dvr-0", epoch: 1),
@@ -56,10 +56,10 @@ import Testing
         #expect(String(decoding: moved, as: UTF8.self).contains("m4f://10.0.0.1:8080/us1"))
     }
 
-    @Test func captureOnceServesHolderAndHandoverTarget() {
+    @Test func captureOnceServesHolderAndHandoverTarget() async {
         let state = SidecarState(identity: SidecarIdentity(hostname: "ingest-0"), replica: nil, logger: Logger(label: "t"))
-        state.deliver(config)
-        state.updateLeases(
+        await state.deliver(config)
+        await state.updateLeases(
             [
                 StreamKey(role: "ingest", name: "eu1"): Lease(node: "ingest-1", nextNode: "ingest-0", epoch: 3),
                 StreamKey(role: "ingest", name: "any"): Lease(node: "ingest-1", epoch: 1),
@@ -93,13 +93,13 @@ import Testing
     }
 
     /// ingest-0 holds a and b, ingest-1 holds c; both live.
-    func captureOnceState() -> SidecarState {
+    func captureOnceState() async -> SidecarState {
         let state = SidecarState(identity: SidecarIdentity(hostname: "ingest-0"), replica: nil, logger: Logger(label: "t"))
-        state.deliver(dynamicConfig)
+        await state.deliver(dynamicConfig)
         let cluster = ["ingest-0", "ingest-1"].map { name in
             NodeStatus(node: CentralNode(name: name, advertise: name == "ingest-0" ? "10.0.0.1:8080" : "10.0.0.2:8080"), ready: true)
         }
-        state.updateLeases(
+        await state.updateLeases(
             [
                 StreamKey(role: "ingest", name: "a"): Lease(node: "ingest-0", epoch: 1),
                 StreamKey(role: "ingest", name: "b"): Lease(node: "ingest-0", epoch: 1),
@@ -108,8 +108,8 @@ import Testing
         return state
     }
 
-    @Test func aDynamicNameGoesToTheLeastLoadedNodeAndIsRelayedFromItElsewhere() {
-        let state = captureOnceState()
+    @Test func aDynamicNameGoesToTheLeastLoadedNodeAndIsRelayedFromItElsewhere() async {
+        let state = await captureOnceState()
         // ingest-1 holds one stream, ingest-0 two: cam/1 goes to ingest-1, and ingest-0 relays it.
         #expect(inputURLs(state.dynamicStream("cam/1", for: "ingest-0")) == ["m4f://10.0.0.2:8080/cam/1"])
         #expect(state.dynamicNamesToWrite().map { "\($0.key)@\($0.node)" } == ["ingest/cam/1@ingest-1"])
@@ -124,8 +124,8 @@ import Testing
         #expect(state.dynamicStream("cam/9", for: "ingest-0", asked: false) == nil)
     }
 
-    @Test func aPlacedDynamicNameIsPlannedAndServedToItsHolder() {
-        let state = captureOnceState()
+    @Test func aPlacedDynamicNameIsPlannedAndServedToItsHolder() async {
+        let state = await captureOnceState()
         let key = StreamKey(role: "ingest", name: "cam/1")
         state.updateDynamic([key: DynamicPlacement(key: key, node: "ingest-1", expires: .now + .seconds(30))])
         let planned = state.plannedStreams(role: "ingest")
@@ -136,21 +136,21 @@ import Testing
         #expect(!names(state.streams(for: "ingest-1")).contains("cam/1"))
         var leases = state.leases ?? [:]
         leases[key] = Lease(node: "ingest-1", epoch: 1)
-        state.updateLeases(leases, cluster: state.cluster)
+        await state.updateLeases(leases, cluster: state.cluster)
         let served = state.streams(for: "ingest-1") ?? []
         #expect(names(served) == ["c", "cam/1"])
         #expect(inputURLs(served.last) == ["rtsp://cams.example/cam/1"])
         // The lease moved (its node died): the relay follows the lease, not the first placement.
         leases[key] = Lease(node: "ingest-0", epoch: 2)
-        state.updateLeases(leases, cluster: state.cluster)
+        await state.updateLeases(leases, cluster: state.cluster)
         #expect(inputURLs(state.dynamicStream("cam/1", for: "ingest-1", asked: false)) == ["m4f://10.0.0.1:8080/cam/1"])
         // Once the placement ends, the planner's streams are the configured ones again.
         state.updateDynamic([:])
         #expect(state.plannedStreams(role: "ingest").map(\.name) == ["a", "b", "c"])
     }
 
-    @Test func publishedNamesStaticModeAndAnUnreachableCentreRunWhereAsked() {
-        let state = captureOnceState()
+    @Test func publishedNamesStaticModeAndAnUnreachableCentreRunWhereAsked() async {
+        let state = await captureOnceState()
         // A published name runs where its publisher connected.
         #expect(inputURLs(state.dynamicStream("live/x", for: "ingest-0")) == ["publish://"])
         #expect(state.dynamicNamesToWrite().isEmpty)
@@ -159,13 +159,13 @@ import Testing
         #expect(inputURLs(state.dynamicStream("cam/5", for: "ingest-0")) == ["rtsp://cams.example/cam/5"])
         // Static mode (no leases at all): as before capture once, the asking node runs it.
         let plain = SidecarState(identity: SidecarIdentity(hostname: "ingest-0"), replica: nil, logger: Logger(label: "t"))
-        plain.deliver(dynamicConfig)
+        await plain.deliver(dynamicConfig)
         #expect(inputURLs(plain.dynamicStream("cam/5", for: "ingest-0", asked: false)) == ["rtsp://cams.example/cam/5"])
     }
 
-    @Test func aPlacedNameIsKeptByItsClientsButNotByTheNodesRelayingIt() {
+    @Test func aPlacedNameIsKeptByItsClientsButNotByTheNodesRelayingIt() async {
         // This sidecar's node (ingest-0) holds cam/1; ingest-1 relays it (alive there).
-        let state = captureOnceState()
+        let state = await captureOnceState()
         let key = StreamKey(role: "ingest", name: "cam/1")
         state.updateDynamic([key: DynamicPlacement(key: key, node: "ingest-0", expires: .now + .seconds(30))])
         var leases = state.leases ?? [:]
@@ -175,7 +175,7 @@ import Testing
             if status.node.name == "ingest-1" { status.alive = ["cam/1"] }
             return status
         }
-        state.updateLeases(leases, cluster: cluster)
+        await state.updateLeases(leases, cluster: cluster)
         // Its one client is ingest-1's relay: nothing keeps it.
         state.updateNodeReport(NodeReport(ready: true, clients: ["cam/1": 1]))
         #expect(state.dynamicNamesToWrite().isEmpty)
@@ -184,14 +184,14 @@ import Testing
         #expect(state.dynamicNamesToWrite().map { "\($0.key)@\($0.node)" } == ["ingest/cam/1@ingest-0"])
     }
 
-    @Test func anEndedPlacementStopsTheRelaysBeforeItsHolder() {
-        let state = captureOnceState()
+    @Test func anEndedPlacementStopsTheRelaysBeforeItsHolder() async {
+        let state = await captureOnceState()
         let key = StreamKey(role: "ingest", name: "cam/1")
         // Past its lifetime, within the holder's grace: still planned, its lease still held by ingest-1.
         state.updateDynamic([key: DynamicPlacement(key: key, node: "ingest-1", expires: .now - .seconds(1))])
         var leases = state.leases ?? [:]
         leases[key] = Lease(node: "ingest-1", epoch: 1)
-        state.updateLeases(leases, cluster: state.cluster)
+        await state.updateLeases(leases, cluster: state.cluster)
         #expect(state.plannedStreams(role: "ingest").map(\.name).contains("cam/1"))
         // The relay's re-check gets nothing; the holder keeps it; a new client's ask revives it.
         #expect(state.dynamicStream("cam/1", for: "ingest-0", asked: false) == nil)

@@ -19,6 +19,8 @@ struct SidecarCommand: AsyncParsableCommand {
     @Option(help: "An existing PostgreSQL URL; by default a throwaway cluster is started (Debian's binaries).") var postgres: String?
     @Option(help: "Steady-state window for the PostgreSQL load, seconds.") var seconds = 10
     @Option(help: "GET /streams requests for the latency figures.") var requests = 5_000
+    @Flag(inversion: .prefixedNo, help: "Give each sidecar its SQLite replica file, as in production (k8s sets SIDECAR_REPLICA).")
+    var replica = true
     @Option(help: "The sidecars' LOG_LEVEL (info logs every claim and handover; keep the files with --keep-files).")
     var sidecarLogLevel = "warning"
     @OptionGroup var binaries: NodeBinaryOptions
@@ -69,7 +71,8 @@ struct SidecarCommand: AsyncParsableCommand {
                     arguments: [
                         "--listen", "127.0.0.1:\(port)", "--upstream", url, "--hostname", "node-\(index)",
                         "--advertise", "127.0.0.1:\(20_000 + index)", "--node-url", "",
-                    ], directory: scratch.url, environment: ["LOG_LEVEL": sidecarLogLevel], port: port))
+                    ] + (replica ? ["--replica", scratch.url.appendingPathComponent("replica-\(index).sqlite").path] : []),
+                    directory: scratch.url, environment: ["LOG_LEVEL": sidecarLogLevel], port: port))
         }
         do {
             for process in processes { try await process.waitHealthy() }
@@ -119,14 +122,27 @@ struct SidecarCommand: AsyncParsableCommand {
             // 3. config_external latency: GET /streams?host=H on every sidecar in turn.
             var latencies: [Double] = []
             latencies.reserveCapacity(requests)
+            // The slowest requests, with the sidecar asked and when: whether the slow ones share a sidecar or a moment.
+            var slowest: [(ms: Double, sidecar: Int, at: Double)] = []
+            let phase = ContinuousClock.now
             for index in 0..<requests {
                 let port = ports[index % ports.count]
                 let begin = ContinuousClock.now
                 let response = try await HTTPClient.shared.execute(
                     HTTPClientRequest(url: "http://127.0.0.1:\(port)/streams?host=node-\(index % ports.count)"), timeout: .seconds(5))
                 _ = try await response.body.collect(upTo: 64 << 20)
-                latencies.append(elapsedSeconds(ContinuousClock.now - begin) * 1000)
+                let milliseconds = elapsedSeconds(ContinuousClock.now - begin) * 1000
+                latencies.append(milliseconds)
+                slowest.append((milliseconds, index % ports.count, elapsedSeconds(begin - phase)))
+                if slowest.count > 40 {
+                    slowest.sort { $0.ms > $1.ms }
+                    slowest.removeLast(slowest.count - 20)
+                }
             }
+            slowest.sort { $0.ms > $1.ms }
+            note(
+                "slowest GET /streams (ms@sidecar+seconds): "
+                    + slowest.prefix(20).map { "\(fixed($0.ms, 1))@\($0.sidecar)+\(fixed($0.at, 2))" }.joined(separator: " "))
             latencies.sort()
             let p50 = latencies[latencies.count / 2]
             let p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
