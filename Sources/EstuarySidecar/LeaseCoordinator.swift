@@ -77,13 +77,14 @@ public struct LeaseCoordinator: Sendable {
         var lastPass: PassInputs?
         var deadSince: [String: ContinuousClock.Instant] = [:]
         var unresponsive: Set<String> = []
+        var unapplied: Set<String> = []
         while !Task.isCancelled {
             do {
                 let connection = try await link.connection()
                 do {
                     try await pass(
                         connection, state: state, leaseVersion: &leaseVersion, leases: &leases, dynamic: &dynamic, joining: &joining,
-                        deadSince: &deadSince, unresponsive: &unresponsive, last: &lastPass)
+                        deadSince: &deadSince, unresponsive: &unresponsive, unapplied: &unapplied, last: &lastPass)
                 } catch {
                     await link.failed(connection)
                     throw error
@@ -130,7 +131,7 @@ public struct LeaseCoordinator: Sendable {
     func pass(
         _ connection: PostgresConnection, state: SidecarState, leaseVersion: inout Int64, leases: inout [StreamKey: Lease],
         dynamic: inout ReadCursor, joining: inout JoinWatch, deadSince: inout [String: ContinuousClock.Instant],
-        unresponsive: inout Set<String>, last: inout PassInputs?
+        unresponsive: inout Set<String>, unapplied: inout Set<String>, last: inout PassInputs?
     ) async throws {
         let report = state.nodeReport
         let nodes = try await readNodes(connection)
@@ -175,7 +176,23 @@ public struct LeaseCoordinator: Sendable {
                 config: config, streams: state.plannedStreams(role: identity.role), nodes: nodes, leases: leases, ready: report.ready,
                 mayTakeOver: mayTakeOver, mayClaim: mayClaim, orphaned: orphaned, unresponsive: unresponsive)
             if !actions.isEmpty {
-                await link.count(try await write(actions, connection))
+                let written = try await write(actions, connection)
+                await link.count(written.statements)
+                // A claim or take-over that changes no row means this view and PostgreSQL disagree about those
+                // streams; the next incremental read settles a race lost to another sidecar. The same streams
+                // failing twice in a row means rows this view never received: every lease is read again.
+                if !written.unapplied.isDisjoint(with: unapplied) {
+                    logger.warning(
+                        "lease view disagrees with PostgreSQL: reading every lease again",
+                        metadata: [
+                            "streams": "\(written.unapplied.intersection(unapplied).count)",
+                            "first": "\(written.unapplied.intersection(unapplied).min() ?? "")",
+                        ])
+                    leaseVersion = -1
+                    unapplied = []
+                } else {
+                    unapplied = written.unapplied
+                }
                 try await refreshLeases(connection, leaseVersion: &leaseVersion, leases: &leases, dynamic: &dynamic)
                 last = nil
             } else {
@@ -365,8 +382,12 @@ public struct LeaseCoordinator: Sendable {
 
     /// Writes a pass's actions: claims, take-overs and releases as they come (each names many streams), the
     /// single-stream handover steps gathered into one statement per kind (a rebalancing pass may ask for twenty).
-    /// Returns the statements sent.
-    private func write(_ actions: [LeaseAction], _ connection: PostgresConnection) async throws -> Int {
+    /// Returns the statements sent, and the streams claimed or taken over whose rows did not change (another
+    /// node holds them, or no longer the one this view named).
+    private func write(
+        _ actions: [LeaseAction], _ connection: PostgresConnection
+    ) async throws -> (statements: Int, unapplied: Set<String>) {
+        var unapplied: Set<String> = []
         var requests: [(name: String, epoch: Int64)] = []
         var completions: [(name: String, to: String, epoch: Int64)] = []
         var cancels: [(name: String, epoch: Int64)] = []
@@ -379,22 +400,33 @@ public struct LeaseCoordinator: Sendable {
             case .completeHandover(let name, let to, let epoch): completions.append((name, to, epoch))
             case .cancelHandover(let name, let epoch): cancels.append((name, epoch))
             case .claim(let names):
-                try await connection.query(
+                let claimed = try await connection.query(
                     """
                     INSERT INTO estuary_leases(role, stream, node, epoch) SELECT \(role), claimed, \(me), 1
                     FROM unnest(\(names)::text[]) AS claimed
                     ON CONFLICT (role, stream) DO UPDATE SET node = EXCLUDED.node, next_node = NULL, epoch = estuary_leases.epoch + 1
                     WHERE estuary_leases.node = ''
-                    """, logger: logger)
-                logger.info("claimed streams", metadata: ["count": "\(names.count)", "first": "\(names.first ?? "")"])
+                    RETURNING stream
+                    """, logger: logger
+                ).collect()
+                unapplied.formUnion(Set(names).subtracting(try claimed.map { try $0.decode(String.self) }))
+                logger.info(
+                    "claimed streams", metadata: ["count": "\(claimed.count)", "asked": "\(names.count)", "first": "\(names.first ?? "")"])
                 statements += 1
             case .takeOver(let from, let names):
-                try await connection.query(
+                let taken = try await connection.query(
                     """
                     UPDATE estuary_leases SET node = \(me), next_node = NULL, epoch = epoch + 1, updated_at = now()
                     WHERE role = \(role) AND stream = ANY(\(names)::text[]) AND node = \(from)
-                    """, logger: logger)
-                logger.warning("took over streams from a dead node", metadata: ["from": "\(from)", "count": "\(names.count)"])
+                    RETURNING stream
+                    """, logger: logger
+                ).collect()
+                unapplied.formUnion(Set(names).subtracting(try taken.map { try $0.decode(String.self) }))
+                if !taken.isEmpty {
+                    logger.warning(
+                        "took over streams from a dead node",
+                        metadata: ["from": "\(from)", "count": "\(taken.count)", "asked": "\(names.count)"])
+                }
                 statements += 1
             case .release(let names):
                 try await connection.query(
@@ -441,6 +473,6 @@ public struct LeaseCoordinator: Sendable {
                 """, logger: logger)
             statements += 1
         }
-        return statements
+        return (statements, unapplied)
     }
 }

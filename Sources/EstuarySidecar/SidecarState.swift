@@ -181,12 +181,16 @@ public final class SidecarState: Sendable {
 
     /// Switches to capture-once mode with this lease view and cluster view (PostgreSQL answered).
     /// - Parameter deadAfter: the heartbeat age after which a node of `cluster` is dead.
+    /// Called by one lease pass at a time: the view is compared with the served one outside the lock (thousands of
+    /// leases, every pass), so the node's requests do not wait for the comparison.
     public func updateLeases(_ leases: [StreamKey: Lease], cluster: [NodeStatus], deadAfter: Double = 2) async {
+        let differs = state.withLock { $0.leases } != leases
+        let clusterView = Dictionary(cluster.map { ($0.node.name, $0) }, uniquingKeysWith: { first, _ in first })
         let changed = state.withLock { state -> Bool in
-            let changed = state.leases != leases || state.provisional != nil
+            let changed = differs || state.provisional != nil
             state.provisional = nil
             if changed { state.leases = leases }
-            state.cluster = Dictionary(cluster.map { ($0.node.name, $0) }, uniquingKeysWith: { first, _ in first })
+            state.cluster = clusterView
             state.deadAfter = deadAfter
             state.centreReachable = true
             return changed

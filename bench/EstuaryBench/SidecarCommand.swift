@@ -122,6 +122,8 @@ struct SidecarCommand: AsyncParsableCommand {
             // 3. config_external latency: GET /streams?host=H on every sidecar in turn.
             var latencies: [Double] = []
             latencies.reserveCapacity(requests)
+            // The requests after each sidecar's first, whose connection is open (a node polls over one it keeps).
+            var onOpenConnection: [Double] = []
             // The slowest requests, with the sidecar asked and when: whether the slow ones share a sidecar or a moment.
             var slowest: [(ms: Double, sidecar: Int, at: Double)] = []
             let phase = ContinuousClock.now
@@ -133,6 +135,7 @@ struct SidecarCommand: AsyncParsableCommand {
                 _ = try await response.body.collect(upTo: 64 << 20)
                 let milliseconds = elapsedSeconds(ContinuousClock.now - begin) * 1000
                 latencies.append(milliseconds)
+                if index >= ports.count { onOpenConnection.append(milliseconds) }
                 slowest.append((milliseconds, index % ports.count, elapsedSeconds(begin - phase)))
                 if slowest.count > 40 {
                     slowest.sort { $0.ms > $1.ms }
@@ -149,6 +152,15 @@ struct SidecarCommand: AsyncParsableCommand {
             report(
                 "sidecar get_streams requests=\(requests) p50_ms=\(fixed(p50, 2)) p99_ms=\(fixed(p99, 2)) max_ms=\(fixed(latencies.last ?? 0, 2)) "
                     + "target_p99_ms=5 \(p99 < 5 ? "MET" : "MISSED")")
+            onOpenConnection.sort()
+            if !onOpenConnection.isEmpty {
+                report(
+                    "sidecar get_streams_open_connection requests=\(onOpenConnection.count) "
+                        + "p50_ms=\(fixed(onOpenConnection[onOpenConnection.count / 2], 2)) "
+                        + "p99_ms=\(fixed(onOpenConnection[min(onOpenConnection.count - 1, onOpenConnection.count * 99 / 100)], 2)) "
+                        + "max_ms=\(fixed(onOpenConnection.last ?? 0, 2)) (each sidecar's first request, which opens the connection, left out)"
+                )
+            }
 
             // 4. Failover: one sidecar (its node) dies; its streams are leased elsewhere.
             let victim = "node-\(sidecars - 1)"
