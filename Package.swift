@@ -347,7 +347,7 @@ let package = Package(
             name: "EstuarySidecarTests",
             dependencies: [
                 "EstuarySidecar", "EstuaryConfig", "EstuaryTestSupport", .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

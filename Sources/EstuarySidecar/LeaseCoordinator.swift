@@ -197,6 +197,8 @@ public struct LeaseCoordinator: Sendable {
                 last = nil
             } else {
                 last = inputs
+                // Nothing left to claim: a stream that fails again later is a new disagreement, not a repeated one.
+                unapplied = []
             }
         }
         await state.updateLeases(leases, cluster: nodes, deadAfter: planner.deadAfter)
@@ -338,7 +340,8 @@ public struct LeaseCoordinator: Sendable {
         if dynamic.version < 0 { dynamic.placements = [:] }
         var newest = version
         var newestDynamic = dynamic.version
-        if version < 0 || dynamic.version < 0 { dynamic.inFlight = [] }
+        // Kept while only the leases are read again (a view that disagreed): the dynamic-name part still needs them.
+        if version < 0 && dynamic.version < 0 { dynamic.inFlight = [] }
         // Rows changed since the last read: a newer version, or written by a transaction that was running at the
         // last read (it may have taken its version before rows this sidecar already read); each part on its own
         // index (an OR of the two made PostgreSQL scan the whole table). The last part lists the transactions

@@ -48,6 +48,9 @@ public final class SidecarState: Sendable {
         var provisional: [StreamKey: Lease]?
         /// The lease view the replica file holds (`nil`: unknown, so the next write replaces it whole).
         var storedLeases: [StreamKey: Lease]?
+        /// The replica's last configuration write failed (rolled back): the file may not hold ``config``, so the
+        /// next write replaces it whole instead of writing the difference from ``config``.
+        var replicaBehind = false
         var cluster: [String: NodeStatus] = [:]
         var resolved: [String: String] = [:]
         var nodeReport = NodeReport.unreachable
@@ -116,17 +119,25 @@ public final class SidecarState: Sendable {
     /// Takes a whole configuration from the upstream: stored in the replica first, then served.
     /// One upstream delivers at a time: the configuration read before the write is still the one served after it.
     public func deliver(_ config: CentralConfig) async {
-        let previous = state.withLock { $0.config }
+        let (previous, behind) = state.withLock { ($0.config, $0.replicaBehind) }
         let now = Date()
-        if previous == config {
+        if previous == config, !behind {
             try? await replica?.touch(syncedAt: now)
             confirm()
             return
         }
-        do {
-            try await replica?.store(config, previous: previous, syncedAt: now)
-        } catch {
-            logger.error("replica write failed: serving the new configuration from memory", metadata: ["error": "\(error)"])
+        if let replica {
+            do {
+                try await replica.store(config, previous: behind ? nil : previous, syncedAt: now)
+                state.withLock { $0.replicaBehind = false }
+            } catch {
+                state.withLock { $0.replicaBehind = true }
+                logger.error("replica write failed: serving the new configuration from memory", metadata: ["error": "\(error)"])
+            }
+        }
+        if previous == config {
+            confirm()
+            return
         }
         let ordered = Self.ordered(config)
         state.withLock { state in

@@ -1,6 +1,7 @@
 import EstuaryConfig
 import EstuaryTestSupport
 import Foundation
+import GRDB
 import Logging
 import Testing
 
@@ -72,6 +73,32 @@ import Testing
             let loaded = try #require(try ConfigReplica(path: path).load())
             #expect(loaded.config.streams == stored.streams)
             #expect(loaded.config.streams[StreamKey(role: "ingest", name: "cam3")]?.config.inputs.map(\.url) == ["fake://y"])
+        }
+    }
+
+    /// A configuration write that fails (another process holds the file's lock past the busy timeout) is rolled
+    /// back, so the file lacks that change: the next write replaces everything instead of writing the difference
+    /// from what is served, and the file holds the newest configuration again.
+    @Test func afterAFailedWriteTheNextOneReplacesTheWholeConfiguration() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("replica.sqlite").path
+            let state = SidecarState(
+                identity: SidecarIdentity(hostname: "ingest-0"), replica: try ConfigReplica(path: path), logger: Logger(label: "t"))
+            func streams(_ names: String...) -> CentralConfig {
+                CentralConfig(
+                    streams: names.map { CentralStream(config: StreamConfig(name: $0, inputs: [InputConfig(url: "fake://\($0)")])) })
+            }
+            await state.deliver(streams("a"))
+            var holding = GRDB.Configuration()
+            holding.allowsUnsafeTransactions = true  // the lock is held across two accesses on purpose
+            let holder = try DatabaseQueue(path: path, configuration: holding)
+            try await holder.writeWithoutTransaction { try $0.execute(sql: "BEGIN EXCLUSIVE") }
+            await state.deliver(streams("a", "b"))
+            #expect(state.config == streams("a", "b"), "served from memory")
+            try await holder.writeWithoutTransaction { try $0.execute(sql: "ROLLBACK") }
+            #expect(try ConfigReplica(path: path).load()?.config == streams("a"), "the locked write was rolled back")
+            await state.deliver(streams("a", "b", "c"))
+            #expect(try ConfigReplica(path: path).load()?.config == streams("a", "b", "c"))
         }
     }
 
