@@ -181,13 +181,11 @@ public struct LeaseCoordinator: Sendable {
                 // A claim or take-over that changes no row means this view and PostgreSQL disagree about those
                 // streams; the next incremental read settles a race lost to another sidecar. The same streams
                 // failing twice in a row means rows this view never received: every lease is read again.
-                if !written.unapplied.isDisjoint(with: unapplied) {
+                let repeated = written.unapplied.intersection(unapplied)
+                if !repeated.isEmpty {
                     logger.warning(
                         "lease view disagrees with PostgreSQL: reading every lease again",
-                        metadata: [
-                            "streams": "\(written.unapplied.intersection(unapplied).count)",
-                            "first": "\(written.unapplied.intersection(unapplied).min() ?? "")",
-                        ])
+                        metadata: ["streams": "\(repeated.count)", "first": "\(repeated.min() ?? "")"])
                     leaseVersion = -1
                     unapplied = []
                 } else {
