@@ -168,6 +168,11 @@ public final class ConfigReplica: Sendable {
     private static func open(_ path: String) throws -> DatabaseQueue {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
+        // Write-ahead log, synced at checkpoints only (`synchronous = NORMAL`): a commit is an append to the log,
+        // where the rollback journal synced the disk several times per commit. A process killed at any point leaves the
+        // last committed state; a power cut may lose the last commits, never the file's integrity (SQLite's WAL
+        // guarantee), and a replica a few seconds old is what the upstream corrects at its next answer.
+        configuration.journalMode = .wal
         let database = try DatabaseQueue(path: path, configuration: configuration)
         try database.write { db in
             let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? ""

@@ -83,31 +83,46 @@ public struct LeasePlanner: Sendable {
         guard ready else { return mine.isEmpty ? [] : [.release(names: mine)] }
         var actions: [LeaseAction] = []
         // Replicated DVR streams run on every node of the role and take no lease (a lease held from before is released).
-        let streams = (sorted ?? config.streams(role: role)).filter { !$0.runsOnEveryNode }
-        let configured = Set(streams.map(\.name))
-        let removed = mine.filter { !configured.contains($0) }
+        // The streams are used in place, by index, with each one's lease looked up once: a plan at 10,000 streams
+        // copying each stream (dozens of references) and hashing its key four times took 20 ms.
+        let all = sorted ?? config.streams(role: role)
+        var planned: [Int] = []
+        var held: [Lease?] = []
+        planned.reserveCapacity(all.count)
+        held.reserveCapacity(all.count)
+        var unconfigured = Set(mine)
+        for index in all.indices where !all[index].runsOnEveryNode {
+            let lease = leases[all[index].key]
+            if let lease, lease.node == me { unconfigured.remove(all[index].name) }
+            planned.append(index)
+            held.append(lease)
+        }
+        let removed = mine.filter { unconfigured.contains($0) }
         if !removed.isEmpty { actions.append(.release(names: removed)) }
 
         let live = nodes.filter { $0.node.role == role && $0.isLive(deadAfter: deadAfter) }
             .sorted { $0.node.name < $1.node.name }
-        let liveNames = Set(live.map(\.node.name))
-        guard liveNames.contains(me) else { return actions }
+        guard live.contains(where: { $0.node.name == me }) else { return actions }
         let status = Dictionary(live.map { ($0.node.name, $0) }, uniquingKeysWith: { first, _ in first })
         let costs = StreamCosts(reports: live)
         // Loads by position in `live` (sorted by name): choosing among fifty nodes for each of thousands of unheld
-        // streams reads arrays, not a dictionary keyed by node name.
+        // streams reads arrays, not a dictionary keyed by node name. Each lease's holder is found once.
         let position = Dictionary(live.enumerated().map { ($1.node.name, $0) }, uniquingKeysWith: { first, _ in first })
         let weights = live.map(Self.weight)
         var loads = [Double](repeating: 0, count: live.count)
-        for stream in streams {
-            if let lease = leases[stream.key], let index = position[lease.node] { loads[index] += costs[stream.name] }
+        var holder = [Int?](repeating: nil, count: planned.count)
+        for slot in planned.indices {
+            guard let lease = held[slot], let index = position[lease.node] else { continue }
+            holder[slot] = index
+            loads[index] += costs[all[planned[slot]].name]
         }
 
         var claims: [String] = []
         var takeOvers: [String: [String]] = [:]
-        for stream in streams {
-            let lease = leases[stream.key]
-            if let lease, liveNames.contains(lease.node) {
+        for slot in planned.indices {
+            let stream = all[planned[slot]]
+            let lease = held[slot]
+            if let lease, holder[slot] != nil {
                 actions += handover(stream, lease, config: config, live: live, status: status)
                 continue
             }
@@ -143,7 +158,8 @@ public struct LeasePlanner: Sendable {
         }
         if rebalance && mayTakeOver {
             let load = Dictionary(zip(live.map(\.node.name), loads), uniquingKeysWith: { first, _ in first })
-            actions += rebalanceRequests(streams: streams, leases: leases, live: live, load: load, costs: costs)
+            actions += rebalanceRequests(
+                all: all, planned: planned, held: held, holder: holder, live: live, load: load, costs: costs)
         }
         return actions
     }
@@ -226,16 +242,20 @@ public struct LeasePlanner: Sendable {
     ///   receiver's deficit nor more than a donor's surplus (each with a quarter of slack, so a deficit of 1 takes
     ///   a stream of cost 1);
     /// - this node asks for what the match gives it, at most ``rebalanceStep`` streams a pass.
+    ///
+    /// `all` is the role's streams; `planned`, the indices in `all` of those that take a lease; `held` and
+    /// `holder`, by place in `planned`, each one's lease and the position in `live` of its node (`nil`: not live).
     private func rebalanceRequests(
-        streams: [CentralStream], leases: [StreamKey: Lease], live: [NodeStatus], load: [String: Double], costs: StreamCosts
+        all: [CentralStream], planned: [Int], held: [Lease?], holder: [Int?], live: [NodeStatus], load: [String: Double],
+        costs: StreamCosts
     ) -> [LeaseAction] {
         guard live.count > 1, live.contains(where: { $0.node.name == me }) else { return [] }
         var effective = load
-        for stream in streams {
-            guard let lease = leases[stream.key], let next = lease.nextNode, effective[next] != nil, effective[lease.node] != nil
-            else { continue }
-            effective[lease.node, default: 0] -= costs[stream.name]
-            effective[next, default: 0] += costs[stream.name]
+        for slot in planned.indices {
+            guard holder[slot] != nil, let lease = held[slot], let next = lease.nextNode, effective[next] != nil else { continue }
+            let cost = costs[all[planned[slot]].name]
+            effective[lease.node, default: 0] -= cost
+            effective[next, default: 0] += cost
         }
         let totalWeight = live.reduce(0) { $0 + weight($1) }
         let fair = effective.values.reduce(0, +) / totalWeight
@@ -250,14 +270,15 @@ public struct LeasePlanner: Sendable {
         guard receivers.contains(where: { $0.node.name == me }) else { return [] }
         let donors = live.filter { excess($0) > 0 }
             .sorted { relative($0) != relative($1) ? relative($0) > relative($1) : $0.node.name < $1.node.name }
-        var movable: [String: [CentralStream]] = [:]
-        for stream in streams where stream.captureAt == nil {
-            guard let lease = leases[stream.key], lease.nextNode == nil else { continue }
-            movable[lease.node, default: []].append(stream)
+        // Each node's streams that may move, as indices in `planned`.
+        var movable: [String: [Int]] = [:]
+        for slot in planned.indices {
+            guard let lease = held[slot], lease.nextNode == nil, all[planned[slot]].captureAt == nil else { continue }
+            movable[lease.node, default: []].append(slot)
         }
         var surplus = Dictionary(donors.map { ($0.node.name, excess($0) + 0.25) }, uniquingKeysWith: { a, _ in a })
         // The cheapest stream each donor can give: a donor whose cheapest does not fit is passed over without a scan.
-        let cheapest = movable.mapValues { list in list.map { costs[$0.name] }.min() ?? .infinity }
+        let cheapest = movable.mapValues { list in list.map { costs[all[planned[$0]].name] }.min() ?? .infinity }
         for receiver in receivers {
             let farBelow = -excess(receiver) > tolerance(receiver)
             var wanted = max(1, -excess(receiver)) + 0.25
@@ -267,9 +288,10 @@ public struct LeasePlanner: Sendable {
                 guard var candidates = movable[name], let floor = cheapest[name] else { continue }
                 var index = 0
                 while index < candidates.count, wanted >= floor, surplus[name, default: 0] >= floor {
-                    let stream = candidates[index]
+                    let slot = candidates[index]
+                    let stream = all[planned[slot]]
                     let cost = costs[stream.name]
-                    guard cost <= wanted, cost <= surplus[name, default: 0], let lease = leases[stream.key] else {
+                    guard cost <= wanted, cost <= surplus[name, default: 0], let lease = held[slot] else {
                         index += 1
                         continue
                     }

@@ -123,6 +123,13 @@ public enum PostgresSchema {
                 FOR EACH ROW EXECUTE FUNCTION estuary_lease_touch()
             """,
         ],
+        [
+            // Incremental reads of the configuration (`version > cursor`, on every notification) find their rows
+            // through an index instead of scanning every stream.
+            "CREATE INDEX IF NOT EXISTS estuary_streams_version ON estuary_streams (version)",
+            "CREATE INDEX IF NOT EXISTS estuary_templates_version ON estuary_templates (version)",
+            "CREATE INDEX IF NOT EXISTS estuary_episodes_version ON estuary_episodes (version)",
+        ],
     ]
 
     /// The schema version ``migrate(_:logger:)`` brings a database to.
