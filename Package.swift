@@ -281,7 +281,7 @@ let package = Package(
         .executableTarget(
             name: "EstuaryBench",
             dependencies: [
-                "EstuaryMedia", "EstuaryMP4", "EstuaryDVR", "EstuarySidecar", "EstuaryTestSupport", "EstuaryRTMP",
+                "EstuaryMedia", "EstuaryMP4", "EstuaryDVR", "EstuaryConfig", "EstuarySidecar", "EstuaryTestSupport", "EstuaryRTMP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

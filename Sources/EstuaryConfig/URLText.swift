@@ -4,13 +4,17 @@ import Foundation
 /// `publish://`) are still read the way an operator wrote them.
 enum URLText {
     /// The lower-case scheme before `://`, or `nil` when there is none or it is not a valid scheme.
+    /// Checked byte by byte (RFC 3986: a letter, then letters, digits, `+`, `-`, `.`), all ASCII: walking the
+    /// characters with Unicode properties took a fifth of a stream's check at start.
     static func scheme(of url: String) -> String? {
         guard let range = schemeSeparator(in: url) else { return nil }
-        let scheme = url[..<range.lowerBound]
-        guard let first = scheme.first, first.isASCII, first.isLetter,
-            scheme.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "+" || $0 == "-" || $0 == ".") })
+        let bytes = url.utf8[..<range.lowerBound]
+        func isLetter(_ byte: UInt8) -> Bool { (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) }
+        guard let first = bytes.first, isLetter(first),
+            bytes.allSatisfy({ isLetter($0) || (0x30...0x39).contains($0) || $0 == 0x2B || $0 == 0x2D || $0 == 0x2E })
         else { return nil }
-        return scheme.lowercased()
+        let scheme = url[..<range.lowerBound]
+        return bytes.contains(where: { (0x41...0x5A).contains($0) }) ? scheme.lowercased() : String(scheme)
     }
 
     /// The first `://` of `url`, found byte by byte (a generic substring search costs more than the rest of a
@@ -30,7 +34,9 @@ enum URLText {
     static func split(_ url: String) -> (scheme: Substring, authority: Substring, rest: Substring)? {
         guard let separator = schemeSeparator(in: url) else { return nil }
         let afterScheme = url[separator.upperBound...]
-        let authorityEnd = afterScheme.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? afterScheme.endIndex
+        let authorityEnd =
+            afterScheme.utf8.firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }
+            ?? afterScheme.endIndex
         return (url[..<separator.lowerBound], afterScheme[..<authorityEnd], afterScheme[authorityEnd...])
     }
 

@@ -71,6 +71,8 @@ public struct LeaseCoordinator: Sendable {
     func passes(into state: SidecarState) async {
         var leaseVersion: Int64 = -1
         var leases: [StreamKey: Lease] = [:]
+        // The keys of the lease rows read since the view was last handed to the state (`nil`: a full read).
+        var touched: Set<StreamKey>?
         var dynamic = ReadCursor()
         var joining = JoinWatch()
         var frozen = false
@@ -83,8 +85,8 @@ public struct LeaseCoordinator: Sendable {
                 let connection = try await link.connection()
                 do {
                     try await pass(
-                        connection, state: state, leaseVersion: &leaseVersion, leases: &leases, dynamic: &dynamic, joining: &joining,
-                        deadSince: &deadSince, unresponsive: &unresponsive, unapplied: &unapplied, last: &lastPass)
+                        connection, state: state, leaseVersion: &leaseVersion, leases: &leases, touched: &touched, dynamic: &dynamic,
+                        joining: &joining, deadSince: &deadSince, unresponsive: &unresponsive, unapplied: &unapplied, last: &lastPass)
                 } catch {
                     await link.failed(connection)
                     throw error
@@ -130,13 +132,14 @@ public struct LeaseCoordinator: Sendable {
     /// One read-plan-write pass (the heartbeat is written apart, by ``heartbeats(from:)``).
     func pass(
         _ connection: PostgresConnection, state: SidecarState, leaseVersion: inout Int64, leases: inout [StreamKey: Lease],
-        dynamic: inout ReadCursor, joining: inout JoinWatch, deadSince: inout [String: ContinuousClock.Instant],
+        touched: inout Set<StreamKey>?, dynamic: inout ReadCursor, joining: inout JoinWatch,
+        deadSince: inout [String: ContinuousClock.Instant],
         unresponsive: inout Set<String>, unapplied: inout Set<String>, last: inout PassInputs?
     ) async throws {
         let report = state.nodeReport
         let nodes = try await readNodes(connection)
         try await writeDynamicNames(connection, state: state)
-        try await refreshLeases(connection, leaseVersion: &leaseVersion, leases: &leases, dynamic: &dynamic)
+        try await refreshLeases(connection, leaseVersion: &leaseVersion, leases: &leases, touched: &touched, dynamic: &dynamic)
         await link.count(2)
         let now = ContinuousClock.now
         dynamic.placements = dynamic.placements.filter { $0.value.expires + DynamicPlacement.holderGrace > now }
@@ -191,7 +194,7 @@ public struct LeaseCoordinator: Sendable {
                 } else {
                     unapplied = written.unapplied
                 }
-                try await refreshLeases(connection, leaseVersion: &leaseVersion, leases: &leases, dynamic: &dynamic)
+                try await refreshLeases(connection, leaseVersion: &leaseVersion, leases: &leases, touched: &touched, dynamic: &dynamic)
                 last = nil
             } else {
                 last = inputs
@@ -199,7 +202,8 @@ public struct LeaseCoordinator: Sendable {
                 unapplied = []
             }
         }
-        await state.updateLeases(leases, cluster: nodes, deadAfter: planner.deadAfter)
+        await state.updateLeases(leases, touched: touched, cluster: nodes, deadAfter: planner.deadAfter)
+        touched = []
     }
 
     /// The seconds between two plans forced without a change in their inputs.
@@ -329,12 +333,16 @@ public struct LeaseCoordinator: Sendable {
 
     /// Reads the lease rows changed since `version` (all of them when it is -1) into `leases`, a released row
     /// (`node = ''`) removing its stream, and in the same query this role's dynamic-name rows changed since
-    /// `dynamic.version` into `dynamic` (each with its expiry as seconds from now).
+    /// `dynamic.version` into `dynamic` (each with its expiry as seconds from now). Each lease row's key joins
+    /// `touched`, which a full read sets to `nil`.
     private func refreshLeases(
         _ connection: PostgresConnection, leaseVersion version: inout Int64, leases: inout [StreamKey: Lease],
-        dynamic: inout ReadCursor
+        touched: inout Set<StreamKey>?, dynamic: inout ReadCursor
     ) async throws {
-        if version < 0 { leases = [:] }
+        if version < 0 {
+            leases = [:]
+            touched = nil
+        }
         if dynamic.version < 0 { dynamic.placements = [:] }
         var newest = version
         var newestDynamic = dynamic.version
@@ -377,6 +385,7 @@ public struct LeaseCoordinator: Sendable {
                 newestDynamic = max(newestDynamic, changed)
             } else {
                 leases[key] = node.isEmpty ? nil : Lease(node: node, nextNode: next, epoch: epoch)
+                touched?.insert(key)
                 newest = max(newest, changed)
             }
         }

@@ -48,6 +48,11 @@ public final class SidecarState: Sendable {
         var provisional: [StreamKey: Lease]?
         /// The lease view the replica file holds (`nil`: unknown, so the next write replaces it whole).
         var storedLeases: [StreamKey: Lease]?
+        /// Every key whose lease may differ between ``storedLeases`` and ``leases`` (`nil`: unknown, compare all).
+        var unstoredLeaseKeys: Set<StreamKey>?
+        /// Whether ``leases`` is the view the lease passes delivered last (not the replica's, held or restored),
+        /// so that a pass's changed keys are all that may differ from it.
+        var leasesDelivered = false
         /// The replica's last configuration write failed (rolled back): the file may not hold ``config``, so the
         /// next write replaces it whole instead of writing the difference from ``config``.
         var replicaBehind = false
@@ -194,13 +199,29 @@ public final class SidecarState: Sendable {
     /// - Parameter deadAfter: the heartbeat age after which a node of `cluster` is dead.
     /// Called by one lease pass at a time: the view is compared with the served one outside the lock (thousands of
     /// leases, every pass), so the node's requests do not wait for the comparison.
-    public func updateLeases(_ leases: [StreamKey: Lease], cluster: [NodeStatus], deadAfter: Double = 2) async {
-        let differs = state.withLock { $0.leases } != leases
+    /// - Parameter touched: the keys of every lease row read since the previous call (`nil`: unknown, as after a
+    ///   full read): only those can differ from the last view, so only those are compared, here and in the replica.
+    public func updateLeases(
+        _ leases: [StreamKey: Lease], touched: Set<StreamKey>? = nil, cluster: [NodeStatus], deadAfter: Double = 2
+    ) async {
+        let (served, delivered) = state.withLock { ($0.leases, $0.leasesDelivered) }
+        let differs: Bool
+        if let touched, delivered, let served {
+            differs = touched.contains { served[$0] != leases[$0] }
+        } else {
+            differs = served != leases
+        }
         let clusterView = Dictionary(cluster.map { ($0.node.name, $0) }, uniquingKeysWith: { first, _ in first })
         let changed = state.withLock { state -> Bool in
             let changed = differs || state.provisional != nil
             state.provisional = nil
             if changed { state.leases = leases }
+            state.leasesDelivered = true
+            if let touched, state.unstoredLeaseKeys != nil {
+                state.unstoredLeaseKeys?.formUnion(touched)
+            } else {
+                state.unstoredLeaseKeys = nil
+            }
             state.cluster = clusterView
             state.deadAfter = deadAfter
             state.centreReachable = true
@@ -209,13 +230,19 @@ public final class SidecarState: Sendable {
         guard changed else { return }
         prepareOwnAnswer()
         guard let replica else { return }
-        let stored = state.withLock { $0.storedLeases }
+        let (stored, unstored) = state.withLock { ($0.storedLeases, $0.unstoredLeaseKeys) }
         do {
-            try await replica.storeLeases(leases, previous: stored)
-            state.withLock { $0.storedLeases = leases }
+            try await replica.storeLeases(leases, previous: stored, changed: unstored)
+            state.withLock { state in
+                state.storedLeases = leases
+                state.unstoredLeaseKeys = []
+            }
         } catch {
             // Rolled back: the file keeps the old view, which the next write (a whole one) replaces.
-            state.withLock { $0.storedLeases = nil }
+            state.withLock { state in
+                state.storedLeases = nil
+                state.unstoredLeaseKeys = nil
+            }
             logger.error("replica lease write failed", metadata: ["error": "\(error)"])
         }
     }
@@ -275,6 +302,7 @@ public final class SidecarState: Sendable {
         state.withLock { state in
             state.provisional = state.leases ?? [:]
             state.leases = [:]
+            state.leasesDelivered = false
         }
     }
 
@@ -284,6 +312,7 @@ public final class SidecarState: Sendable {
             guard let provisional = state.provisional else { return nil }
             state.provisional = nil
             state.leases = provisional
+            state.leasesDelivered = false
             return provisional.count
         }
         if let restored {

@@ -227,4 +227,15 @@ private func rejection(_ json: String, name: String? = nil) -> StreamConfigError
         #expect(URLText.scheme(of: "HTTP://h") == "http")
         #expect(URLText.scheme(of: "1x://h") == nil)
     }
+
+    /// A scheme is ASCII: a letter, then letters, digits, `+`, `-` and `.`; it reads back in lower case.
+    @Test func aSchemeIsALetterThenLettersDigitsPlusMinusOrDot() {
+        #expect(URLText.scheme(of: "Rtmp+TLS.v-2://h") == "rtmp+tls.v-2")
+        #expect(URLText.scheme(of: "tshttp://h") == "tshttp")
+        for url in ["é://h", "hé://h", "h_x://h", "h x://h", "+h://h", "://h", "٣x://h", "x٣://h"] {
+            #expect(URLText.scheme(of: url) == nil, "\(url)")
+        }
+        #expect(URLText.split("http://h#f/x").map { String($0.authority) } == "h")
+        #expect(URLText.split("http://hé?q/x").map { String($0.rest) } == "?q/x")
+    }
 }

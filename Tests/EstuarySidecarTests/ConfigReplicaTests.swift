@@ -55,6 +55,81 @@ import Testing
         }
     }
 
+    /// Given the keys that changed, a lease write compares and writes those alone: the caller vouches that no
+    /// other key differs, so a difference outside them is not looked for.
+    @Test func aLeaseWriteGivenTheChangedKeysWritesThoseAlone() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("replica.sqlite").path
+            let replica = try ConfigReplica(path: path)
+            try await replica.store(config, previous: nil, syncedAt: Date())
+            func key(_ name: String) -> StreamKey { StreamKey(role: "ingest", name: name) }
+            let before = [
+                key("a"): Lease(node: "n1", epoch: 1), key("b"): Lease(node: "n1", epoch: 1), key("c"): Lease(node: "n2", epoch: 1),
+            ]
+            try await replica.storeLeases(before)
+            var after = before
+            after[key("a")] = Lease(node: "n2", nextNode: "n3", epoch: 2)
+            after[key("b")] = nil
+            after[key("d")] = Lease(node: "n3", epoch: 1)
+            try await replica.storeLeases(after, previous: before, changed: [key("a"), key("b"), key("d"), key("z")])
+            #expect(try ConfigReplica(path: path).load()?.leases == after)
+            var unlisted = after
+            unlisted[key("c")] = Lease(node: "n9", epoch: 5)
+            try await replica.storeLeases(unlisted, previous: after, changed: [])
+            #expect(try ConfigReplica(path: path).load()?.leases == after, "a key outside the changed ones is not compared")
+            try await replica.storeLeases(unlisted, previous: after)
+            #expect(try ConfigReplica(path: path).load()?.leases == unlisted, "without them, every key is")
+        }
+    }
+
+    /// The lease passes hand the state the keys they read; through changes, a full read, a failed write and a
+    /// view held back at start, the file's lease view stays the served one.
+    @Test func theStoredLeaseViewFollowsTheServedOneThroughChangedKeys() async throws {
+        try await withTemporaryDirectory { directory in
+            let path = directory.appendingPathComponent("replica.sqlite").path
+            let state = SidecarState(
+                identity: SidecarIdentity(hostname: "ingest-0"), replica: try ConfigReplica(path: path), logger: Logger(label: "t"))
+            await state.deliver(config)
+            func key(_ name: String) -> StreamKey { StreamKey(role: "ingest", name: name) }
+            var view = [key("a"): Lease(node: "ingest-0", epoch: 1), key("b"): Lease(node: "ingest-1", epoch: 1)]
+            await state.updateLeases(view, touched: nil, cluster: [])
+            #expect(try ConfigReplica(path: path).load()?.leases == view)
+            view[key("a")] = Lease(node: "ingest-1", epoch: 2)
+            view[key("b")] = nil
+            view[key("c")] = Lease(node: "ingest-0", epoch: 1)
+            await state.updateLeases(view, touched: [key("a"), key("b"), key("c")], cluster: [])
+            #expect(state.leases == view)
+            #expect(try ConfigReplica(path: path).load()?.leases == view)
+            // Rows read again unchanged: nothing differs, nothing is written.
+            await state.updateLeases(view, touched: [key("a")], cluster: [])
+            #expect(try ConfigReplica(path: path).load()?.leases == view)
+            // A write that fails (the file locked past the busy timeout) is followed by a whole one.
+            var holding = GRDB.Configuration()
+            holding.allowsUnsafeTransactions = true  // the lock is held across two accesses on purpose
+            let holder = try DatabaseQueue(path: path, configuration: holding)
+            try await holder.writeWithoutTransaction { try $0.execute(sql: "BEGIN EXCLUSIVE") }
+            view[key("d")] = Lease(node: "ingest-1", epoch: 1)
+            await state.updateLeases(view, touched: [key("d")], cluster: [])
+            #expect(state.leases == view, "served from memory")
+            try await holder.writeWithoutTransaction { try $0.execute(sql: "ROLLBACK") }
+            view[key("e")] = Lease(node: "ingest-0", epoch: 1)
+            await state.updateLeases(view, touched: [key("e")], cluster: [])
+            #expect(try ConfigReplica(path: path).load()?.leases == view, "the row of the failed write is there too")
+            // A full read (no keys) compares everything.
+            view = [key("f"): Lease(node: "ingest-0", epoch: 1)]
+            await state.updateLeases(view, touched: nil, cluster: [])
+            #expect(try ConfigReplica(path: path).load()?.leases == view)
+            // Restarted, the replica's view held back: the first pass's view replaces it, whatever keys it names.
+            let restarted = SidecarState(
+                identity: SidecarIdentity(hostname: "ingest-0"), replica: try ConfigReplica(path: path), logger: Logger(label: "t"))
+            restarted.holdLeasesUntilConfirmed()
+            let fresh = [key("g"): Lease(node: "ingest-0", epoch: 1)]
+            await restarted.updateLeases(fresh, touched: [key("g")], cluster: [])
+            #expect(restarted.leases == fresh)
+            #expect(try ConfigReplica(path: path).load()?.leases == fresh)
+        }
+    }
+
     /// A PostgreSQL row's JSON text is stored as it came (no second encoding), and reads back under the row's name.
     @Test func aStreamReadFromJSONTextReadsBackUnderItsRowName() async throws {
         let text = #"{"inputs": [{"url": "fake://x"}], "name": "other"}"#

@@ -8,7 +8,7 @@ struct EstuaryBenchCommand: AsyncParsableCommand {
         abstract: "Benchmarks of Estuary's ingest-node. Each starts the nodes it measures on 127.0.0.1 and prints plain lines.",
         subcommands: [
             FanoutCommand.self, IngestCommand.self, LatencyCommand.self, ConfigCommand.self, DVRIndexCommand.self, DVRRecordCommand.self,
-            DVRServeCommand.self, ReplicateCommand.self, SidecarCommand.self, RTMPCommand.self,
+            DVRServeCommand.self, ReplicateCommand.self, SidecarCommand.self, SidecarStartCommand.self, RTMPCommand.self,
         ])
 }
 
