@@ -205,9 +205,14 @@ public final class SidecarState: Sendable {
         _ leases: [StreamKey: Lease], touched: Set<StreamKey>? = nil, cluster: [NodeStatus], deadAfter: Double = 2
     ) async {
         let (served, delivered) = state.withLock { ($0.leases, $0.leasesDelivered) }
+        let me = identity.hostname
         let differs: Bool
+        // Whether this node's own stream list may change: only through a lease it holds or receives, before or after.
+        var concernsMe = true
         if let touched, delivered, let served {
             differs = touched.contains { served[$0] != leases[$0] }
+            let involvesMe = { (lease: Lease?) in lease?.node == me || lease?.nextNode == me }
+            concernsMe = touched.contains { involvesMe(served[$0]) || involvesMe(leases[$0]) }
         } else {
             differs = served != leases
         }
@@ -215,7 +220,15 @@ public final class SidecarState: Sendable {
         let changed = state.withLock { state -> Bool in
             let changed = differs || state.provisional != nil
             state.provisional = nil
-            if changed { state.leases = leases }
+            if changed {
+                let before = state.viewVersion
+                state.leases = leases
+                // Leases changed among other nodes only (a claim wave: 49 of 50 sidecars at every claim): this
+                // node's list, chosen from the served view, still holds for the new one.
+                if !concernsMe, state.selections[me]?.version == before {
+                    state.selections[me]?.version = state.viewVersion
+                }
+            }
             state.leasesDelivered = true
             if let touched, state.unstoredLeaseKeys != nil {
                 state.unstoredLeaseKeys?.formUnion(touched)

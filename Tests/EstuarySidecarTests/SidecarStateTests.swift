@@ -56,6 +56,32 @@ import Testing
         #expect(String(decoding: moved, as: UTF8.self).contains("m4f://10.0.0.1:8080/us1"))
     }
 
+    /// Leases that change among other nodes leave this node's list as it was (it is not chosen again); one it
+    /// holds or receives, before or after, changes it.
+    @Test func theOwnListFollowsOnlyLeasesThatConcernThisNode() async {
+        let state = SidecarState(identity: SidecarIdentity(hostname: "ingest-0"), replica: nil, logger: Logger(label: "t"))
+        await state.deliver(config)
+        func key(_ name: String) -> StreamKey { StreamKey(role: "ingest", name: name) }
+        var view = [key("any"): Lease(node: "ingest-1", epoch: 1), key("eu1"): Lease(node: "ingest-0", epoch: 1)]
+        await state.updateLeases(view, touched: nil, cluster: [])
+        #expect(names(state.streams(for: "ingest-0")) == ["eu1"])
+        view[key("us1")] = Lease(node: "ingest-1", epoch: 1)
+        await state.updateLeases(view, touched: [key("us1")], cluster: [])
+        #expect(names(state.streams(for: "ingest-0")) == ["eu1"])
+        #expect(names(state.streams(for: "ingest-1")) == ["any", "us1"])
+        view[key("any")] = Lease(node: "ingest-0", epoch: 2)
+        await state.updateLeases(view, touched: [key("any")], cluster: [])
+        #expect(names(state.streams(for: "ingest-0")) == ["any", "eu1"], "taken from another node")
+        view[key("eu1")] = Lease(node: "ingest-1", nextNode: "ingest-0", epoch: 2)
+        view[key("us1")] = Lease(node: "ingest-1", epoch: 2)
+        await state.updateLeases(view, touched: [key("eu1"), key("us1")], cluster: [])
+        #expect(names(state.streams(for: "ingest-0")) == ["any", "eu1"], "a handover to this node")
+        view[key("eu1")] = Lease(node: "ingest-1", epoch: 3)
+        await state.updateLeases(view, touched: [key("eu1")], cluster: [])
+        #expect(names(state.streams(for: "ingest-0")) == ["any"], "handed over to another node")
+        #expect(names(state.streams(for: "ingest-1")) == ["eu1", "us1"])
+    }
+
     @Test func captureOnceServesHolderAndHandoverTarget() async {
         let state = SidecarState(identity: SidecarIdentity(hostname: "ingest-0"), replica: nil, logger: Logger(label: "t"))
         await state.deliver(config)
