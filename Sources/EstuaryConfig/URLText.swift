@@ -34,9 +34,7 @@ enum URLText {
     static func split(_ url: String) -> (scheme: Substring, authority: Substring, rest: Substring)? {
         guard let separator = schemeSeparator(in: url) else { return nil }
         let afterScheme = url[separator.upperBound...]
-        let authorityEnd =
-            afterScheme.utf8.firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }
-            ?? afterScheme.endIndex
+        let authorityEnd = afterScheme.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? afterScheme.endIndex
         return (url[..<separator.lowerBound], afterScheme[..<authorityEnd], afterScheme[authorityEnd...])
     }
 

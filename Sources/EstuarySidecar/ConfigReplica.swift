@@ -45,6 +45,8 @@ public final class ConfigReplica: Sendable {
                 metadata: ["path": "\(path)", "moved_to": "\(aside)", "error": "\(error)"])
             let files = FileManager.default
             try? files.moveItem(atPath: path, toPath: aside)
+            // The write-ahead log goes with it (its commits belong to that file); the rest is SQLite's scratch.
+            try? files.moveItem(atPath: path + "-wal", toPath: aside + "-wal")
             for suffix in ["-wal", "-shm", "-journal"] { try? files.removeItem(atPath: path + suffix) }
             self.rebuiltFrom = aside
         }

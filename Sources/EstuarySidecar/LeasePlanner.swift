@@ -86,15 +86,15 @@ public struct LeasePlanner: Sendable {
         // The streams are used in place, by index, with each one's lease looked up once: a plan at 10,000 streams
         // copying each stream (dozens of references) and hashing its key four times took 20 ms.
         let all = sorted ?? config.streams(role: role)
-        var planned: [Int] = []
+        var leasable: [Int] = []
         var held: [Lease?] = []
-        planned.reserveCapacity(all.count)
+        leasable.reserveCapacity(all.count)
         held.reserveCapacity(all.count)
         var unconfigured = Set(mine)
         for index in all.indices where !all[index].runsOnEveryNode {
             let lease = leases[all[index].key]
             if let lease, lease.node == me { unconfigured.remove(all[index].name) }
-            planned.append(index)
+            leasable.append(index)
             held.append(lease)
         }
         let removed = mine.filter { unconfigured.contains($0) }
@@ -110,19 +110,19 @@ public struct LeasePlanner: Sendable {
         let position = Dictionary(live.enumerated().map { ($1.node.name, $0) }, uniquingKeysWith: { first, _ in first })
         let weights = live.map(Self.weight)
         var loads = [Double](repeating: 0, count: live.count)
-        var holder = [Int?](repeating: nil, count: planned.count)
-        for slot in planned.indices {
+        var holderPosition = [Int?](repeating: nil, count: leasable.count)
+        for slot in leasable.indices {
             guard let lease = held[slot], let index = position[lease.node] else { continue }
-            holder[slot] = index
-            loads[index] += costs[all[planned[slot]].name]
+            holderPosition[slot] = index
+            loads[index] += costs[all[leasable[slot]].name]
         }
 
         var claims: [String] = []
         var takeOvers: [String: [String]] = [:]
-        for slot in planned.indices {
-            let stream = all[planned[slot]]
+        for slot in leasable.indices {
+            let stream = all[leasable[slot]]
             let lease = held[slot]
-            if let lease, holder[slot] != nil {
+            if let lease, holderPosition[slot] != nil {
                 actions += handover(stream, lease, config: config, live: live, status: status)
                 continue
             }
@@ -159,7 +159,7 @@ public struct LeasePlanner: Sendable {
         if rebalance && mayTakeOver {
             let load = Dictionary(zip(live.map(\.node.name), loads), uniquingKeysWith: { first, _ in first })
             actions += rebalanceRequests(
-                all: all, planned: planned, held: held, holder: holder, live: live, load: load, costs: costs)
+                all: all, leasable: leasable, held: held, holderPosition: holderPosition, live: live, load: load, costs: costs)
         }
         return actions
     }
@@ -243,17 +243,17 @@ public struct LeasePlanner: Sendable {
     ///   a stream of cost 1);
     /// - this node asks for what the match gives it, at most ``rebalanceStep`` streams a pass.
     ///
-    /// `all` is the role's streams; `planned`, the indices in `all` of those that take a lease; `held` and
-    /// `holder`, by place in `planned`, each one's lease and the position in `live` of its node (`nil`: not live).
+    /// `all` is the role's streams; `leasable`, the indices in `all` of those that take a lease; `held` and
+    /// `holderPosition`, by place in `leasable`, each one's lease and the position in `live` of its node (`nil`: not live).
     private func rebalanceRequests(
-        all: [CentralStream], planned: [Int], held: [Lease?], holder: [Int?], live: [NodeStatus], load: [String: Double],
+        all: [CentralStream], leasable: [Int], held: [Lease?], holderPosition: [Int?], live: [NodeStatus], load: [String: Double],
         costs: StreamCosts
     ) -> [LeaseAction] {
         guard live.count > 1, live.contains(where: { $0.node.name == me }) else { return [] }
         var effective = load
-        for slot in planned.indices {
-            guard holder[slot] != nil, let lease = held[slot], let next = lease.nextNode, effective[next] != nil else { continue }
-            let cost = costs[all[planned[slot]].name]
+        for slot in leasable.indices {
+            guard holderPosition[slot] != nil, let lease = held[slot], let next = lease.nextNode, effective[next] != nil else { continue }
+            let cost = costs[all[leasable[slot]].name]
             effective[lease.node, default: 0] -= cost
             effective[next, default: 0] += cost
         }
@@ -270,15 +270,15 @@ public struct LeasePlanner: Sendable {
         guard receivers.contains(where: { $0.node.name == me }) else { return [] }
         let donors = live.filter { excess($0) > 0 }
             .sorted { relative($0) != relative($1) ? relative($0) > relative($1) : $0.node.name < $1.node.name }
-        // Each node's streams that may move, as indices in `planned`.
+        // Each node's streams that may move, as indices in `leasable`.
         var movable: [String: [Int]] = [:]
-        for slot in planned.indices {
-            guard let lease = held[slot], lease.nextNode == nil, all[planned[slot]].captureAt == nil else { continue }
+        for slot in leasable.indices {
+            guard let lease = held[slot], lease.nextNode == nil, all[leasable[slot]].captureAt == nil else { continue }
             movable[lease.node, default: []].append(slot)
         }
         var surplus = Dictionary(donors.map { ($0.node.name, excess($0) + 0.25) }, uniquingKeysWith: { a, _ in a })
         // The cheapest stream each donor can give: a donor whose cheapest does not fit is passed over without a scan.
-        let cheapest = movable.mapValues { list in list.map { costs[all[planned[$0]].name] }.min() ?? .infinity }
+        let cheapest = movable.mapValues { list in list.map { costs[all[leasable[$0]].name] }.min() ?? .infinity }
         for receiver in receivers {
             let farBelow = -excess(receiver) > tolerance(receiver)
             var wanted = max(1, -excess(receiver)) + 0.25
@@ -289,7 +289,7 @@ public struct LeasePlanner: Sendable {
                 var index = 0
                 while index < candidates.count, wanted >= floor, surplus[name, default: 0] >= floor {
                     let slot = candidates[index]
-                    let stream = all[planned[slot]]
+                    let stream = all[leasable[slot]]
                     let cost = costs[stream.name]
                     guard cost <= wanted, cost <= surplus[name, default: 0], let lease = held[slot] else {
                         index += 1

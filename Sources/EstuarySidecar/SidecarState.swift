@@ -196,11 +196,13 @@ public final class SidecarState: Sendable {
     }
 
     /// Switches to capture-once mode with this lease view and cluster view (PostgreSQL answered).
-    /// - Parameter deadAfter: the heartbeat age after which a node of `cluster` is dead.
+    ///
     /// Called by one lease pass at a time: the view is compared with the served one outside the lock (thousands of
     /// leases, every pass), so the node's requests do not wait for the comparison.
-    /// - Parameter touched: the keys of every lease row read since the previous call (`nil`: unknown, as after a
-    ///   full read): only those can differ from the last view, so only those are compared, here and in the replica.
+    /// - Parameters:
+    ///   - touched: the keys of every lease row read since the previous call (`nil`: unknown, as after a full
+    ///     read): only those can differ from the last view, so only those are compared, here and in the replica.
+    ///   - deadAfter: the heartbeat age after which a node of `cluster` is dead.
     public func updateLeases(
         _ leases: [StreamKey: Lease], touched: Set<StreamKey>? = nil, cluster: [NodeStatus], deadAfter: Double = 2
     ) async {
