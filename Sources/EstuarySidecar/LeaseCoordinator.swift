@@ -351,19 +351,19 @@ public struct LeaseCoordinator: Sendable {
         // Rows changed since the last read: a newer version, or written by a transaction that was running at the
         // last read (it may have taken its version before rows this sidecar already read); each part on its own
         // index (an OR of the two made PostgreSQL scan the whole table). The last part lists the transactions
-        // running now, for the next read. The upper bound on `version` (``PostgresUpstream/versionUpperBound``) keeps
+        // running now, for the next read. The upper bound on `version` (``PostgresSchema/versionUpperBound``) keeps
         // the index in use while the table has no statistics yet: in the first minute after a cluster's claims,
         // every pass of every sidecar scanned all 10,000 rows without it.
         let rows = try await connection.query(
             """
             SELECT 0, role, stream, node, next_node, epoch, version, 0::float8, '' FROM estuary_leases
-            WHERE version > \(version) AND version <= \(PostgresUpstream.versionUpperBound)
+            WHERE version > \(version) AND version <= \(PostgresSchema.versionUpperBound)
             UNION ALL
             SELECT 0, role, stream, node, next_node, epoch, version, 0::float8, '' FROM estuary_leases
             WHERE writer = ANY(\(dynamic.inFlight)::text[]::xid8[]) AND version <= \(version)
             UNION ALL
             SELECT 1, role, name, node, NULL, 0, version, extract(epoch FROM expires_at - now())::float8, '' FROM estuary_dynamic
-            WHERE role = \(identity.role) AND version > \(dynamic.version) AND version <= \(PostgresUpstream.versionUpperBound)
+            WHERE role = \(identity.role) AND version > \(dynamic.version) AND version <= \(PostgresSchema.versionUpperBound)
             UNION ALL
             SELECT 1, role, name, node, NULL, 0, version, extract(epoch FROM expires_at - now())::float8, '' FROM estuary_dynamic
             WHERE role = \(identity.role) AND writer = ANY(\(dynamic.inFlight)::text[]::xid8[]) AND version <= \(dynamic.version)

@@ -86,16 +86,13 @@ public struct LeasePlanner: Sendable {
         // The streams are used in place, by index, with each one's lease looked up once: a plan at 10,000 streams
         // copying each stream (dozens of references) and hashing its key four times took 20 ms.
         let all = sorted ?? config.streams(role: role)
-        var leasable: [Int] = []
-        var held: [Lease?] = []
+        var leasable: [Leasable] = []
         leasable.reserveCapacity(all.count)
-        held.reserveCapacity(all.count)
         var unconfigured = Set(mine)
         for index in all.indices where !all[index].runsOnEveryNode {
             let lease = leases[all[index].key]
             if let lease, lease.node == me { unconfigured.remove(all[index].name) }
-            leasable.append(index)
-            held.append(lease)
+            leasable.append(Leasable(index: index, lease: lease))
         }
         let removed = mine.filter { unconfigured.contains($0) }
         if !removed.isEmpty { actions.append(.release(names: removed)) }
@@ -110,19 +107,18 @@ public struct LeasePlanner: Sendable {
         let position = Dictionary(live.enumerated().map { ($1.node.name, $0) }, uniquingKeysWith: { first, _ in first })
         let weights = live.map(Self.weight)
         var loads = [Double](repeating: 0, count: live.count)
-        var holderPosition = [Int?](repeating: nil, count: leasable.count)
         for slot in leasable.indices {
-            guard let lease = held[slot], let index = position[lease.node] else { continue }
-            holderPosition[slot] = index
-            loads[index] += costs[all[leasable[slot]].name]
+            guard let lease = leasable[slot].lease, let index = position[lease.node] else { continue }
+            leasable[slot].holder = index
+            loads[index] += costs[all[leasable[slot].index].name]
         }
 
         var claims: [String] = []
         var takeOvers: [String: [String]] = [:]
-        for slot in leasable.indices {
-            let stream = all[leasable[slot]]
-            let lease = held[slot]
-            if let lease, holderPosition[slot] != nil {
+        for entry in leasable {
+            let stream = all[entry.index]
+            let lease = entry.lease
+            if let lease, entry.holder != nil {
                 actions += handover(stream, lease, config: config, live: live, status: status)
                 continue
             }
@@ -158,10 +154,17 @@ public struct LeasePlanner: Sendable {
         }
         if rebalance && mayTakeOver {
             let load = Dictionary(zip(live.map(\.node.name), loads), uniquingKeysWith: { first, _ in first })
-            actions += rebalanceRequests(
-                all: all, leasable: leasable, held: held, holderPosition: holderPosition, live: live, load: load, costs: costs)
+            actions += rebalanceRequests(all: all, leasable: leasable, live: live, load: load, costs: costs)
         }
         return actions
+    }
+
+    /// A stream that takes a lease, as the plan sees it: its index in the role's sorted streams, its lease, and the
+    /// position in `live` of that lease's node (`nil`: no lease, or its node is not live).
+    struct Leasable {
+        var index: Int
+        var lease: Lease?
+        var holder: Int?
     }
 
     /// The positions in `live` of the nodes a stream prefers (`capture_at`); `nil` for all of them, when it
@@ -243,17 +246,15 @@ public struct LeasePlanner: Sendable {
     ///   a stream of cost 1);
     /// - this node asks for what the match gives it, at most ``rebalanceStep`` streams a pass.
     ///
-    /// `all` is the role's streams; `leasable`, the indices in `all` of those that take a lease; `held` and
-    /// `holderPosition`, by place in `leasable`, each one's lease and the position in `live` of its node (`nil`: not live).
+    /// `all` is the role's streams, `leasable` those of them that take a lease.
     private func rebalanceRequests(
-        all: [CentralStream], leasable: [Int], held: [Lease?], holderPosition: [Int?], live: [NodeStatus], load: [String: Double],
-        costs: StreamCosts
+        all: [CentralStream], leasable: [Leasable], live: [NodeStatus], load: [String: Double], costs: StreamCosts
     ) -> [LeaseAction] {
         guard live.count > 1, live.contains(where: { $0.node.name == me }) else { return [] }
         var effective = load
-        for slot in leasable.indices {
-            guard holderPosition[slot] != nil, let lease = held[slot], let next = lease.nextNode, effective[next] != nil else { continue }
-            let cost = costs[all[leasable[slot]].name]
+        for entry in leasable {
+            guard entry.holder != nil, let lease = entry.lease, let next = lease.nextNode, effective[next] != nil else { continue }
+            let cost = costs[all[entry.index].name]
             effective[lease.node, default: 0] -= cost
             effective[next, default: 0] += cost
         }
@@ -270,15 +271,15 @@ public struct LeasePlanner: Sendable {
         guard receivers.contains(where: { $0.node.name == me }) else { return [] }
         let donors = live.filter { excess($0) > 0 }
             .sorted { relative($0) != relative($1) ? relative($0) > relative($1) : $0.node.name < $1.node.name }
-        // Each node's streams that may move, as indices in `leasable`.
-        var movable: [String: [Int]] = [:]
-        for slot in leasable.indices {
-            guard let lease = held[slot], lease.nextNode == nil, all[leasable[slot]].captureAt == nil else { continue }
-            movable[lease.node, default: []].append(slot)
+        // Each node's streams that may move, with their leases.
+        var movable: [String: [(stream: Int, lease: Lease)]] = [:]
+        for entry in leasable {
+            guard let lease = entry.lease, lease.nextNode == nil, all[entry.index].captureAt == nil else { continue }
+            movable[lease.node, default: []].append((entry.index, lease))
         }
         var surplus = Dictionary(donors.map { ($0.node.name, excess($0) + 0.25) }, uniquingKeysWith: { a, _ in a })
         // The cheapest stream each donor can give: a donor whose cheapest does not fit is passed over without a scan.
-        let cheapest = movable.mapValues { list in list.map { costs[all[leasable[$0]].name] }.min() ?? .infinity }
+        let cheapest = movable.mapValues { list in list.map { costs[all[$0.stream].name] }.min() ?? .infinity }
         for receiver in receivers {
             let farBelow = -excess(receiver) > tolerance(receiver)
             var wanted = max(1, -excess(receiver)) + 0.25
@@ -288,10 +289,10 @@ public struct LeasePlanner: Sendable {
                 guard var candidates = movable[name], let floor = cheapest[name] else { continue }
                 var index = 0
                 while index < candidates.count, wanted >= floor, surplus[name, default: 0] >= floor {
-                    let slot = candidates[index]
-                    let stream = all[leasable[slot]]
+                    let (position, lease) = candidates[index]
+                    let stream = all[position]
                     let cost = costs[stream.name]
-                    guard cost <= wanted, cost <= surplus[name, default: 0], let lease = held[slot] else {
+                    guard cost <= wanted, cost <= surplus[name, default: 0] else {
                         index += 1
                         continue
                     }

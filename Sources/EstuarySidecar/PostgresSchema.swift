@@ -132,6 +132,12 @@ public enum PostgresSchema {
         ],
     ]
 
+    /// The upper bound of every incremental read (`version > cursor AND version <= versionUpperBound`), always true:
+    /// without statistics on a table (a new cluster's first minute) PostgreSQL guesses that `version > cursor`
+    /// keeps a third of the rows and scans them all, while for a bounded range it guesses half a percent and
+    /// uses the `version` index.
+    static let versionUpperBound = Int64.max
+
     /// The schema version ``migrate(_:logger:)`` brings a database to.
     public static var latestVersion: Int { migrations.count }
 

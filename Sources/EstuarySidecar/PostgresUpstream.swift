@@ -126,12 +126,6 @@ public struct PostgresUpstream: CentralUpstream {
         return ""
     }
 
-    /// The upper bound of every incremental read (`version > cursor AND version <= versionUpperBound`), always true:
-    /// without statistics on a table (a new cluster's first minute) PostgreSQL guesses that `version > cursor`
-    /// keeps a third of the rows and scans them all, while for a bounded range it guesses half a percent and
-    /// uses the `version` index.
-    static let versionUpperBound = Int64.max
-
     /// Reads everything (`full`) or the rows changed since the cursor's version; a `reconcile` notice or a
     /// hard delete is caught by the periodic full read, and by any full read the caller asks for.
     func reload(_ connection: PostgresConnection, into cursor: inout Cursor, full: Bool) async throws {
@@ -147,7 +141,7 @@ public struct PostgresUpstream: CentralUpstream {
         // heartbeat must not wait while a start-up read decodes thousands of streams on starved cores (the other
         // sidecars would see this node late, and hold their claims back until they see it).
         let streams = try await connection.query(
-            "SELECT role, name, config::text, failback, version, deleted FROM estuary_streams WHERE version > \(since) AND version <= \(Self.versionUpperBound) ORDER BY version",
+            "SELECT role, name, config::text, failback, version, deleted FROM estuary_streams WHERE version > \(since) AND version <= \(PostgresSchema.versionUpperBound) ORDER BY version",
             logger: logger
         ).collect()
         // Room for every row at once: growing three tables of 10,000 entries step by step rehashed each one's
@@ -181,7 +175,7 @@ public struct PostgresUpstream: CentralUpstream {
             }
         }
         let templates = try await connection.query(
-            "SELECT role, prefix, config::text, version, deleted FROM estuary_templates WHERE version > \(since) AND version <= \(Self.versionUpperBound)",
+            "SELECT role, prefix, config::text, version, deleted FROM estuary_templates WHERE version > \(since) AND version <= \(PostgresSchema.versionUpperBound)",
             logger: logger)
         var changedTemplates = cursor.config.templates
         for try await (role, prefix, json, version, deleted) in templates.decode((String, String, String, Int64, Bool).self) {
@@ -202,7 +196,7 @@ public struct PostgresUpstream: CentralUpstream {
         let episodes = try await connection.query(
             """
             SELECT id, stream, opened_at, episode_updated_at, closed_at, version, deleted FROM estuary_episodes
-            WHERE version > \(since) AND version <= \(Self.versionUpperBound)
+            WHERE version > \(since) AND version <= \(PostgresSchema.versionUpperBound)
             """, logger: logger)
         for try await (id, stream, opened, updated, closed, version, deleted) in episodes.decode(
             (String, String, Int64, Int64, Int64?, Int64, Bool).self)
@@ -213,7 +207,7 @@ public struct PostgresUpstream: CentralUpstream {
                 deleted ? nil : CentralEpisode(id: id, stream: stream, openedAt: opened, updatedAt: updated, closedAt: closed)
         }
         let settings = try await connection.query(
-            "SELECT key, value, version, deleted FROM estuary_settings WHERE version > \(since) AND version <= \(Self.versionUpperBound)",
+            "SELECT key, value, version, deleted FROM estuary_settings WHERE version > \(since) AND version <= \(PostgresSchema.versionUpperBound)",
             logger: logger)
         for try await (key, value, version, deleted) in settings.decode((String, String, Int64, Bool).self) {
             maximum = max(maximum, version)

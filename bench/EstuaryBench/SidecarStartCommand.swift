@@ -26,7 +26,7 @@ struct SidecarStartCommand: AsyncParsableCommand {
         defer { scratch.remove(keep: false) }
 
         var decoded: [CentralStream] = []
-        try best("decode_streams_ms") {
+        try await best("decode_streams_ms") {
             decoded = try zip(names, texts).map { name, text in
                 CentralStream(config: try StreamConfig.decode(json: Data(text.utf8), name: name).config)
             }
@@ -35,7 +35,7 @@ struct SidecarStartCommand: AsyncParsableCommand {
         let seed = try ConfigReplica(path: scratch.url.appendingPathComponent("seed.sqlite").path)
         try await seed.store(CentralConfig(streams: decoded), previous: nil, syncedAt: Date())
         var loaded: CentralConfig?
-        try best("replica_load_ms") { loaded = try seed.load()?.config }
+        try await best("replica_load_ms") { loaded = try seed.load()?.config }
         guard let config = loaded, config.streams.count == streams else { throw BenchError("the seed replica did not load") }
 
         // The claim wave: node k claims every `nodes`-th stream, as the planner assigns a cluster's unheld streams.
@@ -52,18 +52,18 @@ struct SidecarStartCommand: AsyncParsableCommand {
             wave.append((leases, changed))
         }
         var round = 0
-        try await bestAsync("replica_store_streams_ms") {
+        try await best("replica_store_streams_ms") {
             round += 1
             let replica = try ConfigReplica(path: scratch.url.appendingPathComponent("store-\(round).sqlite").path)
             try await replica.store(config, previous: nil, syncedAt: Date())
         }
-        try await bestAsync("replica_store_leases_whole_ms") {
+        try await best("replica_store_leases_whole_ms") {
             round += 1
             let replica = try ConfigReplica(path: scratch.url.appendingPathComponent("leases-\(round).sqlite").path)
             try await replica.storeLeases(leases, previous: nil)
         }
         for givesKeys in [false, true] {
-            try await bestAsync("replica_store_leases_claim_wave_\(givesKeys ? "changed_keys" : "compared_whole")_ms") {
+            try await best("replica_store_leases_claim_wave_\(givesKeys ? "changed_keys" : "compared_whole")_ms") {
                 round += 1
                 let replica = try ConfigReplica(path: scratch.url.appendingPathComponent("wave-\(round).sqlite").path)
                 var previous: [StreamKey: Lease] = [:]
@@ -78,29 +78,19 @@ struct SidecarStartCommand: AsyncParsableCommand {
         let sorted = config.streams(role: "ingest")
         let planner = LeasePlanner(me: nodeNames[0], role: "ingest")
         var actions: [LeaseAction] = []
-        try best("plan_unheld_ms") {
+        try await best("plan_unheld_ms") {
             actions = planner.plan(config: config, streams: sorted, nodes: live, leases: [:], ready: true, mayTakeOver: true)
         }
         guard case .claim(let claimed) = actions.first, claimed.count == streams / nodes else {
             throw BenchError("the plan of unheld streams did not claim this node's share: \(actions.prefix(1))")
         }
-        try best("plan_balanced_ms") {
+        try await best("plan_balanced_ms") {
             actions = planner.plan(config: config, streams: sorted, nodes: live, leases: leases, ready: true, mayTakeOver: true)
         }
         guard actions.isEmpty else { throw BenchError("a balanced view planned \(actions.count) actions") }
     }
 
-    private func best(_ label: String, _ body: () throws -> Void) throws {
-        var times: [Double] = []
-        for _ in 0..<rounds {
-            let start = ContinuousClock.now
-            try body()
-            times.append(elapsedSeconds(ContinuousClock.now - start) * 1000)
-        }
-        report("sidecar_start \(label)=\(fixed(times.min() ?? 0, 1)) streams=\(streams)")
-    }
-
-    private func bestAsync(_ label: String, _ body: () async throws -> Void) async throws {
+    private func best(_ label: String, _ body: () async throws -> Void) async throws {
         var times: [Double] = []
         for _ in 0..<rounds {
             let start = ContinuousClock.now
