@@ -1,5 +1,6 @@
 import EstuaryConfig
 import Foundation
+import Synchronization
 
 /// One stream of the central configuration: what its node runs, plus where it may run.
 ///
@@ -9,19 +10,31 @@ import Foundation
 public struct CentralStream: Sendable, Equatable {
     /// The role of the nodes that run it (`ingest`, `dvr`). Default `ingest`.
     public var role: String
-    /// The node-facing configuration, validated.
-    public var config: StreamConfig { didSet { source = nil } }
     /// What happens when its preferred node returns; `nil` follows the configuration's default.
     public var failback: FailbackPolicy?
-    /// The JSON text ``config`` was read from, when an upstream delivered one (a PostgreSQL row): the replica stores
-    /// it as it came instead of encoding ``config`` again. Any change to ``config`` drops it. Not part of equality.
+    /// The stream's name.
+    public private(set) var name: String
+    /// What placing it needs (`capture_at`, `dvr.replicate`), known without decoding ``config``.
+    public private(set) var placement: StreamPlacement
+    /// The JSON text ``config`` was read from, when an upstream delivered one (a PostgreSQL row, the replica): the
+    /// replica stores it as it came instead of encoding ``config`` again. Any change to ``config`` drops it.
     public private(set) var source: String?
+    private var body: Body
+
+    /// The configuration, decoded, or the text it is decoded from when first needed. Boxed (`indirect`): an entry
+    /// is a few words, so the tables of 10,000 streams a sidecar sorts and copies move pointers, not configurations.
+    private indirect enum Body: Sendable {
+        case decoded(StreamConfig)
+        case stored(StoredConfig)
+    }
 
     /// Creates an entry.
     public init(role: String = "ingest", config: StreamConfig, failback: FailbackPolicy? = nil) {
         self.role = role
-        self.config = config
         self.failback = failback
+        self.name = config.name
+        self.placement = StreamPlacement(config)
+        self.body = .decoded(config)
     }
 
     /// Creates an entry read from `source`, the JSON text that decoded to `config`.
@@ -30,20 +43,96 @@ public struct CentralStream: Sendable, Equatable {
         self.source = source
     }
 
-    public static func == (lhs: CentralStream, rhs: CentralStream) -> Bool {
-        lhs.role == rhs.role && lhs.failback == rhs.failback && lhs.config == rhs.config
+    /// Creates an entry from a stored stream's JSON text, named `name` whatever the text says, whose
+    /// configuration is decoded and checked only when first needed (``decodedConfig()``): a sidecar places every
+    /// stream of its role, but serves, and so decodes, only its node's share.
+    /// - Parameter placement: the text's `capture_at` and `dvr.replicate`.
+    public init(role: String, name: String, failback: FailbackPolicy?, storedJSON: String, placement: StreamPlacement) {
+        self.role = role
+        self.failback = failback
+        self.name = name
+        self.placement = placement
+        self.source = storedJSON
+        self.body = .stored(StoredConfig(role: role, name: name, json: storedJSON))
     }
 
-    /// The stream's name.
-    public var name: String { config.name }
+    /// The node-facing configuration. A stream read from stored text is decoded and checked here, once; one
+    /// whose text fails the check reads as a stream of that name without inputs (``decodedConfig()`` says why,
+    /// and the sidecar serves no such stream). Setting it replaces the stored text.
+    public var config: StreamConfig {
+        get {
+            switch body {
+            case .decoded(let config): config
+            case .stored(let stored): (try? stored.decoded()) ?? StreamConfig(name: name)
+            }
+        }
+        set {
+            body = .decoded(newValue)
+            name = newValue.name
+            placement = StreamPlacement(newValue)
+            source = nil
+        }
+    }
+
+    /// The node-facing configuration, decoded and checked.
+    /// - Throws: ``CentralConfigError/invalidStream(role:_:)`` naming the field, for stored text that fails the check.
+    public func decodedConfig() throws(CentralConfigError) -> StreamConfig {
+        switch body {
+        case .decoded(let config): config
+        case .stored(let stored): try stored.decoded()
+        }
+    }
+
+    /// Equal role, failback and configuration. Two entries read from stored text compare their texts, without
+    /// decoding (the same text decodes to the same configuration; differently written texts count as a change).
+    public static func == (lhs: CentralStream, rhs: CentralStream) -> Bool {
+        guard lhs.role == rhs.role, lhs.failback == rhs.failback, lhs.name == rhs.name else { return false }
+        switch (lhs.body, rhs.body) {
+        case (.stored(let left), .stored(let right)): return left === right || left.json == right.json
+        default: return lhs.config == rhs.config
+        }
+    }
+
     /// The key in the central configuration.
-    public var key: StreamKey { StreamKey(role: role, name: config.name) }
+    public var key: StreamKey { StreamKey(role: role, name: name) }
     /// `cluster_ingest.capture_at`: a node name or a label selector (`region=eu`), a soft preference.
-    public var captureAt: String? { config.clusterIngest?.captureAt }
+    public var captureAt: String? { placement.captureAt }
     /// Whether it runs on every node of its role (that `capture_at` selects) even in capture-once mode: a recorded
     /// stream with `dvr.replicate` is kept by every dvr-node, each filling its gaps from the others, so it takes no
     /// lease. (Capturing once is about the original source; these streams read other nodes over M4F.)
-    public var runsOnEveryNode: Bool { config.dvr?.replicate == true }
+    public var runsOnEveryNode: Bool { placement.replicate }
+}
+
+/// A stored stream's JSON text and, once asked for, what it decodes to. Shared by the copies of one
+/// ``CentralStream``, so each text is decoded at most once.
+final class StoredConfig: Sendable {
+    let role: String
+    let name: String
+    let json: String
+    private let result = Mutex<Result<StreamConfig, CentralConfigError>?>(nil)
+
+    init(role: String, name: String, json: String) {
+        self.role = role
+        self.name = name
+        self.json = json
+    }
+
+    /// Decodes the text on the first call (under the lock: concurrent callers wait for one decode) and returns
+    /// the same result on every later one.
+    func decoded() throws(CentralConfigError) -> StreamConfig {
+        let outcome = result.withLock { result in
+            if let result { return result }
+            let decoded: Result<StreamConfig, CentralConfigError>
+            do throws(CentralConfigError) {
+                decoded = .success(try CentralDocument.storedStream(role: role, name: name, failback: nil, json: json).config)
+            } catch {
+                decoded = .failure(error)
+            }
+            result = decoded
+            return decoded
+        }
+        return try outcome.get()
+    }
 }
 
 /// A stream's key in the central configuration: its role and name.

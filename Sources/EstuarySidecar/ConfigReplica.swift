@@ -8,7 +8,8 @@ import Logging
 /// Guarantees:
 /// - Each ``store(_:previous:syncedAt:)`` is one transaction: a reader, or a sidecar started after a crash, sees
 ///   the previous configuration or the new one, never a mixture.
-/// - A file that SQLite reports as damaged, or whose rows do not decode, is moved aside (`*.damaged-<time>`)
+/// - A file that SQLite reports as damaged, or whose rows do not read back (a stream's text that is not a JSON
+///   object, a template that fails its check), is moved aside (`*.damaged-<time>`)
 ///   and an empty replica takes its place: the sidecar then serves nothing until the upstream answers, and
 ///   never a half-read configuration. ``rebuiltFrom`` names the file moved aside.
 public final class ConfigReplica: Sendable {
@@ -85,12 +86,13 @@ public final class ConfigReplica: Sendable {
                 for key in old.streams.keys where config.streams[key] == nil {
                     try delete.execute(arguments: [key.role, key.name])
                 }
-                let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO streams(role, name, failback, config) VALUES (?, ?, ?, ?)")
+                var streams = RowBatch(db, into: "streams", columns: ["role", "name", "failback", "config"])
                 for (key, stream) in config.streams where old.streams[key] != stream {
                     // A stream read from JSON text is stored as that text (it reads back to the same configuration).
                     let json = stream.source ?? String(decoding: CentralDocument.wireJSON(stream.config), as: UTF8.self)
-                    try insert.execute(arguments: [key.role, key.name, stream.failback?.rawValue, json])
+                    try streams.append([key.role, key.name, stream.failback?.rawValue, json])
                 }
+                try streams.flush()
                 if old.templates != config.templates {
                     try db.execute(sql: "DELETE FROM templates")
                     for template in config.templates {
@@ -157,21 +159,21 @@ public final class ConfigReplica: Sendable {
                 if previous == nil { try db.execute(sql: "DELETE FROM leases") }
                 let stored = previous ?? [:]
                 let delete = try db.cachedStatement(sql: "DELETE FROM leases WHERE role = ? AND stream = ?")
-                let insert = try db.cachedStatement(
-                    sql: "INSERT OR REPLACE INTO leases(role, stream, node, next_node, epoch) VALUES (?, ?, ?, ?, ?)")
+                var inserts = RowBatch(db, into: "leases", columns: ["role", "stream", "node", "next_node", "epoch"])
                 func write(_ key: StreamKey, _ lease: Lease?) throws {
                     if let lease {
-                        try insert.execute(arguments: [key.role, key.name, lease.node, lease.nextNode, lease.epoch])
+                        try inserts.append([key.role, key.name, lease.node, lease.nextNode, lease.epoch])
                     } else {
                         try delete.execute(arguments: [key.role, key.name])
                     }
                 }
                 if let changed, previous != nil {
                     for key in changed where stored[key] != leases[key] { try write(key, leases[key]) }
-                    return
+                } else {
+                    for key in stored.keys where leases[key] == nil { try write(key, nil) }
+                    for (key, lease) in leases where stored[key] != lease { try write(key, lease) }
                 }
-                for key in stored.keys where leases[key] == nil { try write(key, nil) }
-                for (key, lease) in leases where stored[key] != lease { try write(key, lease) }
+                try inserts.flush()
             }
         } catch {
             throw .databaseError(path: path, reason: "\(error)")
@@ -215,9 +217,15 @@ public final class ConfigReplica: Sendable {
             else { return nil }
             let failbackText = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'failback'") ?? "stay"
             var streams: [CentralStream] = []
+            // Each stream is parsed for its placement and decoded in full when first served: a restarted sidecar
+            // serves at once, and decodes only its node's share. Text that is not a JSON object is damage.
             for row in try Row.fetchAll(db, sql: "SELECT role, name, failback, config FROM streams") {
+                let json: String = row["config"]
+                let failback: String? = row["failback"]
                 streams.append(
-                    try CentralDocument.storedStream(role: row["role"], name: row["name"], failback: row["failback"], json: row["config"]))
+                    CentralStream(
+                        role: row["role"], name: row["name"], failback: failback.flatMap(FailbackPolicy.init(rawValue:)), storedJSON: json,
+                        placement: try StreamPlacement(streamJSON: Data(json.utf8))))
             }
             var templates: [StreamTemplate] = []
             for row in try Row.fetchAll(db, sql: "SELECT role, prefix, config FROM templates") {

@@ -265,7 +265,17 @@ public struct LeaseCoordinator: Sendable {
         /// `pg_snapshot_xip`): rows they write are read again, whatever their version. (A transaction started
         /// after that read takes versions above every one read then, so `version >` finds its rows.)
         var inFlight: [String] = []
+        /// The version of every lease row read (released ones included) and their sum: what the audit compares
+        /// with the table's row count and version sum.
+        var leaseRows: [StreamKey: Int64] = [:]
+        var leaseRowSum: Int64 = 0
+        /// When the lease view was last audited (or read whole).
+        var auditedAt: ContinuousClock.Instant?
     }
+
+    /// How often a lease read also counts the table's rows and sums their versions, in the read's own snapshot,
+    /// to check that the incremental reads missed nothing.
+    static let auditInterval: Duration = .seconds(5)
 
     /// Writes the dynamic names this sidecar was asked for: each keeps the node of its first ask (an expired one
     /// takes the new), and a later expiry replaces an earlier one, never the reverse.
@@ -315,10 +325,20 @@ public struct LeaseCoordinator: Sendable {
             FROM estuary_nodes
             """, logger: logger)
         var nodes: [NodeStatus] = []
-        for try await (name, role, advertise, labels, capacity, ready, streams, bitrate, alive, aliveBitrates, starting, age)
-            in rows.decode(
-                (String, String, String, String, Int32, Bool, Int32, Int64, [String], [Int64], Bool, Double).self)
-        {
+        for try await row in rows {
+            var columns = PostgresRowReader(row)
+            let name: String = try columns.next()
+            let role: String = try columns.next()
+            let advertise: String = try columns.next()
+            let labels: String = try columns.next()
+            let capacity: Int32 = try columns.next()
+            let ready: Bool = try columns.next()
+            let streams: Int32 = try columns.next()
+            let bitrate: Int64 = try columns.next()
+            let alive: [String] = try columns.next()
+            let aliveBitrates: [Int64] = try columns.next()
+            let starting: Bool = try columns.next()
+            let age: Double = try columns.next()
             // Most nodes have no labels: no decoder for those (this runs for every node on every pass).
             let labelMap = labels == "{}" ? [:] : (try? JSONDecoder().decode([String: String].self, from: Data(labels.utf8))) ?? [:]
             let node = CentralNode(name: name, role: role, advertise: advertise, labels: labelMap, capacity: Int(capacity))
@@ -334,15 +354,26 @@ public struct LeaseCoordinator: Sendable {
     /// Reads the lease rows changed since `version` (all of them when it is -1) into `leases`, a released row
     /// (`node = ''`) removing its stream, and in the same query this role's dynamic-name rows changed since
     /// `dynamic.version` into `dynamic` (each with its expiry as seconds from now). Each lease row's key joins
-    /// `touched`, which a full read sets to `nil`.
+    /// `touched`, which a full read sets to `nil`. Every ``auditInterval`` the read also checks the view against
+    /// the table (row count and version sum) and reads every lease again when they differ.
     private func refreshLeases(
         _ connection: PostgresConnection, leaseVersion version: inout Int64, leases: inout [StreamKey: Lease],
         touched: inout Set<StreamKey>?, dynamic: inout ReadCursor
     ) async throws {
+        let now = ContinuousClock.now
         if version < 0 {
             leases = [:]
             touched = nil
+            dynamic.leaseRows = [:]
+            dynamic.leaseRowSum = 0
+            dynamic.auditedAt = now
         }
+        // Every ``auditInterval`` the read also returns the table's row count and version sum. After the rows read
+        // are applied, the view must hold every row of that snapshot at its version: a difference is a row the
+        // incremental reads missed, and the view is read whole again. A view missing rows was seen in runs of fifty
+        // sidecars claiming together (the cause is not found); it planned claims of held streams and take-overs
+        // from a wrong load, and without this it kept its gap until one of those streams was planned for it.
+        let audit = version >= 0 && dynamic.auditedAt.map { now - $0 >= Self.auditInterval } ?? true
         if dynamic.version < 0 { dynamic.placements = [:] }
         var newest = version
         var newestDynamic = dynamic.version
@@ -370,13 +401,27 @@ public struct LeaseCoordinator: Sendable {
             UNION ALL
             SELECT 2, '', '', '', NULL, 0, 0, 0::float8, coalesce(string_agg(running::text, ','), '')
             FROM pg_snapshot_xip(pg_current_snapshot()) AS running
+            UNION ALL
+            SELECT 3, '', '', '', NULL, count(*), coalesce(sum(version), 0)::int8, 0::float8, '' FROM estuary_leases WHERE \(audit)
             """, logger: logger)
-        let now = ContinuousClock.now
-        for try await (kind, role, stream, node, next, epoch, changed, expiresIn, running) in rows.decode(
-            (Int32, String, String, String, String?, Int64, Int64, Double, String).self)
-        {
+        var table: (rows: Int64, sum: Int64)?
+        for try await row in rows {
+            var columns = PostgresRowReader(row)
+            let kind: Int32 = try columns.next()
+            let role: String = try columns.next()
+            let stream: String = try columns.next()
+            let node: String = try columns.next()
+            let next: String? = try columns.next()
+            let epoch: Int64 = try columns.next()
+            let changed: Int64 = try columns.next()
+            let expiresIn: Double = try columns.next()
+            let running: String = try columns.next()
             if kind == 2 {
                 dynamic.inFlight = running.split(separator: ",").map(String.init)
+                continue
+            }
+            if kind == 3 {
+                table = (epoch, changed)
                 continue
             }
             let key = StreamKey(role: role, name: stream)
@@ -387,10 +432,22 @@ public struct LeaseCoordinator: Sendable {
                 leases[key] = node.isEmpty ? nil : Lease(node: node, nextNode: next, epoch: epoch)
                 touched?.insert(key)
                 newest = max(newest, changed)
+                dynamic.leaseRowSum &+= changed &- (dynamic.leaseRows.updateValue(changed, forKey: key) ?? 0)
             }
         }
         version = max(newest, 0)
         dynamic.version = max(newestDynamic, 0)
+        guard audit, let table else { return }
+        dynamic.auditedAt = now
+        guard table.rows != Int64(dynamic.leaseRows.count) || table.sum != dynamic.leaseRowSum else { return }
+        logger.warning(
+            "lease view missed rows: reading every lease again",
+            metadata: [
+                "rows": "\(table.rows)", "rows_in_view": "\(dynamic.leaseRows.count)", "version_sum": "\(table.sum)",
+                "version_sum_in_view": "\(dynamic.leaseRowSum)",
+            ])
+        version = -1
+        try await refreshLeases(connection, leaseVersion: &version, leases: &leases, touched: &touched, dynamic: &dynamic)
     }
 
     /// Writes a pass's actions: claims, take-overs and releases as they come (each names many streams), the

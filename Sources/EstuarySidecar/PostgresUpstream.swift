@@ -11,8 +11,9 @@ import Synchronization
 /// differs from what was read.
 ///
 /// After a notification only rows whose `version` is above the last one seen are read, so a change reaches the
-/// replica in one round trip. Rows that fail validation are skipped and reported (with the stream and field);
-/// the rest apply. Admin writes go through as upserts or tombstones (`deleted = true`).
+/// replica in one round trip. A stream row is decoded and checked when the sidecar first serves it: one that
+/// fails is not served (its last good version is, if one was) and is reported with the stream and field; the rest
+/// apply. Admin writes go through as upserts or tombstones (`deleted = true`).
 public struct PostgresUpstream: CentralUpstream {
     /// The shared connection.
     public let link: PostgresLink
@@ -34,8 +35,6 @@ public struct PostgresUpstream: CentralUpstream {
     struct Cursor {
         var config = CentralConfig()
         var version: Int64 = 0
-        /// Each stream's stored text and what it decoded to: a full reconcile decodes only rows that changed.
-        var decoded: [StreamKey: (json: String, failback: String?, stream: CentralStream)] = [:]
         /// The version of every row read (deleted ones included), by table and key: the count and the sum a
         /// full read would find now if nothing was missed.
         var rowVersions: [String: Int64] = [:]
@@ -130,18 +129,19 @@ public struct PostgresUpstream: CentralUpstream {
     /// hard delete is caught by the periodic full read, and by any full read the caller asks for.
     func reload(_ connection: PostgresConnection, into cursor: inout Cursor, full: Bool) async throws {
         let since = full ? -1 : cursor.version
-        if full {
-            let decoded = cursor.decoded
-            cursor = Cursor()
-            cursor.decoded = decoded
-        }
+        // A full read keeps the entries of rows whose text did not change (and what served ones decoded to).
+        let before = full ? cursor.config.streams : [:]
+        if full { cursor = Cursor() }
         var maximum = cursor.version
         await link.count(4)
         // The rows are taken off the connection first and decoded after: the connection is shared, and the
         // heartbeat must not wait while a start-up read decodes thousands of streams on starved cores (the other
         // sidecars would see this node late, and hold their claims back until they see it).
         let streams = try await connection.query(
-            "SELECT role, name, config::text, failback, version, deleted FROM estuary_streams WHERE version > \(since) AND version <= \(PostgresSchema.versionUpperBound) ORDER BY version",
+            """
+            SELECT role, name, config::text, failback, version, deleted, (config->'cluster_ingest')::text, (config->'dvr')::text
+            FROM estuary_streams WHERE version > \(since) AND version <= \(PostgresSchema.versionUpperBound)
+            """,
             logger: logger
         ).collect()
         // Room for every row at once: growing three tables of 10,000 entries step by step rehashed each one's
@@ -149,30 +149,36 @@ public struct PostgresUpstream: CentralUpstream {
         // is shared with the one served, and reserving would copy it.)
         if !streams.isEmpty {
             cursor.config.streams.reserveCapacity(cursor.config.streams.count + streams.count)
-            cursor.decoded.reserveCapacity(cursor.decoded.count + streams.count)
             cursor.rowVersions.reserveCapacity(cursor.rowVersions.count + streams.count)
         }
         for row in streams {
-            let (role, name, json, failback, version, deleted) = try row.decode((String, String, String, String?, Int64, Bool).self)
+            var columns = PostgresRowReader(row)
+            let role: String = try columns.next()
+            let name: String = try columns.next()
+            let json: String = try columns.next()
+            let failback: String? = try columns.next()
+            let version: Int64 = try columns.next()
+            let deleted: Bool = try columns.next()
+            let clusterIngest: String? = try columns.next()
+            let dvr: String? = try columns.next()
             maximum = max(maximum, version)
             cursor.rowVersions["s/\(role)/\(name)"] = version
             let key = StreamKey(role: role, name: name)
             if deleted {
                 cursor.config.streams[key] = nil
-                cursor.decoded[key] = nil
                 continue
             }
-            if let known = cursor.decoded[key], known.json == json, known.failback == failback {
-                cursor.config.streams[key] = known.stream
+            let policy = failback.flatMap(FailbackPolicy.init(rawValue:))
+            if let known = full ? before[key] : cursor.config.streams[key], known.source == json, known.failback == policy {
+                cursor.config.streams[key] = known
                 continue
             }
-            do throws(CentralConfigError) {
-                let stream = try CentralDocument.storedStream(role: role, name: name, failback: failback, json: json)
-                cursor.config.streams[key] = stream
-                cursor.decoded[key] = (json, failback, stream)
-            } catch {
-                logger.error("central stream rejected: the running version is kept", metadata: ["error": "\(error)"])
-            }
+            // Decoded and checked when first served: a sidecar places every stream of its role but serves its
+            // node's share (decoding all 10,000 was most of each sidecar's start). Placing needs two fields, which
+            // PostgreSQL extracts.
+            cursor.config.streams[key] = CentralStream(
+                role: role, name: name, failback: policy, storedJSON: json,
+                placement: StreamPlacement(clusterIngestJSON: clusterIngest, dvrJSON: dvr))
         }
         let templates = try await connection.query(
             "SELECT role, prefix, config::text, version, deleted FROM estuary_templates WHERE version > \(since) AND version <= \(PostgresSchema.versionUpperBound)",

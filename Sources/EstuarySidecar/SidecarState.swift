@@ -14,6 +14,8 @@ import Synchronization
 /// - In capture-once mode (``leases`` set) a stream is served to the node that holds its lease or is taking it
 ///   over; in static mode to every node its `capture_at` selects (all nodes of its role without one). A replicated
 ///   DVR stream (`dvr.replicate`) follows the static rule in both modes.
+/// - A stream read from stored text (PostgreSQL, the replica) is decoded and checked when first served: one that
+///   fails is not served, or keeps its last good version, and is logged once with its field.
 public final class SidecarState: Sendable {
     /// The upstream's health as reported in `/status`.
     public struct Health: Sendable, Equatable {
@@ -34,8 +36,11 @@ public final class SidecarState: Sendable {
         /// every stream of the role: at 10,000 streams that test was most of a 5 ms answer).
         var selections: [String: Selection] = [:]
         var config: CentralConfig? { didSet { viewVersion &+= 1 } }
-        /// Each served stream's wire JSON, encoded when first served (a sidecar serves only its node's share).
-        var wire: [StreamKey: Data] = [:]
+        /// Each served stream's configuration and wire JSON, decoded and encoded when first served (a sidecar
+        /// serves only its node's share); kept after the stream changes, as its last good version.
+        var wire: [StreamKey: Encoded] = [:]
+        /// The streams whose stored text failed its check, as last reported (each is reported once).
+        var rejected: [StreamKey: CentralStream] = [:]
         /// Each role's streams sorted by name, rebuilt with each configuration (not per request).
         var ordered: [String: [CentralStream]] = [:] { didSet { viewVersion &+= 1 } }
         var syncedAt: Date?
@@ -71,6 +76,13 @@ public final class SidecarState: Sendable {
         var planned: [String: [CentralStream]] = [:] { didSet { viewVersion &+= 1 } }
         /// Dynamic names this sidecar was asked for, to be written to PostgreSQL.
         var wanted: [StreamKey: WantedName] = [:]
+    }
+
+    /// A served stream: the entry it was decoded from, its configuration and its wire JSON.
+    struct Encoded {
+        var stream: CentralStream
+        var config: StreamConfig
+        var wire: Data
     }
 
     /// The streams one host runs, as chosen at a ``State/viewVersion`` for that host's node description.
@@ -147,8 +159,10 @@ public final class SidecarState: Sendable {
         let ordered = Self.ordered(config)
         state.withLock { state in
             state.config = config
-            // Encodings of streams that did not change stay; the rest are made again when served.
-            state.wire = state.wire.filter { key, _ in previous?.streams[key] == config.streams[key] }
+            // Encodings stay while their stream does: one that changed is made again when served, and stays the
+            // last good version if the new text fails its check.
+            state.wire = state.wire.filter { key, _ in config.streams[key] != nil }
+            state.rejected = state.rejected.filter { key, _ in config.streams[key] != nil }
             state.ordered = ordered
             state.planned = Self.planned(config, ordered: ordered, dynamic: state.dynamic)
             state.generation += 1
@@ -375,7 +389,8 @@ public final class SidecarState: Sendable {
     /// The streams `host` should run, as wire JSON objects sorted by name; `nil` before any configuration.
     /// - Parameter names: only these names (the by-name questions of DESIGN §3 step 2).
     public func streams(for host: String, names: Set<String>? = nil) -> [Data]? {
-        state.withLock { state -> [Data]? in
+        var rejected: [CentralConfigError] = []
+        let answer = state.withLock { state -> [Data]? in
             guard let config = state.config else { return nil }
             let role = config.nodes[host]?.role ?? state.cluster[host]?.node.role ?? identity.role
             let node = config.nodes[host] ?? state.cluster[host]?.node ?? CentralNode(name: host, role: role, labels: identity.labels)
@@ -393,9 +408,15 @@ public final class SidecarState: Sendable {
             }
             var result: [Data] = []
             result.reserveCapacity(selected.count)
-            for stream in selected { result.append(Self.served(stream, state: &state)) }
+            for stream in selected {
+                if let wire = Self.served(stream, state: &state, rejected: &rejected) { result.append(wire) }
+            }
             return result
         }
+        for error in rejected {
+            logger.error("central stream rejected: not served (its last good version is, if it had one)", metadata: ["error": "\(error)"])
+        }
+        return answer
     }
 
     /// The configuration of a dynamic name for `host` (a template match), if the name is not configured.
@@ -486,17 +507,29 @@ public final class SidecarState: Sendable {
         return node.matches(selector: selector)
     }
 
-    /// The wire JSON of a stream, with `m4f://@ROLE/NAME` inputs pointed at the node that captures NAME now.
-    private static func served(_ stream: CentralStream, state: inout State) -> Data {
-        let plain: Data
-        if let encoded = state.wire[stream.key] {
-            plain = encoded
+    /// The wire JSON of a stream, with `m4f://@ROLE/NAME` inputs pointed at the node that captures NAME now;
+    /// `nil` for a stream whose stored text fails its check and that was never served good (one that was keeps
+    /// its last good version, as a bad edit of the file does). Each failing text is added to `rejected` once.
+    private static func served(_ stream: CentralStream, state: inout State, rejected: inout [CentralConfigError]) -> Data? {
+        let encoded: Encoded
+        if let known = state.wire[stream.key], known.stream == stream {
+            encoded = known
         } else {
-            plain = CentralDocument.wireJSON(stream.config)
-            if state.config?.streams[stream.key] == stream { state.wire[stream.key] = plain }
+            do throws(CentralConfigError) {
+                let config = try stream.decodedConfig()
+                encoded = Encoded(stream: stream, config: config, wire: CentralDocument.wireJSON(config))
+                if state.config?.streams[stream.key] == stream { state.wire[stream.key] = encoded }
+            } catch {
+                if state.rejected[stream.key] != stream {
+                    state.rejected[stream.key] = stream
+                    rejected.append(error)
+                }
+                guard let known = state.wire[stream.key] else { return nil }
+                encoded = known
+            }
         }
-        guard stream.config.inputs.contains(where: { $0.url.hasPrefix("m4f://@") }) else { return plain }
-        var config = stream.config
+        guard encoded.config.inputs.contains(where: { $0.url.hasPrefix("m4f://@") }) else { return encoded.wire }
+        var config = encoded.config
         for index in config.inputs.indices {
             let url = config.inputs[index].url
             guard url.hasPrefix("m4f://@") else { continue }

@@ -225,4 +225,32 @@ import Testing
         #expect(inputURLs(state.dynamicStream("cam/1", for: "ingest-0")) == ["m4f://10.0.0.2:8080/cam/1"])
         #expect(state.dynamicNamesToWrite().map { "\($0.key)@\($0.node)" } == ["ingest/cam/1@ingest-1"])
     }
+
+    /// Streams read from stored text (PostgreSQL rows, the replica) are placed from two fields and decoded when first
+    /// served: one whose text fails its check is not served while the others are, and a served stream whose new
+    /// text fails keeps its last good version until a good one arrives.
+    @Test func aStoredStreamIsCheckedWhenServedAndABadEditKeepsTheLastGoodVersion() async throws {
+        func stored(_ name: String, _ json: String) throws -> CentralStream {
+            CentralStream(
+                role: "ingest", name: name, failback: nil, storedJSON: json, placement: try StreamPlacement(streamJSON: Data(json.utf8)))
+        }
+        let state = SidecarState(identity: SidecarIdentity(hostname: "ingest-0"), replica: nil, logger: Logger(label: "t"))
+        func inputs(_ host: String) -> [String] {
+            (state.streams(for: host) ?? []).flatMap { inputURLs($0) }
+        }
+        let bad = try stored("b", #"{"inputs": [{"url": "ftp://nowhere"}]}"#)
+        let placed = try stored("c", #"{"inputs": [{"url": "fake://c"}], "cluster_ingest": {"capture_at": "ingest-1"}}"#)
+        await state.deliver(CentralConfig(streams: [try stored("a", #"{"inputs": [{"url": "fake://a"}]}"#), bad, placed]))
+        #expect(inputs("ingest-0") == ["fake://a"])
+        #expect(inputs("ingest-1") == ["fake://a", "fake://c"])
+        #expect(performing: { try bad.decodedConfig() }, throws: { ($0 as? CentralConfigError)?.field == "inputs[0].url" })
+        // A bad edit of a served stream: the node keeps running the last good version.
+        await state.deliver(CentralConfig(streams: [try stored("a", #"{"inputs": [{"url": "ftp://elsewhere"}]}"#), bad, placed]))
+        #expect(inputs("ingest-0") == ["fake://a"])
+        await state.deliver(CentralConfig(streams: [try stored("a", #"{"inputs": [{"url": "fake://a2"}]}"#), bad, placed]))
+        #expect(inputs("ingest-0") == ["fake://a2"])
+        // Fixed, the rejected stream is served.
+        await state.deliver(CentralConfig(streams: [try stored("b", #"{"inputs": [{"url": "fake://b"}]}"#), placed]))
+        #expect(inputs("ingest-0") == ["fake://b"])
+    }
 }

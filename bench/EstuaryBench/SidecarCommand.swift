@@ -113,6 +113,28 @@ struct SidecarCommand: AsyncParsableCommand {
 
             // 2. Steady state: PostgreSQL transactions per second, while nothing changes.
             try await Task.sleep(for: .seconds(3))
+            // Each sidecar's lease view against PostgreSQL's rows: a view missing rows plans from a wrong load
+            // (take-overs that disagree) and claims streams others hold.
+            let rows = try psql("SELECT string_agg(stream || '=' || node, ',') FROM estuary_leases WHERE node <> ''")
+            let truth = Dictionary(
+                rows.split(separator: ",").compactMap { pair -> (String, String)? in
+                    let parts = pair.split(separator: "=", maxSplits: 1)
+                    return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+                }, uniquingKeysWith: { first, _ in first })
+            var wrongViews = 0
+            var wrongRows = 0
+            for process in processes {
+                let answer = try await HTTPGet.fetch(port: process.port, path: "/admin/assignments", timeout: .seconds(5))
+                let object = try JSONSerialization.jsonObject(with: Data(answer.body.readableBytesView)) as? [String: Any]
+                var view: [String: String] = [:]
+                for entry in object?["assignments"] as? [[String: Any]] ?? [] {
+                    if let stream = entry["stream"] as? String, let node = entry["node"] as? String, !node.isEmpty { view[stream] = node }
+                }
+                let wrong = Set(truth.keys).union(view.keys).count { truth[$0] != view[$0] }
+                if wrong > 0 { wrongViews += 1 }
+                wrongRows += wrong
+            }
+            report("sidecar lease_views sidecars_differing_from_postgres=\(wrongViews) rows_differing=\(wrongRows)")
             let before = try psql("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")
             try await Task.sleep(for: .seconds(seconds))
             let after = try psql("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")
@@ -168,8 +190,18 @@ struct SidecarCommand: AsyncParsableCommand {
             let killed = ContinuousClock.now
             kill(processes[sidecars - 1].pid, SIGKILL)
             var failover: Duration?
+            // How many of its streams the dead node still holds, each time that changes: one wave of take-overs,
+            // or stragglers left to a later pass.
+            var timeline: [String] = []
+            var lastLeft = ""
+            defer { note("failover streams left on the dead node (count@seconds): \(timeline.joined(separator: " "))") }
             while ContinuousClock.now - killed < .seconds(60) {
-                if try psql("SELECT count(*) FROM estuary_leases WHERE node = '\(victim)'") == "0",
+                let left = try psql("SELECT count(*) FROM estuary_leases WHERE node = '\(victim)'")
+                if left != lastLeft {
+                    timeline.append("\(left)@\(fixed(elapsedSeconds(ContinuousClock.now - killed), 2))")
+                    lastLeft = left
+                }
+                if left == "0",
                     try psql("SELECT count(*) FROM estuary_leases WHERE node <> ''") == "\(streams)"
                 {
                     failover = ContinuousClock.now - killed

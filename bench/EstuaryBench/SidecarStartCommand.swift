@@ -5,7 +5,7 @@ import EstuaryTestSupport
 import Foundation
 
 /// `sidecar-start`: the parts of one sidecar's start-up on many streams, each timed in this process on one core:
-/// decoding the streams' JSON, writing them and the lease view to a replica file (whole, then as a claim wave of
+/// decoding the streams' JSON (as a file upstream does; a PostgreSQL read keeps each stream's text and places it), writing them and the lease view to a replica file (whole, then as a claim wave of
 /// diffs), reading the replica back, and planning. The `sidecar` benchmark runs fifty sidecars on this machine's
 /// two cores, so its balance time is their start-up CPU added up; these figures say where that CPU goes, without
 /// the noise of fifty processes.
@@ -31,6 +31,17 @@ struct SidecarStartCommand: AsyncParsableCommand {
                 CentralStream(config: try StreamConfig.decode(json: Data(text.utf8), name: name).config)
             }
         }
+        // What a PostgreSQL read does with each row now: the stream kept as its text, placed from the two objects
+        // PostgreSQL extracts (none here), decoded only when served.
+        var stored: [CentralStream] = []
+        try await best("place_stored_streams_ms") {
+            stored = zip(names, texts).map { name, text in
+                CentralStream(
+                    role: "ingest", name: name, failback: nil, storedJSON: text,
+                    placement: StreamPlacement(clusterIngestJSON: nil, dvrJSON: nil))
+            }
+        }
+        guard stored.count == decoded.count else { throw BenchError("placed \(stored.count) streams") }
         // A configuration whose streams carry their JSON text, as one read from PostgreSQL or a replica does.
         let seed = try ConfigReplica(path: scratch.url.appendingPathComponent("seed.sqlite").path)
         try await seed.store(CentralConfig(streams: decoded), previous: nil, syncedAt: Date())
