@@ -348,6 +348,7 @@ let package = Package(
             dependencies: [
                 "EstuarySidecar", "EstuaryConfig", "EstuaryTestSupport", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),

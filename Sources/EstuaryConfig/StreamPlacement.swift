@@ -5,8 +5,7 @@ import Foundation
 ///
 /// Guarantees: for a stream that ``StreamConfig/decode(json:name:)`` accepts, the values are those of the decoded
 /// configuration (``StreamConfig/clusterIngest`` and ``DVRConfig/replicate``), read by the same field rules. For
-/// one it rejects they are what could be read (a field of the wrong kind reads as absent): such a stream is never
-/// served, so where it is planned does not matter.
+/// one it rejects they are what could be read (a field of the wrong kind reads as absent).
 public struct StreamPlacement: Sendable, Equatable {
     /// `cluster_ingest.capture_at`: a node name or a label selector; `nil` when absent or empty.
     public var captureAt: String?

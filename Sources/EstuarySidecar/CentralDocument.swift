@@ -217,9 +217,15 @@ public enum CentralDocument {
     }
 
     /// The admin API's JSON object of a central stream: the wire configuration plus `role` and
-    /// `cluster_ingest.failback`.
+    /// `cluster_ingest.failback`; for stored text that fails its check, its name and `error` (what is wrong).
     public static func adminObject(_ stream: CentralStream) -> [String: Any] {
-        var object = (try? JSONSerialization.jsonObject(with: wireJSON(stream.config.maskedForDisplay))) as? [String: Any] ?? [:]
+        let config: StreamConfig
+        do throws(CentralConfigError) {
+            config = try stream.decodedConfig()
+        } catch {
+            return ["name": stream.name, "role": stream.role, "error": "\(error)"]
+        }
+        var object = (try? JSONSerialization.jsonObject(with: wireJSON(config.maskedForDisplay))) as? [String: Any] ?? [:]
         object["role"] = stream.role
         if let failback = stream.failback {
             var ingest = object["cluster_ingest"] as? [String: Any] ?? [:]

@@ -1,6 +1,5 @@
 import EstuaryConfig
 import Foundation
-import Synchronization
 
 /// One stream of the central configuration: what its node runs, plus where it may run.
 ///
@@ -57,8 +56,8 @@ public struct CentralStream: Sendable, Equatable {
     }
 
     /// The node-facing configuration. A stream read from stored text is decoded and checked here, once; one
-    /// whose text fails the check reads as a stream of that name without inputs (``decodedConfig()`` says why,
-    /// and the sidecar serves no such stream). Setting it replaces the stored text.
+    /// whose text fails the check reads as a stream of that name without inputs (``decodedConfig()`` says why;
+    /// no such stream is claimed or served). Setting it replaces the stored text.
     public var config: StreamConfig {
         get {
             switch body {
@@ -75,7 +74,8 @@ public struct CentralStream: Sendable, Equatable {
     }
 
     /// The node-facing configuration, decoded and checked.
-    /// - Throws: ``CentralConfigError/invalidStream(role:_:)`` naming the field, for stored text that fails the check.
+    /// - Throws: for stored text that fails the check, ``CentralConfigError/invalidStream(role:_:)`` naming the
+    ///   field, or ``CentralConfigError/malformedDocument(reason:)`` for text that is not a JSON object.
     public func decodedConfig() throws(CentralConfigError) -> StreamConfig {
         switch body {
         case .decoded(let config): config
@@ -83,10 +83,16 @@ public struct CentralStream: Sendable, Equatable {
         }
     }
 
+    /// Whether the configuration passes its check (stored text is decoded here, once): a stream that does not is
+    /// neither claimed nor served.
+    public var isValid: Bool { (try? decodedConfig()) != nil }
+
     /// Equal role, failback and configuration. Two entries read from stored text compare their texts, without
     /// decoding (the same text decodes to the same configuration; differently written texts count as a change).
     public static func == (lhs: CentralStream, rhs: CentralStream) -> Bool {
         guard lhs.role == rhs.role, lhs.failback == rhs.failback, lhs.name == rhs.name else { return false }
+        // The same text decodes to the same configuration.
+        if let left = lhs.source, let right = rhs.source, left == right { return true }
         switch (lhs.body, rhs.body) {
         case (.stored(let left), .stored(let right)): return left === right || left.json == right.json
         default: return lhs.config == rhs.config
@@ -101,38 +107,6 @@ public struct CentralStream: Sendable, Equatable {
     /// stream with `dvr.replicate` is kept by every dvr-node, each filling its gaps from the others, so it takes no
     /// lease. (Capturing once is about the original source; these streams read other nodes over M4F.)
     public var runsOnEveryNode: Bool { placement.replicate }
-}
-
-/// A stored stream's JSON text and, once asked for, what it decodes to. Shared by the copies of one
-/// ``CentralStream``, so each text is decoded at most once.
-final class StoredConfig: Sendable {
-    let role: String
-    let name: String
-    let json: String
-    private let result = Mutex<Result<StreamConfig, CentralConfigError>?>(nil)
-
-    init(role: String, name: String, json: String) {
-        self.role = role
-        self.name = name
-        self.json = json
-    }
-
-    /// Decodes the text on the first call (under the lock: concurrent callers wait for one decode) and returns
-    /// the same result on every later one.
-    func decoded() throws(CentralConfigError) -> StreamConfig {
-        let outcome = result.withLock { result in
-            if let result { return result }
-            let decoded: Result<StreamConfig, CentralConfigError>
-            do throws(CentralConfigError) {
-                decoded = .success(try CentralDocument.storedStream(role: role, name: name, failback: nil, json: json).config)
-            } catch {
-                decoded = .failure(error)
-            }
-            result = decoded
-            return decoded
-        }
-        return try outcome.get()
-    }
 }
 
 /// A stream's key in the central configuration: its role and name.

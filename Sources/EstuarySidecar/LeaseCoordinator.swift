@@ -265,6 +265,10 @@ public struct LeaseCoordinator: Sendable {
         /// `pg_snapshot_xip`): rows they write are read again, whatever their version. (A transaction started
         /// after that read takes versions above every one read then, so `version >` finds its rows.)
         var inFlight: [String] = []
+        /// The snapshot's `xmax` at the last read: transactions with an id at or above it were not listed as
+        /// running even when they were (PostgreSQL lists only those below it), so rows they write are read again
+        /// too, whatever their version. `"0"` before the first read.
+        var horizon = "0"
         /// The version of every lease row read (released ones included) and their sum: what the audit compares
         /// with the table's row count and version sum.
         var leaseRows: [StreamKey: Int64] = [:]
@@ -356,7 +360,7 @@ public struct LeaseCoordinator: Sendable {
     /// `dynamic.version` into `dynamic` (each with its expiry as seconds from now). Each lease row's key joins
     /// `touched`, which a full read sets to `nil`. Every ``auditInterval`` the read also checks the view against
     /// the table (row count and version sum) and reads every lease again when they differ.
-    private func refreshLeases(
+    func refreshLeases(
         _ connection: PostgresConnection, leaseVersion version: inout Int64, leases: inout [StreamKey: Lease],
         touched: inout Set<StreamKey>?, dynamic: inout ReadCursor
     ) async throws {
@@ -370,19 +374,25 @@ public struct LeaseCoordinator: Sendable {
         }
         // Every ``auditInterval`` the read also returns the table's row count and version sum. After the rows read
         // are applied, the view must hold every row of that snapshot at its version: a difference is a row the
-        // incremental reads missed, and the view is read whole again. A view missing rows was seen in runs of fifty
-        // sidecars claiming together (the cause is not found); it planned claims of held streams and take-overs
-        // from a wrong load, and without this it kept its gap until one of those streams was planned for it.
+        // incremental reads missed, and the view is read whole again. A safety net: a view missing rows (before the
+        // `xmax` part below) planned claims of held streams and take-overs from a wrong load, and kept its gap
+        // until one of those streams was planned for it.
         let audit = version >= 0 && dynamic.auditedAt.map { now - $0 >= Self.auditInterval } ?? true
         if dynamic.version < 0 { dynamic.placements = [:] }
         var newest = version
         var newestDynamic = dynamic.version
         // Kept while only the leases are read again (a view that disagreed): the dynamic-name part still needs them.
-        if version < 0 && dynamic.version < 0 { dynamic.inFlight = [] }
-        // Rows changed since the last read: a newer version, or written by a transaction that was running at the
-        // last read (it may have taken its version before rows this sidecar already read); each part on its own
-        // index (an OR of the two made PostgreSQL scan the whole table). The last part lists the transactions
-        // running now, for the next read. The upper bound on `version` (``PostgresSchema/versionUpperBound``) keeps
+        if version < 0 && dynamic.version < 0 {
+            dynamic.inFlight = []
+            dynamic.horizon = "0"
+        }
+        // Rows changed since the last read: a newer version, or written by a transaction that may have been running
+        // at the last read (it may have taken its version before rows this sidecar already read): one listed as
+        // running then, or one whose id is at or above that snapshot's `xmax`, which PostgreSQL does not list
+        // (a claim of many rows by a newer transaction, interleaving its versions with an older one's that
+        // committed first, lost rows that way: lease views missing rows in runs of fifty sidecars). Each part on
+        // its own index (an OR of them made PostgreSQL scan the whole table). The last parts give the running
+        // transactions and `xmax` now, for the next read. The upper bound on `version` (``PostgresSchema/versionUpperBound``) keeps
         // the index in use while the table has no statistics yet: in the first minute after a cluster's claims,
         // every pass of every sidecar scanned all 10,000 rows without it.
         let rows = try await connection.query(
@@ -393,17 +403,26 @@ public struct LeaseCoordinator: Sendable {
             SELECT 0, role, stream, node, next_node, epoch, version, 0::float8, '' FROM estuary_leases
             WHERE writer = ANY(\(dynamic.inFlight)::text[]::xid8[]) AND version <= \(version)
             UNION ALL
+            SELECT 0, role, stream, node, next_node, epoch, version, 0::float8, '' FROM estuary_leases
+            WHERE writer >= \(dynamic.horizon)::text::xid8 AND version <= \(version)
+            UNION ALL
             SELECT 1, role, name, node, NULL, 0, version, extract(epoch FROM expires_at - now())::float8, '' FROM estuary_dynamic
             WHERE role = \(identity.role) AND version > \(dynamic.version) AND version <= \(PostgresSchema.versionUpperBound)
             UNION ALL
             SELECT 1, role, name, node, NULL, 0, version, extract(epoch FROM expires_at - now())::float8, '' FROM estuary_dynamic
             WHERE role = \(identity.role) AND writer = ANY(\(dynamic.inFlight)::text[]::xid8[]) AND version <= \(dynamic.version)
             UNION ALL
-            SELECT 2, '', '', '', NULL, 0, 0, 0::float8, coalesce(string_agg(running::text, ','), '')
+            SELECT 1, role, name, node, NULL, 0, version, extract(epoch FROM expires_at - now())::float8, '' FROM estuary_dynamic
+            WHERE role = \(identity.role) AND writer >= \(dynamic.horizon)::text::xid8 AND version <= \(dynamic.version)
+            UNION ALL
+            SELECT 2, '', '', pg_snapshot_xmax(pg_current_snapshot())::text, NULL, 0, 0, 0::float8,
+                coalesce(string_agg(running::text, ','), '')
             FROM pg_snapshot_xip(pg_current_snapshot()) AS running
             UNION ALL
             SELECT 3, '', '', '', NULL, count(*), coalesce(sum(version), 0)::int8, 0::float8, '' FROM estuary_leases WHERE \(audit)
             """, logger: logger)
+        // Expiries count from when the answer arrived (on starved cores the query may take a while).
+        let answered = ContinuousClock.now
         var table: (rows: Int64, sum: Int64)?
         for try await row in rows {
             var columns = PostgresRowReader(row)
@@ -418,6 +437,7 @@ public struct LeaseCoordinator: Sendable {
             let running: String = try columns.next()
             if kind == 2 {
                 dynamic.inFlight = running.split(separator: ",").map(String.init)
+                dynamic.horizon = node
                 continue
             }
             if kind == 3 {
@@ -426,7 +446,7 @@ public struct LeaseCoordinator: Sendable {
             }
             let key = StreamKey(role: role, name: stream)
             if kind == 1 {
-                dynamic.placements[key] = DynamicPlacement(key: key, node: node, expires: now + .milliseconds(Int64(expiresIn * 1000)))
+                dynamic.placements[key] = DynamicPlacement(key: key, node: node, expires: answered + .milliseconds(Int64(expiresIn * 1000)))
                 newestDynamic = max(newestDynamic, changed)
             } else {
                 leases[key] = node.isEmpty ? nil : Lease(node: node, nextNode: next, epoch: epoch)

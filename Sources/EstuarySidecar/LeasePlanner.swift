@@ -18,6 +18,8 @@
 ///   address (the caller's `unresponsive`: only its sidecar is late, starved or restarting), stays where it runs
 ///   for ``unresponsiveLimit`` after the last heartbeat: taking it over would run it twice.
 /// - A node that is not ready releases everything and claims nothing.
+/// - A stream whose configuration fails its check (stored text, checked when this node would take it) is not
+///   claimed or taken over.
 /// - Failback `return`: the preferred node, live again, asks for a handover; the holder completes it once the
 ///   stream is alive on the preferred node (or is not alive on the holder either). `stay` streams stay.
 /// - Rebalancing (when enabled): nodes below the average load ask for handovers of streams without a
@@ -137,11 +139,14 @@ public struct LeasePlanner: Sendable {
             guard target.node.name == me else {
                 // Its target should have taken it by now: views that disagree (or a target that may not take over)
                 // must not leave it on a dead node, so any live node takes it; the first write wins.
-                if let lease, orphaned.contains(lease.node) {
+                if let lease, orphaned.contains(lease.node), stream.isValid {
                     takeOvers[lease.node, default: []].append(stream.name)
                 }
                 continue
             }
+            // A stream whose stored configuration fails its check is not taken: no node could run it (checked only
+            // here, for the streams this node would take, so a sidecar decodes its own share alone).
+            guard stream.isValid else { continue }
             if let lease {
                 takeOvers[lease.node, default: []].append(stream.name)
             } else if mayClaim {

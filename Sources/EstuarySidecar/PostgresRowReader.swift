@@ -23,9 +23,3 @@ struct PostgresRowReader {
         return try cell.decode(Value.self)
     }
 }
-
-/// A row shorter than its reader expected.
-enum PostgresRowReaderError: Error, Sendable, Equatable {
-    /// The row has no column at this index (the count of its columns).
-    case missingColumn(index: Int)
-}

@@ -130,24 +130,6 @@ public enum PostgresSchema {
             "CREATE INDEX IF NOT EXISTS estuary_templates_version ON estuary_templates (version)",
             "CREATE INDEX IF NOT EXISTS estuary_episodes_version ON estuary_episodes (version)",
         ],
-        [
-            // The writer's transaction id is taken before the version. The other way round, a transaction that had
-            // taken version V but no id yet was not listed as running in a reader's snapshot, while another's V+1
-            // was already committed and read: the reader's next read asked for versions above V+1 and for the
-            // transactions it had seen running, and could never find V. With the id first, a transaction whose
-            // version a reader has not seen either shows as running in that reader's snapshot or takes its version
-            // after it, above every version the reader read. (Lease views still missed rows now and then after
-            // this; the lease passes' audit finds and heals them, see `LeaseCoordinator.auditInterval`.)
-            """
-            CREATE OR REPLACE FUNCTION estuary_lease_touch() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                NEW.writer := pg_current_xact_id();
-                NEW.version := nextval('estuary_lease_version');
-                NEW.updated_at := now();
-                RETURN NEW;
-            END $$
-            """
-        ],
     ]
 
     /// The upper bound of every incremental read (`version > cursor AND version <= versionUpperBound`), always true:

@@ -11,9 +11,9 @@ import Synchronization
 /// differs from what was read.
 ///
 /// After a notification only rows whose `version` is above the last one seen are read, so a change reaches the
-/// replica in one round trip. A stream row is decoded and checked when the sidecar first serves it: one that
-/// fails is not served (its last good version is, if one was) and is reported with the stream and field; the rest
-/// apply. Admin writes go through as upserts or tombstones (`deleted = true`).
+/// replica in one round trip. A changed stream row is checked when read: one that fails validation keeps the
+/// running version and is reported with the stream and field; the rest apply. The first read keeps each row as
+/// its text, checked when first claimed or served (a row that fails is neither, and is reported then). Admin writes go through as upserts or tombstones (`deleted = true`).
 public struct PostgresUpstream: CentralUpstream {
     /// The shared connection.
     public let link: PostgresLink
@@ -131,6 +131,7 @@ public struct PostgresUpstream: CentralUpstream {
         let since = full ? -1 : cursor.version
         // A full read keeps the entries of rows whose text did not change (and what served ones decoded to).
         let before = full ? cursor.config.streams : [:]
+        let firstRead = cursor.version == 0 && cursor.config.streams.isEmpty
         if full { cursor = Cursor() }
         var maximum = cursor.version
         await link.count(4)
@@ -144,7 +145,7 @@ public struct PostgresUpstream: CentralUpstream {
             """,
             logger: logger
         ).collect()
-        // Room for every row at once: growing three tables of 10,000 entries step by step rehashed each one's
+        // Room for every row at once: growing the tables of 10,000 entries step by step rehashed each one's
         // keys again at every doubling, a sixth of a start-up read. (Not without rows: the configuration's table
         // is shared with the one served, and reserving would copy it.)
         if !streams.isEmpty {
@@ -169,16 +170,28 @@ public struct PostgresUpstream: CentralUpstream {
                 continue
             }
             let policy = failback.flatMap(FailbackPolicy.init(rawValue:))
-            if let known = full ? before[key] : cursor.config.streams[key], known.source == json, known.failback == policy {
+            let known = full ? before[key] : cursor.config.streams[key]
+            if let known, known.source == json, known.failback == policy {
                 cursor.config.streams[key] = known
                 continue
             }
-            // Decoded and checked when first served: a sidecar places every stream of its role but serves its
-            // node's share (decoding all 10,000 was most of each sidecar's start). Placing needs two fields, which
-            // PostgreSQL extracts.
-            cursor.config.streams[key] = CentralStream(
-                role: role, name: name, failback: policy, storedJSON: json,
-                placement: StreamPlacement(clusterIngestJSON: clusterIngest, dvrJSON: dvr))
+            if firstRead {
+                // The first read keeps each row as its text, decoded and checked when first claimed or served: a
+                // sidecar places every stream of its role but runs its node's share (decoding all 10,000 was most of
+                // each sidecar's start). Placing needs two fields, which PostgreSQL extracts.
+                cursor.config.streams[key] = CentralStream(
+                    role: role, name: name, failback: policy, storedJSON: json,
+                    placement: StreamPlacement(clusterIngestJSON: clusterIngest, dvrJSON: dvr))
+                continue
+            }
+            // A row changed since: checked now (they come a few at a time), so that a bad edit keeps the running
+            // version on every sidecar, in their replicas and in where the stream is placed.
+            do throws(CentralConfigError) {
+                cursor.config.streams[key] = try CentralDocument.storedStream(role: role, name: name, failback: failback, json: json)
+            } catch {
+                cursor.config.streams[key] = known
+                logger.error("central stream rejected: the running version is kept", metadata: ["error": "\(error)"])
+            }
         }
         let templates = try await connection.query(
             "SELECT role, prefix, config::text, version, deleted FROM estuary_templates WHERE version > \(since) AND version <= \(PostgresSchema.versionUpperBound)",

@@ -14,8 +14,9 @@ import Synchronization
 /// - In capture-once mode (``leases`` set) a stream is served to the node that holds its lease or is taking it
 ///   over; in static mode to every node its `capture_at` selects (all nodes of its role without one). A replicated
 ///   DVR stream (`dvr.replicate`) follows the static rule in both modes.
-/// - A stream read from stored text (PostgreSQL, the replica) is decoded and checked when first served: one that
-///   fails is not served, or keeps its last good version, and is logged once with its field.
+/// - A stream kept as stored text (a first read from PostgreSQL, the replica) is decoded and checked when first
+///   served: one that fails is not served (a version this node served before stays served) and is logged once
+///   with its field. Changed rows are checked by the upstream, which keeps the running version of a bad edit.
 public final class SidecarState: Sendable {
     /// The upstream's health as reported in `/status`.
     public struct Health: Sendable, Equatable {
@@ -508,8 +509,8 @@ public final class SidecarState: Sendable {
     }
 
     /// The wire JSON of a stream, with `m4f://@ROLE/NAME` inputs pointed at the node that captures NAME now;
-    /// `nil` for a stream whose stored text fails its check and that was never served good (one that was keeps
-    /// its last good version, as a bad edit of the file does). Each failing text is added to `rejected` once.
+    /// `nil` for a stream whose stored text fails its check and that this node never served (one it served keeps
+    /// the version it served). Each failing text is added to `rejected` once.
     private static func served(_ stream: CentralStream, state: inout State, rejected: inout [CentralConfigError]) -> Data? {
         let encoded: Encoded
         if let known = state.wire[stream.key], known.stream == stream {
@@ -519,6 +520,7 @@ public final class SidecarState: Sendable {
                 let config = try stream.decodedConfig()
                 encoded = Encoded(stream: stream, config: config, wire: CentralDocument.wireJSON(config))
                 if state.config?.streams[stream.key] == stream { state.wire[stream.key] = encoded }
+                state.rejected[stream.key] = nil
             } catch {
                 if state.rejected[stream.key] != stream {
                     state.rejected[stream.key] = stream

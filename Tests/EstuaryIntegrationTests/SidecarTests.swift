@@ -182,8 +182,11 @@ extension IntegrationTests {
             }
         }
 
-        @Test(.enabled(if: PostgresServer.enabled), .timeLimit(.minutes(2)))
-        func aRowHardDeletedIsCaughtByTheReconcileDigest() async throws {
+        /// Runs `body` with a PostgreSQL upstream (reconciling every 300 ms) replicating a new database into a
+        /// state, once its first read arrived.
+        func withPostgresUpstream(
+            _ body: (PostgresServer, PostgresLink, PostgresUpstream, SidecarState) async throws -> Void
+        ) async throws {
             let server = try PostgresServer.start(port: try await freeTCPPort())
             defer { server.destroy() }
             var logger = Logger(label: "test.upstream")
@@ -191,10 +194,19 @@ extension IntegrationTests {
             let link = PostgresLink(settings: try PostgresURL(server.url), logger: logger)
             let upstream = PostgresUpstream(link: link, reconcileInterval: .milliseconds(300), logger: logger)
             let state = SidecarState(identity: SidecarIdentity(hostname: "ingest-0"), replica: nil, logger: logger)
-            let names = { Set(state.config?.streams.keys.map(\.name) ?? []) }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await upstream.run(into: state) }
                 try await waitUntil("the upstream replicates") { state.config != nil }
+                try await body(server, link, upstream, state)
+                group.cancelAll()
+            }
+            await link.close()
+        }
+
+        @Test(.enabled(if: PostgresServer.enabled), .timeLimit(.minutes(2)))
+        func aRowHardDeletedIsCaughtByTheReconcileDigest() async throws {
+            try await withPostgresUpstream { server, link, upstream, state in
+                let names = { Set(state.config?.streams.keys.map(\.name) ?? []) }
                 try server.psql(
                     """
                     INSERT INTO estuary_streams(name, config) VALUES
@@ -209,9 +221,34 @@ extension IntegrationTests {
                 try server.psql("DELETE FROM estuary_streams WHERE name = 'gone'")
                 try await waitUntil("the reconcile drops the deleted row", timeout: .seconds(5)) { names() == ["keep"] }
                 #expect(try await upstream.digest(try await link.connection()) != digest)
-                group.cancelAll()
             }
-            await link.close()
+        }
+
+        /// The first read keeps rows as text, checked when served: a row that fails is kept out of what the node
+        /// runs. A row changed later is checked when read: a bad edit keeps the running version (its inputs and its
+        /// placement) on every sidecar, and a good one replaces it.
+        @Test(.enabled(if: PostgresServer.enabled), .timeLimit(.minutes(2)))
+        func aBadEditOfAStreamRowKeepsTheRunningVersion() async throws {
+            try await withPostgresUpstream { server, _, _, state in
+                let cam = StreamKey(role: "ingest", name: "cam")
+                let inputs = { (state.config?.streams[cam]).flatMap { try? $0.decodedConfig().inputs.map(\.url) } }
+                try server.psql(
+                    #"INSERT INTO estuary_streams(name, config) VALUES ('cam', '{"name": "cam", "inputs": [{"url": "fake://good"}]}')"#)
+                try await waitUntil("the stream replicates") { inputs() == ["fake://good"] }
+                // A bad edit (an unsupported scheme) that also moves the stream: neither applies.
+                try server.psql(
+                    #"""
+                    UPDATE estuary_streams SET config = '{"name": "cam", "inputs": [{"url": "ftp://bad"}],
+                        "cluster_ingest": {"capture_at": "ingest-1"}}' WHERE name = 'cam';
+                    INSERT INTO estuary_streams(name, config) VALUES ('marker', '{"name": "marker", "inputs": [{"url": "fake://m"}]}');
+                    """#)
+                try await waitUntil("the edit was read") { state.config?.streams[StreamKey(role: "ingest", name: "marker")] != nil }
+                #expect(inputs() == ["fake://good"])
+                #expect(state.config?.streams[cam]?.captureAt == nil)
+                try server.psql(
+                    #"UPDATE estuary_streams SET config = '{"name": "cam", "inputs": [{"url": "fake://better"}]}' WHERE name = 'cam'"#)
+                try await waitUntil("a good edit replaces it") { inputs() == ["fake://better"] }
+            }
         }
 
         @Test func aDVRNodeKeepsWhatTheSidecarsEpisodesCover() async throws {

@@ -1,4 +1,5 @@
 import EstuaryConfig
+import Foundation
 import Testing
 
 @testable import EstuarySidecar
@@ -64,6 +65,19 @@ import Testing
         #expect(leases.count == 30)
         let counts = Dictionary(grouping: leases.values, by: \.node).mapValues(\.count)
         #expect(counts == ["a": 10, "b": 10, "c": 10])
+    }
+
+    /// A stream kept as stored text whose configuration fails its check is not claimed, by the node it is planned
+    /// for or any other; the valid ones are.
+    @Test func aStoredStreamThatFailsItsCheckIsNotClaimed() throws {
+        func stored(_ name: String, _ url: String) throws -> CentralStream {
+            let json = #"{"inputs": [{"url": "\#(url)"}]}"#
+            return CentralStream(
+                role: "ingest", name: name, failback: nil, storedJSON: json, placement: try StreamPlacement(streamJSON: Data(json.utf8)))
+        }
+        let config = CentralConfig(streams: [try stored("s0", "fake://s0"), try stored("s1", "ftp://s1"), try stored("s2", "fake://s2")])
+        let leases = settle(config, nodes(["a"]))
+        #expect(leases.keys.map(\.name).sorted() == ["s0", "s2"])
     }
 
     @Test func captureAtIsASoftPreference() {
