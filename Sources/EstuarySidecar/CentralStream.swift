@@ -91,12 +91,10 @@ public struct CentralStream: Sendable, Equatable {
     /// decoding (the same text decodes to the same configuration; differently written texts count as a change).
     public static func == (lhs: CentralStream, rhs: CentralStream) -> Bool {
         guard lhs.role == rhs.role, lhs.failback == rhs.failback, lhs.name == rhs.name else { return false }
-        // The same text decodes to the same configuration.
+        // The same text decodes to the same configuration; two different texts not decoded yet count as a change.
         if let left = lhs.source, let right = rhs.source, left == right { return true }
-        switch (lhs.body, rhs.body) {
-        case (.stored(let left), .stored(let right)): return left === right || left.json == right.json
-        default: return lhs.config == rhs.config
-        }
+        if case .stored = lhs.body, case .stored = rhs.body { return false }
+        return lhs.config == rhs.config
     }
 
     /// The key in the central configuration.

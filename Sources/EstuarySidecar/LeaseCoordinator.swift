@@ -436,6 +436,7 @@ public struct LeaseCoordinator: Sendable {
             let expiresIn: Double = try columns.next()
             let running: String = try columns.next()
             if kind == 2 {
+                // The snapshot's running transactions, and its `xmax` in the `node` column.
                 dynamic.inFlight = running.split(separator: ",").map(String.init)
                 dynamic.horizon = node
                 continue
