@@ -218,7 +218,7 @@ public final class StreamArchive: Sendable {
             startMs: startMs, durationMs: durationMs, bytes: size, initID: initID, sha256: Array(hasher.finalize()))
         // Replication may have imported this very segment already (then there is nothing to do), or another
         // one under the same start (then this one replaces it: one record per file name).
-        let existing = try records(fromMs: startMs, toMs: startMs + 1).filter { $0.startMs == startMs }
+        let existing = try records(startingExactlyAt: startMs)
         if existing.contains(where: { $0.sha256 == record.sha256 }) { return record }
         if !existing.isEmpty { try delete(fromMs: startMs, toMs: startMs + 1) { $0.startMs == startMs } }
         try commit(record, fragments: fragments)
@@ -250,9 +250,9 @@ public final class StreamArchive: Sendable {
             throw .checksumMismatch(startMs: startMs, expected: expected, actual: hex(digest))
         }
         let record = SegmentRecord(startMs: startMs, durationMs: durationMs, bytes: size, initID: initID, sha256: digest)
-        let existing = try records(fromMs: startMs, toMs: startMs + 1)
-        if existing.contains(where: { $0.startMs == startMs && $0.sha256 == digest }) { return (record, true) }
-        if existing.contains(where: { $0.startMs == startMs }) {
+        let existing = try records(startingExactlyAt: startMs)
+        if existing.contains(where: { $0.sha256 == digest }) { return (record, true) }
+        if !existing.isEmpty {
             // Same start, other bytes: the imported segment replaces it (never two records for one file name).
             try delete(fromMs: startMs, toMs: startMs + 1) { $0.startMs == startMs }
         }
@@ -277,12 +277,11 @@ public final class StreamArchive: Sendable {
             record.encode(into: &encoded)
             try FileIO.append(encoded, to: "\(dayDirectory)/index.bin")
             state.withLock { state in
-                var records = state.loaded[day] ?? []
                 if let lastEnd = state.lastEndMs, record.startMs < lastEnd - ArchiveRange.defaultToleranceMs { state.overlaps += 1 }
                 state.lastEndMs = record.endMs
-                let position = records.lastIndex { $0.startMs <= record.startMs }.map { $0 + 1 } ?? 0
-                records.insert(record, at: position)
-                state.loaded[day] = records
+                // In place: a copy of the day's list (and a retain per record) on every segment would grow with the day.
+                let position = Self.firstIndex(in: state.loaded[day, default: []], startingAfter: record.startMs)
+                state.loaded[day, default: []].insert(record, at: position)
                 var summary = state.summaries[day] ?? DaySummary(indexBytes: 0, count: 0, bytes: 0, ranges: [])
                 summary.indexBytes += SegmentRecord.encodedSize
                 summary.count += 1
@@ -369,7 +368,34 @@ public final class StreamArchive: Sendable {
 
     /// The segment starting at `startMs`, if stored.
     public func record(startingAt startMs: Int64) throws(DVRError) -> SegmentRecord? {
-        try records(fromMs: startMs, toMs: startMs + 1).first { $0.startMs == startMs }
+        try records(startingExactlyAt: startMs).first
+    }
+
+    /// The segments starting exactly at `startMs` (one, unless two writers stored the same start): a binary
+    /// search of the day the start falls in (segments live in the day of their start), so writing a segment or
+    /// serving one by its start costs the same at the end of a day as at its beginning.
+    func records(startingExactlyAt startMs: Int64) throws(DVRError) -> [SegmentRecord] {
+        let (clamped, _) = Self.clamp(startMs, startMs)
+        guard clamped == startMs else { return [] }
+        let records = try dayRecords(SegmentRecord.dayName(ofMs: startMs))
+        var index = Self.firstIndex(in: records, startingAfter: startMs - 1)
+        var result: [SegmentRecord] = []
+        while index < records.count && records[index].startMs == startMs {
+            result.append(records[index])
+            index += 1
+        }
+        return result
+    }
+
+    /// The position of the first record starting after `startMs` in a list ordered by start (binary search).
+    static func firstIndex(in records: [SegmentRecord], startingAfter startMs: Int64) -> Int {
+        var low = 0
+        var high = records.count
+        while low < high {
+            let middle = (low + high) / 2
+            if records[middle].startMs <= startMs { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     // MARK: deleting
@@ -390,6 +416,8 @@ public final class StreamArchive: Sendable {
             let last = SegmentRecord.dayName(ofMs: toMs)
             for day in days where day >= first && day <= last {
                 let records = try dayRecords(day)
+                // Most calls (each import) delete nothing: find that out without building two copies of the day.
+                guard records.contains(where: { $0.endMs > fromMs && $0.startMs < toMs && shouldDelete($0) }) else { continue }
                 let (gone, kept) = records.reduce(into: ([SegmentRecord](), [SegmentRecord]())) { parts, record in
                     if record.endMs > fromMs && record.startMs < toMs && shouldDelete(record) {
                         parts.0.append(record)

@@ -8,6 +8,8 @@ final class HubCounters: Sendable {
     let deliveredBytes = Atomic<UInt64>(0)
     /// Readers served by sinks (``HubSink``) rather than queues.
     let pushedReaders = Atomic<Int>(0)
+    /// Readers with a queue (subscriptions): a copy of the hub's count, kept under its lock, read without it.
+    let queuedReaders = Atomic<Int>(0)
 
     func delivered(_ item: some HubItem) {
         deliveredBytes.add(UInt64(item.byteCount), ordering: .relaxed)

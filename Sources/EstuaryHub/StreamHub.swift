@@ -71,6 +71,7 @@ public final class StreamHub<Item: HubItem>: Sendable {
             }
             if disconnected {
                 state.readers.removeAll { $0.state.withLock { $0.finished } }
+                counters.queuedReaders.store(state.readers.count, ordering: .relaxed)
             }
             return (state.sinks, state.header)
         }
@@ -99,6 +100,7 @@ public final class StreamHub<Item: HubItem>: Sendable {
                 _ = queue.finish()
             } else {
                 state.readers.append(queue)
+                counters.queuedReaders.store(state.readers.count, ordering: .relaxed)
             }
             return queue
         }
@@ -137,6 +139,7 @@ public final class StreamHub<Item: HubItem>: Sendable {
             state.finished = true
             let waiters = state.readers.compactMap { $0.finish() }
             state.readers.removeAll()
+            counters.queuedReaders.store(0, ordering: .relaxed)
             state.cache.removeAll()
             state.cacheBytes = 0
             let sinks = state.sinks
@@ -150,9 +153,9 @@ public final class StreamHub<Item: HubItem>: Sendable {
     /// The header new readers start with.
     public var header: Item? { state.withLock { $0.header } }
 
-    /// Whether any reader is subscribed (cheap: no per-reader work).
+    /// Whether any reader is subscribed (cheap: two atomic loads, no lock; the publisher asks it for every frame).
     public var hasReaders: Bool {
-        counters.pushedReaders.load(ordering: .relaxed) > 0 || state.withLock { !$0.readers.isEmpty }
+        counters.pushedReaders.load(ordering: .relaxed) > 0 || counters.queuedReaders.load(ordering: .relaxed) > 0
     }
 
     /// Forgets the GOP cache, e.g. when the publisher pauses: a reader joining later starts
@@ -185,6 +188,7 @@ public final class StreamHub<Item: HubItem>: Sendable {
         state.withLock { state in
             guard let index = state.readers.firstIndex(where: { $0 === queue }) else { return }
             state.readers.remove(at: index)
+            counters.queuedReaders.store(state.readers.count, ordering: .relaxed)
         }
     }
 }

@@ -30,6 +30,11 @@ public struct M4FPackager: Sendable {
         return LiveChunk(kind: .header, bytes: bytes, startsSegment: false, decodeTime: 0, duration: 0, wallClockMicros: 0)
     }
 
+    /// Forgets the fragment in progress: the next fragment starts at a keyframe (fragment numbers go on).
+    public mutating func restart() {
+        accumulator.reset(hasVideo: tracks.contains { $0.codec.isVideo })
+    }
+
     /// Adds a frame; returns a fragment chunk when one is complete.
     public mutating func push(_ frame: MediaFrame) -> LiveChunk? {
         guard tracks.contains(where: { $0.id == frame.trackID }) else { return nil }

@@ -6,7 +6,11 @@ import Synchronization
 /// Everything one live stream's frames go through after their source: timestamp
 /// normalisation, then the M4F, MPEG-TS and HLS packagers whose outputs readers take.
 ///
-/// M4F is always packaged (other nodes and the recorder read it, and HLS is cut from it).
+/// M4F is packaged while something needs it: a reader of ``m4f`` (a client, another node, a push), a ``tap(_:)``
+/// (the recorder of a stream that is not relayed) or HLS (cut from it). Otherwise the stream keeps only its
+/// current GOP's frames, and a reader joining starts with them, packaged when it joins: it starts at the last
+/// keyframe at once, as from the hub's GOP cache, and an unwatched stream (most of a dvr-node's, which record the
+/// upstream bytes) costs no packaging. Audio-only streams are always packaged.
 /// MPEG-TS is packaged only while it has readers, and starts at a keyframe when one joins.
 /// HLS is packaged from the first HLS request until none came for ``hlsIdleTimeout``: a stream
 /// nobody watches costs one GOP of memory, not an HLS window.
@@ -19,7 +23,25 @@ public final class StreamPipeline: MediaSink {
         var m4f = M4FPackager()
         var ts = TSPackager()
         var tsActive = false
+        /// Whether M4F is being packaged; while not, ``idleGOP`` keeps the frames a joining reader starts with.
+        var m4fActive = true
+        var idleGOP: IdleGOP
         var tracks: [TrackInfo] = []
+        var hasVideo = false
+
+        /// Packaging starts again: the kept GOP, packaged, is what a reader joining now starts with.
+        mutating func resumeM4F() -> [LiveChunk] {
+            m4fActive = true
+            m4f.restart()
+            var chunks: [LiveChunk] = []
+            for entry in idleGOP.take() {
+                switch entry {
+                case .frame(let frame): if let chunk = m4f.push(frame) { chunks.append(chunk) }
+                case .boundary: if let chunk = m4f.flush() { chunks.append(chunk) }
+                }
+            }
+            return chunks
+        }
     }
 
     struct HLSState {
@@ -33,15 +55,19 @@ public final class StreamPipeline: MediaSink {
     public let m4f: StreamHub<LiveChunk>
     /// The live MPEG-TS output (header = PAT+PMT).
     public let mpegts: StreamHub<LiveChunk>
-    private let packaging = Mutex(Packaging())
+    private let packaging: Mutex<Packaging>
     private let hls: Mutex<HLSState>
     private let hlsWindow: Int
     /// HLS packaging stops after this long without an HLS request.
     public let hlsIdleTimeout: Duration
-    private let stats = Mutex(StreamStatistics())
+    /// The statistics, and the window the input bitrate is measured over (one lock for both: taken for every frame).
+    private let stats = Mutex((statistics: StreamStatistics(), window: (start: Int64(0), bytes: Int64(0))))
     private let taps = Mutex<[@Sendable (LiveChunk) -> Void]>([])
     private let passthroughTaps = Mutex<[@Sendable (LiveChunk) -> Void]>([])
-    private let bitrateWindow = Mutex((start: Int64(0), bytes: Int64(0)))
+    /// Whether a ``tap(_:)`` consumer exists (it needs every M4F chunk).
+    private let hasTaps = Atomic(false)
+    /// Whether HLS is being packaged (an HLS request came within ``hlsIdleTimeout``).
+    private let hlsActive = Atomic(false)
 
     public init(name: String, limits: HubLimits = HubLimits(), hlsWindow: Int = 6, hlsIdleTimeout: Duration = .seconds(60)) {
         self.name = name
@@ -50,12 +76,14 @@ public final class StreamPipeline: MediaSink {
         self.hlsWindow = hlsWindow
         self.hlsIdleTimeout = hlsIdleTimeout
         self.hls = Mutex(HLSState(playlist: HLSPlaylist(windowSize: hlsWindow)))
+        self.packaging = Mutex(Packaging(idleGOP: IdleGOP(maximumBytes: limits.maximumCachedBytes)))
     }
 
     /// Adds a consumer of every M4F chunk (init and media) as it is packaged, such as the recorder. It is
     /// called on the source's task and must not block; it first receives the current init segment, if any.
     public func tap(_ consumer: @escaping @Sendable (LiveChunk) -> Void) {
         taps.withLock { $0.append(consumer) }
+        hasTaps.store(true, ordering: .releasing)
         if let header = m4f.header { consumer(header) }
     }
 
@@ -82,11 +110,13 @@ public final class StreamPipeline: MediaSink {
         let output = packaging.withLock { state -> (flushed: PackagedOutput, headers: PackagedOutput)? in
             guard sorted != state.tracks else { return nil }
             state.tracks = sorted
-            let flushed = PackagedOutput(m4f: state.m4f.flush(), mpegts: state.ts.flush())
+            state.hasVideo = sorted.contains { $0.codec.isVideo }
+            state.idleGOP.clear()
+            let flushed = PackagedOutput(m4f: state.m4f.flush(), mpegts: state.tsActive ? state.ts.flush() : nil)
             return (flushed, PackagedOutput(m4f: state.m4f.setTracks(sorted), mpegts: state.ts.setTracks(sorted)))
         }
         guard let output else { return }
-        stats.withLock { $0.tracks = sorted }
+        stats.withLock { $0.statistics.tracks = sorted }
         deliver(output.flushed)
         if let header = output.headers.m4f { m4f.setHeader(header) }
         if let header = output.headers.mpegts { mpegts.setHeader(header) }
@@ -98,38 +128,58 @@ public final class StreamPipeline: MediaSink {
     /// Adds one frame from the source.
     public func push(_ frame: MediaFrame) {
         let now = frame.wallClockMicros
-        stats.withLock { stats in
-            stats.framesIn += 1
-            stats.bytesIn += UInt64(frame.data.readableBytes)
-            stats.lastFrameMicros = now
+        stats.withLock { state in
+            state.statistics.framesIn += 1
+            state.statistics.bytesIn += UInt64(frame.data.readableBytes)
+            state.statistics.lastFrameMicros = now
+            if state.window.start == 0 { state.window.start = now }
+            state.window.bytes += Int64(frame.data.readableBytes)
+            let elapsed = now - state.window.start
+            guard elapsed >= 1_000_000 else { return }
+            state.statistics.inputBitsPerSecond = state.window.bytes * 8 * 1_000_000 / elapsed
+            state.window = (now, 0)
         }
-        let rate = bitrateWindow.withLock { window -> Int64? in
-            if window.start == 0 { window.start = now }
-            window.bytes += Int64(frame.data.readableBytes)
-            let elapsed = now - window.start
-            guard elapsed >= 1_000_000 else { return nil }
-            let rate = window.bytes * 8 * 1_000_000 / elapsed
-            window = (now, 0)
-            return rate
-        }
-        if let rate { stats.withLock { $0.inputBitsPerSecond = rate } }
         let tsWanted = mpegts.hasReaders
-        let output = packaging.withLock { state -> PackagedOutput in
+        let m4fWanted =
+            hasTaps.load(ordering: .acquiring) || hlsActive.load(ordering: .acquiring) || m4f.hasReaders
+        let (output, m4fWentIdle, tsWentIdle) = packaging.withLock { state -> (PackagedOutput, Bool, Bool) in
+            let tsWentIdle = state.tsActive && !tsWanted
             if tsWanted != state.tsActive {
                 state.tsActive = tsWanted
-                if tsWanted { state.ts.restart() }
+                // Starting or stopping, the TS packager drops what it held: a reader starts at a keyframe.
+                state.ts.restart()
             }
-            guard let normalized = state.normalizer.normalize(frame) else { return PackagedOutput(m4f: nil, mpegts: nil) }
-            return PackagedOutput(m4f: state.m4f.push(normalized), mpegts: state.tsActive ? state.ts.push(normalized) : nil)
+            guard let normalized = state.normalizer.normalize(frame) else {
+                return (PackagedOutput(m4f: nil, mpegts: nil), false, tsWentIdle)
+            }
+            let mpegts = state.tsActive ? state.ts.push(normalized) : nil
+            guard m4fWanted || !state.hasVideo else {
+                let wentIdle = state.m4fActive
+                if wentIdle {
+                    state.m4fActive = false
+                    state.m4f.restart()
+                }
+                state.idleGOP.add(normalized)
+                return (PackagedOutput(m4f: nil, mpegts: mpegts), wentIdle, tsWentIdle)
+            }
+            let catchUp = state.m4fActive ? [] : state.resumeM4F()
+            return (PackagedOutput(m4fCatchUp: catchUp, m4f: state.m4f.push(normalized), mpegts: mpegts), false, tsWentIdle)
         }
-        if !tsWanted { mpegts.dropCache() }
+        // Nothing is published to an idle output, so its cache needs forgetting once, when it goes idle.
+        if tsWentIdle { mpegts.dropCache() }
+        // Readers joining while nothing is packaged start from the kept GOP, not from a stale cache.
+        if m4fWentIdle { m4f.dropCache() }
         deliver(output)
     }
 
     /// Completes the fragments in progress (the source reached a natural boundary, e.g. the
     /// end of an upstream M4F fragment), so relayed streams add no latency of their own.
     public func flush() {
-        deliver(packaging.withLock { state in PackagedOutput(m4f: state.m4f.flush(), mpegts: state.ts.flush()) })
+        deliver(
+            packaging.withLock { state in
+                if !state.m4fActive { state.idleGOP.addBoundary() }
+                return PackagedOutput(m4f: state.m4f.flush(), mpegts: state.tsActive ? state.ts.flush() : nil)
+            })
     }
 
     /// Marks a source switch: the timeline is re-based at the next frame.
@@ -147,6 +197,8 @@ public final class StreamPipeline: MediaSink {
 
     /// What one call into the packagers produced.
     struct PackagedOutput {
+        /// M4F chunks before ``m4f``: the kept GOP, packaged when a reader joined an unwatched stream.
+        var m4fCatchUp: [LiveChunk] = []
         var m4f: LiveChunk?
         var mpegts: LiveChunk?
     }
@@ -154,24 +206,28 @@ public final class StreamPipeline: MediaSink {
     /// Hands packaged chunks to readers, outside the packaging lock. The HLS window is updated
     /// before M4F readers see a chunk, so anyone woken by it finds the segment it completed.
     private func deliver(_ output: PackagedOutput) {
-        if let chunk = output.m4f {
-            hls.withLock { state in
-                guard let last = state.lastRequest else { return }
-                if ContinuousClock.now - last > hlsIdleTimeout {
-                    state = HLSState(playlist: HLSPlaylist(windowSize: hlsWindow))
-                } else {
-                    state.playlist.add(chunk)
-                }
-            }
-            m4f.publish(chunk)
-            for consumer in taps.withLock({ $0 }) { consumer(chunk) }
-        }
+        for chunk in output.m4fCatchUp { deliverM4F(chunk) }
+        if let chunk = output.m4f { deliverM4F(chunk) }
         if let chunk = output.mpegts { mpegts.publish(chunk) }
+    }
+
+    private func deliverM4F(_ chunk: LiveChunk) {
+        hls.withLock { state in
+            guard let last = state.lastRequest else { return }
+            if ContinuousClock.now - last > hlsIdleTimeout {
+                state = HLSState(playlist: HLSPlaylist(windowSize: hlsWindow))
+                hlsActive.store(false, ordering: .releasing)
+            } else {
+                state.playlist.add(chunk)
+            }
+        }
+        m4f.publish(chunk)
+        for consumer in taps.withLock({ $0 }) { consumer(chunk) }
     }
 
     /// A snapshot of the stream's statistics.
     public var statistics: StreamStatistics {
-        var snapshot = stats.withLock { $0 }
+        var snapshot = stats.withLock { $0.statistics }
         let normalizer = packaging.withLock { $0.normalizer }
         snapshot.timestampDiscontinuities = normalizer.discontinuities
         snapshot.droppedFrames = normalizer.droppedFrames
@@ -189,6 +245,7 @@ public final class StreamPipeline: MediaSink {
         hls.withLock { state in
             if state.lastRequest == nil, let header { state.playlist.add(header) }
             state.lastRequest = .now
+            hlsActive.store(true, ordering: .releasing)
         }
     }
 

@@ -30,7 +30,12 @@ public struct M4FReader: Sendable {
     private var lastFtyp: ByteBuffer?
     private var segmentPending = false
     private var prft: (trackID: Int, ntp: UInt64, mediaTime: UInt64)?
-    private var fragmentRaw: ByteBuffer
+    /// The boxes of the fragment in progress before its `mdat` (`styp`, `prft`, `moof`: small), copied.
+    private var fragmentHead = ByteBuffer()
+    /// The fragment's bytes, made once its `mdat` is whole.
+    private var fragmentRaw = ByteBuffer()
+    /// Whether `pending` is a buffer this reader allocated (rather than one it was fed, shared with the caller).
+    private var pendingIsOwn = false
     private var moof: (offset: Int64, sequence: UInt32, runs: [ParsedRun])?
     private var needsKeyframe = false
     private var resyncSkipped = 0
@@ -38,7 +43,6 @@ public struct M4FReader: Sendable {
     public init(maximumBoxSize: Int = 32 << 20) {
         self.maximumBoxSize = maximumBoxSize
         self.pending = ByteBuffer()
-        self.fragmentRaw = ByteBuffer()
     }
 
     /// The tracks of the last initialization segment.
@@ -48,8 +52,19 @@ public struct M4FReader: Sendable {
     public mutating func feed(_ bytes: ByteBuffer, arrivalMicros: Int64) -> [Event] {
         if pending.readableBytes == 0 {
             pending = bytes
+            pendingIsOwn = false
         } else {
             var incoming = bytes
+            if !pendingIsOwn || pending.writableBytes < incoming.readableBytes {
+                // A box continues: gather it in a buffer of its own, sized for the whole box when its header says how
+                // big it is, so its bytes are copied once (growing the buffer feed by feed copied them again at each
+                // doubling, and writing into the caller's buffer copied that whole buffer).
+                var joined = ByteBufferAllocator().buffer(
+                    capacity: max(pending.readableBytes + incoming.readableBytes, declaredSizeOfPendingBox() ?? 0))
+                joined.writeImmutableBuffer(pending)
+                pending = joined
+                pendingIsOwn = true
+            }
             pending.writeBuffer(&incoming)
         }
         var events: [Event] = []
@@ -97,11 +112,26 @@ public struct M4FReader: Sendable {
                 type: type, box: box, body: body, offset: boxOffset, headerSize: headerSize, arrivalMicros: arrivalMicros, events: &events)
         }
         if pending.readableBytes == 0 {
-            pending.clear()
+            // Not `clear()`: `pending` usually shares the caller's buffer, and clearing a shared buffer allocates a new one
+            // of the same capacity, which the next `feed` would replace unused.
+            pending = ByteBuffer()
         } else if pending.readerIndex > 1 << 16 {
             pending.discardReadBytes()
         }
         return events
+    }
+
+    /// The size the box at the start of `pending` declares, when its header is there and the size is plausible.
+    private func declaredSizeOfPendingBox() -> Int? {
+        let start = pending.readerIndex
+        guard let size32 = pending.getInteger(at: start, as: UInt32.self) else { return nil }
+        var size = UInt64(size32)
+        if size32 == 1 {
+            guard let large = pending.getInteger(at: start + 8, as: UInt64.self) else { return nil }
+            size = large
+        }
+        guard size >= 8, size <= UInt64(maximumBoxSize) else { return nil }
+        return Int(size)
     }
 
     private mutating func skip(_ count: Int) {
@@ -129,7 +159,7 @@ public struct M4FReader: Sendable {
             }
         case "styp":
             segmentPending = true
-            fragmentRaw.writeImmutableBuffer(box)
+            fragmentHead.writeImmutableBuffer(box)
         case "prft":
             var reader = body
             if let (version, _) = try? reader.readVersionAndFlags("prft"),
@@ -139,7 +169,7 @@ public struct M4FReader: Sendable {
                 let media = version == 1 ? reader.readInteger(as: UInt64.self) : reader.readInteger(as: UInt32.self).map(UInt64.init)
                 if let media { prft = (Int(trackID), ntp, media) }
             }
-            fragmentRaw.writeImmutableBuffer(box)
+            fragmentHead.writeImmutableBuffer(box)
         case "moof":
             guard !tracks.isEmpty else {
                 events.append(.error(.fragmentBeforeInitialization))
@@ -149,7 +179,7 @@ public struct M4FReader: Sendable {
             do {
                 let parsed = try MovieFragmentParser.parse(moof: body, tracks: tracks)
                 moof = (offset, parsed.sequenceNumber, parsed.runs)
-                fragmentRaw.writeImmutableBuffer(box)
+                fragmentHead.writeImmutableBuffer(box)
             } catch {
                 events.append(.error(error))
                 needsKeyframe = true
@@ -160,10 +190,18 @@ public struct M4FReader: Sendable {
                 resetFragment()
                 return
             }
+            // One copy, into a buffer of the fragment's exact size: growing one box by box copied the media again at
+            // each doubling, and the power-of-two sizes it reached cost fresh pages from the kernel.
+            fragmentRaw = ByteBufferAllocator().buffer(capacity: fragmentHead.readableBytes + box.readableBytes)
+            fragmentRaw.writeImmutableBuffer(fragmentHead)
             fragmentRaw.writeImmutableBuffer(box)
+            fragmentHead.clear()
+            // The frames share the fragment's own bytes (which it keeps anyway, for `raw`), not the received
+            // buffers: those are free again as soon as they are parsed, and the socket's allocator reuses them.
+            let payload = fragmentRaw.getSlice(at: fragmentRaw.writerIndex - body.readableBytes, length: body.readableBytes) ?? body
             let payloadOffset = offset + Int64(headerSize)
             do {
-                let fragment = try buildFragment(current, mdat: body, payloadOffset: payloadOffset, arrivalMicros: arrivalMicros)
+                let fragment = try buildFragment(current, mdat: payload, payloadOffset: payloadOffset, arrivalMicros: arrivalMicros)
                 if let fragment { events.append(.fragment(fragment)) }
             } catch {
                 events.append(.error(error))
@@ -179,6 +217,7 @@ public struct M4FReader: Sendable {
         moof = nil
         prft = nil
         segmentPending = false
+        fragmentHead.clear()
         fragmentRaw = ByteBuffer()
     }
 

@@ -70,6 +70,10 @@ public final class Node: Service, Sendable {
     /// The HTTPS listener's certificates (reloaded on change or SIGHUP), when it has one.
     public var tlsCertificates: TLSCertificateStore? { try? tlsSetup.get() }
 
+    /// Concurrent HTTP/1 connections the node opens to one upstream host: one per live input pulled from it (M4F,
+    /// HTTP MPEG-TS, HLS) plus the short requests to config and authorization backends.
+    public static let connectionsPerUpstreamHost = 100_000
+
     public init(options: NodeOptions, streams: [StreamConfig], logger: Logger) {
         self.options = options
         self.logger = logger
@@ -81,6 +85,11 @@ public final class Node: Service, Sendable {
         // Every caller retries on its own schedule (input backoff, config cycles); a refused connection or an
         // untrusted certificate is reported at once instead of being retried silently until the request deadline.
         configuration.connectionPool.retryConnectionEstablishment = false
+        // A live input holds its connection for as long as the stream runs, so the pool's default of 8 connections
+        // per host capped the streams a node could pull from one upstream node (a dvr-node recording 200 streams of
+        // one ingest-node kept 8 alive; the rest waited for a connection until they timed out). The node's own
+        // stream count bounds this instead.
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = Self.connectionsPerUpstreamHost
         let tlsSetup = Result<TLSCertificateStore?, TLSError> { () throws(TLSError) -> TLSCertificateStore? in
             configuration.tlsConfiguration = try TLSClientTrust.configuration(caFile: options.tls.ca)
             guard options.httpsPort != nil else { return nil }

@@ -13,6 +13,7 @@ import UnixSignals
 public enum NodeLauncher {
     /// Runs a node of `role` until a signal ends it.
     public static func run(role: String, flags: NodeFlags) async throws {
+        MemoryTuning.apply()
         NodeLogging.bootstrap()
         let logger = Logger(label: "estuary.\(role)")
         let environment = ProcessInfo.processInfo.environment

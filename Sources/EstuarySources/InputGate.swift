@@ -93,12 +93,13 @@ final class GatedSink<Sink: MediaSink>: MediaSink {
     }
 
     func push(_ frame: MediaFrame) {
-        let (forwarding, tracks) = state.withLock { state in
+        // The tracks only while not forwarding: no array retained and released for every forwarded frame.
+        let waitingWith = state.withLock { state -> [TrackInfo]? in
             state.lastActivity = .now
             state.hasActivity = true
-            return (state.forwarding, state.tracks)
+            return state.forwarding ? nil : state.tracks
         }
-        if forwarding {
+        guard let tracks = waitingWith else {
             if gate.activeIndex == index { gate.sink.push(frame) }
             return
         }

@@ -132,6 +132,38 @@ import Testing
         }
     }
 
+    /// A segment is found by its exact start (a binary search of its day), at a day's first millisecond too; a
+    /// start between segments finds none; writing a start again stores one record for it, never two.
+    @Test func aSegmentIsFoundByItsExactStartAndAStartIsStoredOnce() throws {
+        try withTemporaryDirectorySync { root in
+            let archive = try StreamArchive.open(root: root, name: "cam")
+            let midnight: Int64 = 1_700_006_400_000  // 2023-11-15T00:00:00Z
+            #expect(SegmentRecord.dayName(ofMs: midnight) != SegmentRecord.dayName(ofMs: midnight - 1))
+            let before = try writeSegments(archive, count: 40, startMs: midnight - 40 * 3000, durationMs: 3000)
+            let after = try writeSegments(archive, count: 40, startMs: midnight, durationMs: 2500)
+            for record in before + after {
+                #expect(try archive.record(startingAt: record.startMs) == record)
+                #expect(try archive.record(startingAt: record.startMs + 1) == nil)
+            }
+            #expect(try archive.record(startingAt: midnight - 1) == nil)
+            let count = archive.segmentCount
+            let initID = try #require(after.first?.initID)
+            // The same bytes again: nothing is added.
+            let again = try archive.write(
+                fragments: [fakeFragment(keyframe: true, size: 3000, fill: UInt8(truncatingIfNeeded: midnight / 1000))], startMs: midnight,
+                durationMs: 2500, initID: initID)
+            #expect(again == after[0])
+            #expect(archive.segmentCount == count)
+            // Other bytes at the same start replace the segment.
+            let replaced = try archive.write(
+                fragments: [fakeFragment(keyframe: true, size: 2000, fill: 0x77)], startMs: midnight, durationMs: 2500, initID: initID)
+            #expect(archive.segmentCount == count)
+            #expect(try archive.record(startingAt: midnight) == replaced)
+            #expect(replaced.sha256 != after[0].sha256)
+            #expect(try StreamArchive.open(root: root, name: "cam").record(startingAt: midnight) == replaced)
+        }
+    }
+
     @Test func aClockThatJumpsBackIsOrderedAndCounted() throws {
         try withTemporaryDirectorySync { root in
             let archive = try StreamArchive.open(root: root, name: "cam")

@@ -52,6 +52,22 @@ extension IntegrationTests {
             }
         }
 
+        /// A node pulls every stream it is given from one upstream node at once: live inputs hold their
+        /// connections, and the HTTP client's default pool (8 per host) once left all but 8 of them waiting.
+        @Test func aNodePullsMoreStreamsFromOneUpstreamThanAConnectionPoolsDefault() async throws {
+            let names = (0..<12).map { "s\($0)" }
+            try await withNode(streams: names.map { stream($0, "fake://\($0)") }) { _, portA in
+                let relays = names.map { stream($0, "m4f://127.0.0.1:\(portA)/\($0)") }
+                try await withNode(streams: relays) { nodeB, _ in
+                    try await waitUntil("all 12 relays alive on node B") {
+                        names.allSatisfy { nodeB.manager.stream(named: $0)?.isAlive == true }
+                    }
+                    let relayed = names.compactMap { nodeB.manager.stream(named: $0)?.pipeline.statistics.framesIn }
+                    #expect(relayed.count == 12 && relayed.allSatisfy { $0 > 0 })
+                }
+            }
+        }
+
         /// An input that names the node itself (as when every pod of a StatefulSet lists all pods as fallbacks) is
         /// refused with 508 and never feeds the stream its own output; the next input is used.
         @Test func anInputNamingTheNodeItselfIsRefusedAndTheNextOneIsUsed() async throws {

@@ -131,13 +131,23 @@ extension IntegrationTests {
             }
         }
 
-        @Test func anUnwatchedStreamPackagesNeitherHLSNorMPEGTS() async throws {
+        @Test func anUnwatchedStreamPackagesNothingAndAJoiningReaderStartsAtTheLastKeyframe() async throws {
             try await withNode(streams: [stream("cam", "fake://cam")]) { node, port in
                 let pipeline = try #require(node.manager.stream(named: "cam")?.pipeline)
                 // Five seconds of media: more than two HLS segments and many TS chunks' worth.
                 try await waitUntil("5 s of media") { pipeline.statistics.framesIn >= 5 * (25 + 47) }
                 #expect(pipeline.hlsPlaylist() == nil, "HLS was packaged with no HLS request")
                 #expect(pipeline.mpegts.statistics.publishedItems == 0, "MPEG-TS was packaged with no reader")
+                #expect(pipeline.m4f.statistics.publishedItems == 1, "M4F was packaged with no reader (only the init is expected)")
+
+                // An M4F reader joining starts at once with the GOP in progress (its keyframe came before the
+                // request), not at the next keyframe.
+                let requested = Int64(Date().timeIntervalSince1970 * 1_000_000)
+                let read = try await readM4F(url: "http://127.0.0.1:\(port)/cam/m4f") { _, fragments, _ in fragments.count >= 2 }
+                let first = try #require(read.fragments.first)
+                #expect(first.frames.first { $0.codec.isVideo }?.isKeyframe == true)
+                #expect(
+                    first.wallClockMicros < requested, "the first fragment began \(first.wallClockMicros - requested) µs after the request")
                 #expect(pipeline.m4f.statistics.publishedItems > 0)
 
                 // An MPEG-TS reader starts TS packaging; its first bytes are PAT/PMT then a keyframe.

@@ -36,9 +36,12 @@ struct DVRServeCommand: AsyncParsableCommand {
             let idleBefore = node.cpuSeconds
             try await Task.sleep(for: .seconds(5))
             let idlePerSecond = (node.cpuSeconds - idleBefore) / 5
+            let hlsPaths = segments.dropLast().map { "/cam/archive/seg-\($0).m4s" }
             let modes: [(String, [String])] = [
                 ("mp4", ["/cam/archive-\(from)-\(duration).mp4"]),
-                ("hls_segments", segments.dropLast().map { "/cam/archive/seg-\($0).m4s" }),
+                ("hls_segments", hlsPaths),
+                // As players fetch them: segment after segment on one kept-alive connection.
+                ("hls_segments_keepalive", hlsPaths),
                 // The replication export: the stored files, sent with sendfile.
                 ("m4f", ["/cam/archive-\(from)-\(duration).m4f"]),
             ]
@@ -52,6 +55,12 @@ struct DVRServeCommand: AsyncParsableCommand {
                 await withTaskGroup(of: Void.self) { tasks in
                     for index in 0..<readers {
                         tasks.addTask {
+                            if mode == "hls_segments_keepalive" {
+                                let received = try? await KeepAliveDownload.fetch(
+                                    port: port, paths: paths, first: index, group: group, counters: counters)
+                                if received == nil { counters.closed.add(1, ordering: .relaxed) }
+                                return
+                            }
                             var request = index
                             while !counters.benchClosing.load(ordering: .relaxed) {
                                 let path = paths[request % paths.count]
@@ -95,6 +104,99 @@ struct DVRServeCommand: AsyncParsableCommand {
             var segments: [Segment]
         }
         return try JSONDecoder().decode(Body.self, from: Data(response.body.readableBytesView)).segments.map(\.startMs)
+    }
+}
+
+/// `GET`s one after another on one kept-alive connection (each response read to its `Content-Length`), until the
+/// bench closes; adds each response's bytes to the counters as they arrive.
+enum KeepAliveDownload {
+    static func fetch(port: Int, paths: [String], first: Int, group: any EventLoopGroup, counters: FanoutCounters) async throws {
+        let loop = group.next()
+        let promise = loop.makePromise(of: Void.self)
+        let channel = try await ClientBootstrap(group: loop)
+            .connectTimeout(.seconds(10))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        Handler(paths: paths, next: first, counters: counters, promise: promise))
+                }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        let timer = loop.scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
+            if counters.benchClosing.load(ordering: .relaxed) { channel.close(promise: nil) }
+        }
+        defer { timer.cancel() }
+        try await promise.futureResult.get()
+    }
+
+    final class Handler: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        let paths: [String]
+        var next: Int
+        let counters: FanoutCounters
+        let promise: EventLoopPromise<Void>
+        /// The response head read so far, while it is incomplete.
+        var head = ByteBuffer()
+        /// Body bytes still due for the response in progress (nil while reading its head).
+        var remaining: Int?
+
+        init(paths: [String], next: Int, counters: FanoutCounters, promise: EventLoopPromise<Void>) {
+            self.paths = paths
+            self.next = next
+            self.counters = counters
+            self.promise = promise
+        }
+
+        func channelActive(context: ChannelHandlerContext) { request(context) }
+
+        private func request(_ context: ChannelHandlerContext) {
+            let path = paths[next % paths.count]
+            next += 1
+            remaining = nil
+            head.clear()
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")), promise: nil)
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var bytes = unwrapInboundIn(data)
+            counters.bytes.add(bytes.readableBytes, ordering: .relaxed)
+            while bytes.readableBytes > 0 {
+                if let due = remaining {
+                    let taken = min(due, bytes.readableBytes)
+                    bytes.moveReaderIndex(forwardBy: taken)
+                    remaining = due - taken
+                    if due - taken == 0 { request(context) }
+                    continue
+                }
+                head.writeBuffer(&bytes)
+                // The head is ASCII and short: look for its end in the first 4 KB only.
+                let text = String(buffer: head.getSlice(at: head.readerIndex, length: min(head.readableBytes, 4096)) ?? head)
+                guard let end = text.range(of: "\r\n\r\n") else { return }
+                let headText = text[..<end.lowerBound].lowercased()
+                guard headText.hasPrefix("http/1.1 200"),
+                    let line = headText.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+                    let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
+                else {
+                    context.close(promise: nil)
+                    return
+                }
+                let headBytes = text.utf8.distance(from: text.utf8.startIndex, to: end.upperBound)
+                var rest = head
+                rest.moveReaderIndex(forwardBy: headBytes)
+                remaining = length
+                head.clear()
+                bytes = rest
+            }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            promise.succeed(())
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.close(promise: nil)
+        }
     }
 }
 
