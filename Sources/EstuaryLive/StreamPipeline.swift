@@ -154,22 +154,31 @@ public final class StreamPipeline: MediaSink {
             }
             let mpegts = state.tsActive ? state.ts.push(normalized) : nil
             guard m4fWanted || !state.hasVideo else {
-                let wentIdle = state.m4fActive
-                if wentIdle {
-                    state.m4fActive = false
-                    state.m4f.restart()
+                guard state.m4fActive else {
+                    state.idleGOP.add(normalized)
+                    return (PackagedOutput(m4f: nil, mpegts: mpegts), false, tsWentIdle)
                 }
+                // Packaging stops at a keyframe: the GOP packaged so far stays whole in the hub's cache for a reader
+                // coming back within it, and the kept GOP begins where the packaged one ends, so a reader joining at
+                // any moment gets neither a gap nor a frame twice.
+                guard normalized.codec.isVideo && normalized.isKeyframe else {
+                    return (PackagedOutput(m4f: state.m4f.push(normalized), mpegts: mpegts), false, tsWentIdle)
+                }
+                let tail = state.m4f.flush()
+                state.m4fActive = false
+                state.m4f.restart()
                 state.idleGOP.add(normalized)
-                return (PackagedOutput(m4f: nil, mpegts: mpegts), wentIdle, tsWentIdle)
+                return (PackagedOutput(m4f: tail, mpegts: mpegts), true, tsWentIdle)
             }
             let catchUp = state.m4fActive ? [] : state.resumeM4F()
             return (PackagedOutput(m4fCatchUp: catchUp, m4f: state.m4f.push(normalized), mpegts: mpegts), false, tsWentIdle)
         }
         // Nothing is published to an idle output, so its cache needs forgetting once, when it goes idle.
         if tsWentIdle { mpegts.dropCache() }
-        // Readers joining while nothing is packaged start from the kept GOP, not from a stale cache.
-        if m4fWentIdle { m4f.dropCache() }
         deliver(output)
+        // Readers joining while nothing is packaged start from the kept GOP (after the last packaged fragment,
+        // delivered just above), not from a cache that would grow stale.
+        if m4fWentIdle { m4f.dropCache() }
     }
 
     /// Completes the fragments in progress (the source reached a natural boundary, e.g. the
@@ -224,6 +233,10 @@ public final class StreamPipeline: MediaSink {
         m4f.publish(chunk)
         for consumer in taps.withLock({ $0 }) { consumer(chunk) }
     }
+
+    /// Whether M4F is being packaged now: something reads it (a reader, a tap, HLS), or the GOP in progress is being
+    /// completed after the last reader left. While not, the current GOP is kept for the next reader.
+    public var isPackagingM4F: Bool { packaging.withLock { $0.m4fActive } }
 
     /// A snapshot of the stream's statistics.
     public var statistics: StreamStatistics {

@@ -121,16 +121,22 @@ public struct M4FReader: Sendable {
         return events
     }
 
-    /// The size the box at the start of `pending` declares, when its header is there and the size is plausible.
+    /// The size the box at the start of `pending` declares, when its header is there and passes the checks the
+    /// parsing loop makes (a top-level type, a size between its header's and the maximum): garbage never sizes a buffer.
     private func declaredSizeOfPendingBox() -> Int? {
         let start = pending.readerIndex
-        guard let size32 = pending.getInteger(at: start, as: UInt32.self) else { return nil }
+        guard let size32 = pending.getInteger(at: start, as: UInt32.self),
+            let rawType = pending.getInteger(at: start + 4, as: UInt32.self),
+            Self.topLevelTypes.contains(FourCC(rawValue: rawType))
+        else { return nil }
         var size = UInt64(size32)
+        var headerSize: UInt64 = 8
         if size32 == 1 {
             guard let large = pending.getInteger(at: start + 8, as: UInt64.self) else { return nil }
             size = large
+            headerSize = 16
         }
-        guard size >= 8, size <= UInt64(maximumBoxSize) else { return nil }
+        guard size >= headerSize, size <= UInt64(maximumBoxSize) else { return nil }
         return Int(size)
     }
 
