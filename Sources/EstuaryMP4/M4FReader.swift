@@ -32,8 +32,6 @@ public struct M4FReader: Sendable {
     private var prft: (trackID: Int, ntp: UInt64, mediaTime: UInt64)?
     /// The boxes of the fragment in progress before its `mdat` (`styp`, `prft`, `moof`: small), copied.
     private var fragmentHead = ByteBuffer()
-    /// The fragment's bytes, made once its `mdat` is whole.
-    private var fragmentRaw = ByteBuffer()
     /// Whether `pending` is a buffer this reader allocated (rather than one it was fed, shared with the caller).
     private var pendingIsOwn = false
     private var moof: (offset: Int64, sequence: UInt32, runs: [ParsedRun])?
@@ -198,16 +196,17 @@ public struct M4FReader: Sendable {
             }
             // One copy, into a buffer of the fragment's exact size: growing one box by box copied the media again at
             // each doubling, and the power-of-two sizes it reached cost fresh pages from the kernel.
-            fragmentRaw = ByteBufferAllocator().buffer(capacity: fragmentHead.readableBytes + box.readableBytes)
-            fragmentRaw.writeImmutableBuffer(fragmentHead)
-            fragmentRaw.writeImmutableBuffer(box)
+            var raw = ByteBufferAllocator().buffer(capacity: fragmentHead.readableBytes + box.readableBytes)
+            raw.writeImmutableBuffer(fragmentHead)
+            raw.writeImmutableBuffer(box)
             fragmentHead.clear()
             // The frames share the fragment's own bytes (which it keeps anyway, for `raw`), not the received
             // buffers: those are free again as soon as they are parsed, and the socket's allocator reuses them.
-            let payload = fragmentRaw.getSlice(at: fragmentRaw.writerIndex - body.readableBytes, length: body.readableBytes) ?? body
+            let payload = raw.getSlice(at: raw.writerIndex - body.readableBytes, length: body.readableBytes) ?? body
             let payloadOffset = offset + Int64(headerSize)
             do {
-                let fragment = try buildFragment(current, mdat: payload, payloadOffset: payloadOffset, arrivalMicros: arrivalMicros)
+                let fragment = try buildFragment(
+                    current, raw: raw, mdat: payload, payloadOffset: payloadOffset, arrivalMicros: arrivalMicros)
                 if let fragment { events.append(.fragment(fragment)) }
             } catch {
                 events.append(.error(error))
@@ -224,11 +223,11 @@ public struct M4FReader: Sendable {
         prft = nil
         segmentPending = false
         fragmentHead.clear()
-        fragmentRaw = ByteBuffer()
     }
 
     private mutating func buildFragment(
-        _ moof: (offset: Int64, sequence: UInt32, runs: [ParsedRun]), mdat: ByteBuffer, payloadOffset: Int64, arrivalMicros: Int64
+        _ moof: (offset: Int64, sequence: UInt32, runs: [ParsedRun]), raw: ByteBuffer, mdat: ByteBuffer, payloadOffset: Int64,
+        arrivalMicros: Int64
     ) throws(M4FError) -> M4FFragment? {
         var frames: [MediaFrame] = []
         var referenceDuration: Int64?
@@ -271,24 +270,27 @@ public struct M4FReader: Sendable {
         frames.sort { $0.dts < $1.dts }
         if needsKeyframe {
             guard let firstVideo = frames.firstIndex(where: { $0.codec.isVideo && $0.isKeyframe }) else {
-                if !frames.contains(where: { $0.codec.isVideo }) { return fragmentValue(moof, frames, utcBase, referenceDuration ?? 0) }
+                if !frames.contains(where: { $0.codec.isVideo }) {
+                    return fragmentValue(moof, raw, frames, utcBase, referenceDuration ?? 0)
+                }
                 return nil
             }
             let keyframeDTS = frames[firstVideo].dts
             frames.removeAll { $0.codec.isVideo && $0.dts < keyframeDTS }
             needsKeyframe = false
         }
-        return fragmentValue(moof, frames, utcBase, referenceDuration ?? 0)
+        return fragmentValue(moof, raw, frames, utcBase, referenceDuration ?? 0)
     }
 
     private func fragmentValue(
-        _ moof: (offset: Int64, sequence: UInt32, runs: [ParsedRun]), _ frames: [MediaFrame], _ utc: Int64, _ duration: Int64
+        _ moof: (offset: Int64, sequence: UInt32, runs: [ParsedRun]), _ raw: ByteBuffer, _ frames: [MediaFrame], _ utc: Int64,
+        _ duration: Int64
     )
         -> M4FFragment
     {
         M4FFragment(
             startsSegment: segmentPending, sequenceNumber: moof.sequence, wallClockMicros: frames.first?.wallClockMicros ?? utc,
-            frames: frames, raw: fragmentRaw, duration: duration)
+            frames: frames, raw: raw, duration: duration)
     }
 
     /// `value` (in `timescale` units) on the 90 kHz timeline, rounded toward zero; exact
