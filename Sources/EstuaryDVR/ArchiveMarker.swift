@@ -31,14 +31,32 @@ public struct ArchiveMarker: Sendable, Equatable, Codable {
         sha256 = record.sha256Hex
     }
 
-    /// The whole `skip` box.
+    /// The whole `skip` box. Its JSON is written by hand (an export writes one per segment, and `JSONEncoder`
+    /// cost more than the rest of the marker's path); ``init(payload:)`` reads it back with `JSONDecoder`.
     public func box() -> ByteBuffer {
-        let payload = (try? JSONEncoder().encode(Envelope(estuarySegment: self))) ?? Data()
+        let payload =
+            "{\"estuary_segment\":{\"start_ms\":\(startMs),\"duration_ms\":\(durationMs),"
+            + "\"init\":\(Self.jsonString(initID)),\"sha256\":\(Self.jsonString(sha256))}}"
         var buffer = ByteBuffer()
-        buffer.writeInteger(UInt32(8 + payload.count))
+        buffer.reserveCapacity(8 + payload.utf8.count)
+        buffer.writeInteger(UInt32(8 + payload.utf8.count))
         buffer.writeString("skip")
-        buffer.writeBytes(payload)
+        buffer.writeString(payload)
         return buffer
+    }
+
+    /// `text` as a JSON string literal: quotes, backslashes and control characters escaped.
+    static func jsonString(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
     }
 
     /// Reads a marker from a `skip` box's payload; nil if it is some other `skip` box.

@@ -47,6 +47,11 @@ public final class StreamArchive: Sendable {
     }
 
     private let state: Mutex<State>
+    /// Box layouts of segments recently exported (``segmentLayout(_:)``), by path and sha256: a stored segment
+    /// never changes, and one that is replaced has another sha256. At most ``layoutCacheCount`` entries.
+    private let layouts = Mutex<(entries: [String: [SegmentPart]], order: [String])>(([:], []))
+    /// Segments whose layout is kept: a few kilobytes each (their `moof` boxes), 256 is under 4 MB.
+    public static let layoutCacheCount = 256
     /// Serialises writers (recording, import, cleanup) of this archive's files.
     private let writeLock = Mutex(())
 
@@ -358,17 +363,42 @@ public final class StreamArchive: Sendable {
     }
 
     /// A segment as parts to send (``SegmentPart``): its boxes read, its media payloads left in the file at
-    /// ``path(of:)``, for an export that rewrites times but should not read the media.
+    /// ``path(of:)``, for an export that rewrites times but should not read the media. Always read from the file;
+    /// the result is kept for ``cachedSegmentLayout(_:)``.
     public func segmentLayout(_ record: SegmentRecord) throws(DVRError) -> [SegmentPart] {
         guard let parts = try FileIO.readBoxLayout(path(of: record)) else {
             throw .io(path: path(of: record), operation: "read", reason: "missing", diskFull: false)
         }
+        let key = layoutKey(record)
+        layouts.withLock { cache in
+            guard cache.entries.updateValue(parts, forKey: key) == nil else { return }
+            cache.order.append(key)
+            if cache.order.count > Self.layoutCacheCount { cache.entries[cache.order.removeFirst()] = nil }
+        }
         return parts
     }
+
+    /// ``segmentLayout(_:)`` of a segment read before and still kept; nil when it must be read from the file.
+    public func cachedSegmentLayout(_ record: SegmentRecord) -> [SegmentPart]? {
+        let key = layoutKey(record)
+        return layouts.withLock { $0.entries[key] }
+    }
+
+    private func layoutKey(_ record: SegmentRecord) -> String { "\(path(of: record))\u{0}\(record.sha256Hex)" }
 
     /// The segment starting at `startMs`, if stored.
     public func record(startingAt startMs: Int64) throws(DVRError) -> SegmentRecord? {
         try records(startingExactlyAt: startMs).first
+    }
+
+    /// The segment starting at `startMs` when the index in memory holds it; nil when it is not stored or when its
+    /// day's index would first have to be read from disk (``record(startingAt:)`` answers both). Never touches
+    /// the disk, so it may be called on an event loop.
+    public func cachedRecord(startingAt startMs: Int64) -> SegmentRecord? {
+        let day = SegmentRecord.dayName(ofMs: startMs)
+        guard Self.clamp(startMs, startMs).0 == startMs, let records = state.withLock({ $0.loaded[day] }) else { return nil }
+        let index = Self.firstIndex(in: records, startingAfter: startMs - 1)
+        return index < records.count && records[index].startMs == startMs ? records[index] : nil
     }
 
     /// The segments starting exactly at `startMs` (one, unless two writers stored the same start): a binary

@@ -3,6 +3,7 @@ import EstuaryConfig
 import EstuaryDVR
 import EstuarySources
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import NIOPosix
@@ -239,6 +240,9 @@ enum ArchiveEndpoints {
                         // The range starts after the first segment: learn the timeline's origin from it.
                         _ = timeline.rebase(try await io { try archive.segmentBytes(firstRecord) })
                     }
+                    // Over sendfile, pieces go out several segments at a time: one hop to the event loop per batch.
+                    var batch = RawBatch()
+                    defer { batch.closeFiles() }
                     for (pieceOffset, _, piece) in selected {
                         let start = max(0, byteRange.lowerBound - pieceOffset)
                         var bytes: ByteBuffer
@@ -249,10 +253,11 @@ enum ArchiveEndpoints {
                             if let raw {
                                 guard start < end else { continue }
                                 if format == .m4f {
-                                    try await raw.sendFile(archive.path(of: record), range: start..<end)
+                                    try batch.appendFile(archive.path(of: record), range: start..<end)
                                 } else {
-                                    try await sendRebased(record, of: archive, bytes: start..<end, timeline: &timeline, to: raw)
+                                    try await appendRebased(record, of: archive, bytes: start..<end, timeline: &timeline, to: &batch)
                                 }
+                                if batch.files.count >= RawBatch.filesPerWrite { try await raw.write(&batch) }
                                 continue
                             }
                             let stored = try await io { try archive.segmentBytes(record, direct: format == .m4f) }
@@ -263,26 +268,27 @@ enum ArchiveEndpoints {
                         guard start < end, let slice = bytes.getSlice(at: bytes.readerIndex + start, length: end - start) else {
                             continue
                         }
-                        if let raw { try await raw.write(.byteBuffer(slice)) } else { try await writer.write(slice) }
+                        if raw != nil { batch.items.append(.byteBuffer(slice)) } else { try await writer.write(slice) }
                     }
+                    if let raw { try await raw.write(&batch) }
                 }
                 try await writer.finish(nil)
             })
     }
 
-    /// Sends bytes `range` of a segment of an `.mp4` export: every box run is rebased, in order (the timeline
-    /// learns its origin from the first), and only what falls in the range goes out; media payloads go from the
-    /// file with sendfile, in one write with the boxes.
-    static func sendRebased(
+    /// Adds bytes `range` of a segment of an `.mp4` export to `batch`: every box run is rebased, in order (the
+    /// timeline learns its origin from the first), and only what falls in the range is added; media payloads go
+    /// from the file with sendfile.
+    static func appendRebased(
         _ record: SegmentRecord, of archive: StreamArchive, bytes range: Range<Int>, timeline: inout ExportTimeline,
-        to raw: RawResponseBody
+        to batch: inout RawBatch
     ) async throws {
-        let layout = try await io { try archive.segmentLayout(record) }
-        let file = try RawResponseBody.openFile(archive.path(of: record), holding: record.bytes)
-        defer { try? file.close() }
-        var items: [IOData] = []
+        // Exports of the same hours are asked again and again (many viewers): the layout is read once.
+        var layout = archive.cachedSegmentLayout(record)
+        if layout == nil { layout = try await io { try archive.segmentLayout(record) } }
+        let file = try batch.open(archive.path(of: record), holding: record.bytes)
         var partStart = 0
-        for part in layout {
+        for part in layout ?? [] {
             let partEnd = partStart + part.length
             defer { partStart = partEnd }
             var rebased: ByteBuffer?
@@ -293,19 +299,38 @@ enum ArchiveEndpoints {
             switch part {
             case .boxes:
                 if let rebased, let slice = rebased.getSlice(at: rebased.readerIndex + from - partStart, length: to - from) {
-                    items.append(.byteBuffer(slice))
+                    batch.items.append(.byteBuffer(slice))
                 }
             case .file(let offset, _):
                 let region = FileRegion(fileHandle: file, readerIndex: offset + from - partStart, endIndex: offset + to - partStart)
-                items.append(.fileRegion(region))
+                batch.items.append(.fileRegion(region))
             }
         }
-        try await raw.write(items)
     }
 
     enum ExportPiece {
         case bytes(ByteBuffer)
         case segment(SegmentRecord, first: Bool)
+    }
+
+    /// The header fields of an archive segment's response (besides its length).
+    static let segmentHeaderFields: HTTPFields = [.contentType: "video/iso.segment", .cacheControl: "max-age=86400"]
+
+    /// `GET /{name}/archive/seg-{start}.m4s` answered on the event loop (``ArchiveSegmentFastPath``), when nothing
+    /// in the answer needs to wait: a GET without `Range`, a stream recorded here with no `on_play` check, its
+    /// archive open and the segment's day in memory, sendfile allowed. Nil sends the request to the router, which
+    /// answers it through ``segment(_:_:startMs:channel:)`` (the same bytes, or the error).
+    static func fastSegment(_ node: Node, _ request: HTTPRequest, serverName: String) -> ArchiveSegmentFastPath.Answer? {
+        guard RawResponseBody.isEnabled, request.method == .get, request.headerFields[.range] == nil, let target = request.path,
+            case .archiveSegment(let name, let startMs)? = MediaPath(path: String(target.prefix { $0 != "?" })),
+            let config = node.manager.stream(named: name)?.config, let dvr = config.dvr,
+            (config.onPlay ?? node.options.access.onPlay) == nil,
+            let archive = node.manager.archives.opened(root: dvr.root, name: name),
+            let record = archive.cachedRecord(startingAt: startMs)
+        else { return nil }
+        var fields = segmentHeaderFields
+        fields[.server] = serverName
+        return .init(path: archive.path(of: record), bytes: record.bytes, headerFields: fields)
     }
 
     /// `GET /{name}/archive/seg-{start}.m4s`: the stored file, sent with sendfile where it can.
@@ -315,7 +340,7 @@ enum ArchiveEndpoints {
             throw NodeError(.notFound, "segment_not_found", "stream '\(name)' has no segment starting at \(startMs)")
         }
         return Response(
-            status: .ok, headers: [.contentType: "video/iso.segment", .cacheControl: "max-age=86400"],
+            status: .ok, headers: segmentHeaderFields,
             body: .init(contentLength: record.bytes) { writer in
                 try await RawResponseBody.serve(on: channel) { raw in
                     if let raw {

@@ -13,7 +13,7 @@ public final class ArchiveRegistry: Sendable {
 
     /// The archive of `name` under `root`, opened (and recovered) on the I/O thread pool on first use.
     public func archive(root: String, name: String) async throws -> StreamArchive {
-        let key = "\(root)\u{0}\(name)"
+        let key = Self.key(root: root, name: name)
         if let archive = archives.withLock({ $0[key] }) { return archive }
         return try await blockingIO {
             try self.opening.withLock { _ in
@@ -24,6 +24,13 @@ public final class ArchiveRegistry: Sendable {
             }
         }
     }
+
+    /// The archive of `name` under `root` if it is open already (nil otherwise: opening it needs the disk).
+    public func opened(root: String, name: String) -> StreamArchive? {
+        archives.withLock { $0[Self.key(root: root, name: name)] }
+    }
+
+    private static func key(root: String, name: String) -> String { "\(root)\u{0}\(name)" }
 
     /// Archives opened so far.
     public var all: [StreamArchive] { archives.withLock { Array($0.values) } }

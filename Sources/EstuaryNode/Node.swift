@@ -157,10 +157,13 @@ public final class Node: Service, Sendable {
             logger.warning("no cluster_key configured: node-to-node endpoints (M4F) are open; development only")
         }
         let router = buildRouter(node: self)
+        let serverName = "estuary-\(options.role)"
         let app = Application(
             router: router,
-            server: .limited(by: connections),
-            configuration: .init(address: .hostname(options.httpHost, port: options.httpPort), serverName: "estuary-\(options.role)"),
+            server: .node(
+                limitedBy: connections, archiveSegments: { [self] in ArchiveEndpoints.fastSegment(self, $0, serverName: serverName) },
+                served: { [metrics] in metrics.archiveSegmentsOnEventLoop.add(1, ordering: .relaxed) }),
+            configuration: .init(address: .hostname(options.httpHost, port: options.httpPort), serverName: serverName),
             onServerRunning: { [self] channel in
                 let port = channel.localAddress?.port ?? options.httpPort
                 let waiters = state.withLock { state in

@@ -5,11 +5,14 @@ import EstuaryLive
 import EstuaryMedia
 import EstuarySources
 import Prometheus
+import Synchronization
 
 /// The node's Prometheus metrics (`GET /metrics`). Per-stream figures are read from the
 /// streams' own counters at scrape time, so the media path never touches a metrics lock.
 public final class NodeMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
+    /// Archive HLS segments answered on the event loop (``ArchiveSegmentFastPath``) since start.
+    public let archiveSegmentsOnEventLoop = Atomic<Int>(0)
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -90,6 +93,9 @@ public final class NodeMetrics: Sendable {
             gauge(name: "estuary_stream_input_bitrate_bits", labels: labels, help: "Input bit rate over the last second")
                 .set(to: Double(pipeline.inputBitsPerSecond))
         }
+        set(
+            counter: "estuary_archive_segments_on_event_loop_total", Int64(archiveSegmentsOnEventLoop.load(ordering: .relaxed)), [],
+            "Archive HLS segments answered on the event loop with sendfile (the others go through the router)")
         var out: [UInt8] = []
         registry.emit(into: &out)
         return out

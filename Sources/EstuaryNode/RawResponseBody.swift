@@ -14,8 +14,9 @@ import NIOSSL
 /// with `sendfile`, never read into memory) as well as buffers.
 ///
 /// Use it from a Hummingbird body closure, after the head went out (so its framing is set: a `Content-Length`,
-/// which the caller's pieces must add up to). Guarantees: writes go out in order and each ``write(_:)`` returns
-/// once NIO took its bytes (the next file is opened only then, so one response holds one file open at a time);
+/// which the caller's pieces must add up to). Guarantees: writes go out in order and each write returns once NIO
+/// has written its bytes (so a response holds open only the files of the ``RawBatch`` being written, at most
+/// ``RawBatch/filesPerWrite`` segments);
 /// ``serve(on:_:)`` leaves the pipeline as it was afterwards, so the response ends through the encoder as usual.
 struct RawResponseBody: Sendable {
     private let channel: any Channel
@@ -64,6 +65,15 @@ struct RawResponseBody: Sendable {
         }.get()
     }
 
+    /// Writes `batch`'s items with one flush, then closes its files (whether the write succeeded or not), and leaves
+    /// `batch` empty.
+    func write(_ batch: inout RawBatch) async throws {
+        var written = batch
+        batch = RawBatch()
+        defer { written.closeFiles() }
+        try await write(written.items)
+    }
+
     /// Sends bytes `range` of the file at `path` with `sendfile`.
     func sendFile(_ path: String, range: Range<Int>) async throws {
         let handle = try Self.openFile(path, holding: range.upperBound)
@@ -91,5 +101,35 @@ struct RawResponseBody: Sendable {
         try? await channel.eventLoop.submit {
             self.handler.value.remove()
         }.get()
+    }
+}
+
+/// Pieces of a response body gathered to go out in one ``RawResponseBody/write(_:)-(RawBatch)`` (one hop to the event
+/// loop), with the files their regions read. Whoever holds a batch closes its files: ``RawResponseBody`` after
+/// writing it, or ``closeFiles()`` for a batch that will not be written.
+struct RawBatch {
+    /// Segment files a batch holds open before it should be written.
+    static let filesPerWrite = 8
+
+    var items: [IOData] = []
+    private(set) var files: [NIOFileHandle] = []
+
+    /// Opens the file at `path` (as ``RawResponseBody/openFile(_:holding:)``) and keeps it until the batch is written.
+    mutating func open(_ path: String, holding length: Int) throws -> NIOFileHandle {
+        let file = try RawResponseBody.openFile(path, holding: length)
+        files.append(file)
+        return file
+    }
+
+    /// Adds bytes `range` of the file at `path`, to be sent with sendfile.
+    mutating func appendFile(_ path: String, range: Range<Int>) throws {
+        let file = try open(path, holding: range.upperBound)
+        items.append(.fileRegion(FileRegion(fileHandle: file, readerIndex: range.lowerBound, endIndex: range.upperBound)))
+    }
+
+    /// Closes the files and forgets them.
+    mutating func closeFiles() {
+        for file in files { try? file.close() }
+        files = []
     }
 }

@@ -51,6 +51,42 @@ import Testing
         }
     }
 
+    @Test func aSegmentLayoutIsKeptForItsContentAndNotForAReplacement() throws {
+        try withTemporaryDirectorySync { root in
+            let archive = try StreamArchive.open(root: root, name: "cam")
+            let initID = try archive.storeInit(fakeInit())
+            let startMs: Int64 = 1_700_000_000_000
+            let first = try archive.write(
+                fragments: [fakeFragment(keyframe: true, size: 10_000, fill: 1)], startMs: startMs, durationMs: 4000, initID: initID)
+            #expect(archive.cachedSegmentLayout(first) == nil)
+            let layout = try archive.segmentLayout(first)
+            #expect(archive.cachedSegmentLayout(first) == layout)
+            // Other bytes at the same start (the same file name): the kept layout is not the new file's.
+            let replaced = try archive.write(
+                fragments: [fakeFragment(keyframe: true, size: 7000, fill: 2)], startMs: startMs, durationMs: 4000, initID: initID)
+            #expect(archive.path(of: replaced) == archive.path(of: first))
+            #expect(archive.cachedSegmentLayout(replaced) == nil)
+            let fresh = try archive.segmentLayout(replaced)
+            #expect(fresh != layout && fresh.reduce(0) { $0 + $1.length } == replaced.bytes)
+            // At most layoutCacheCount layouts are kept: the oldest goes first.
+            let more = try writeSegments(archive, count: StreamArchive.layoutCacheCount, startMs: startMs + 10_000)
+            for record in more { _ = try archive.segmentLayout(record) }
+            #expect(archive.cachedSegmentLayout(replaced) == nil)
+            #expect(archive.cachedSegmentLayout(try #require(more.last)) != nil)
+        }
+    }
+
+    @Test func anArchiveMarkerReadsBackWhateverItsInitIDHolds() throws {
+        let record = SegmentRecord(
+            startMs: 1_700_000_000_000, durationMs: 2500, bytes: 10, initID: "a\"b\\c\nd\u{1}é😀", sha256: Array(repeating: 0xab, count: 32))
+        var box = ArchiveMarker(record).box()
+        #expect(box.readInteger(as: UInt32.self).map(Int.init) == box.readableBytes + 4)
+        #expect(box.readString(length: 4) == "skip")
+        let marker = try #require(ArchiveMarker(payload: box))
+        #expect(marker == ArchiveMarker(record))
+        #expect(marker.initID == record.initID && marker.sha256 == record.sha256Hex)
+    }
+
     @Test func writtenSegmentsSurviveReopeningWithTheirChecksums() throws {
         try withTemporaryDirectorySync { root in
             let archive = try StreamArchive.open(root: root, name: "cams/one")

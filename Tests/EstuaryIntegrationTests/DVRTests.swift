@@ -8,6 +8,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Synchronization
 import Testing
 
@@ -137,6 +138,46 @@ extension IntegrationTests {
                         #expect(part.status == 206)
                         #expect(part.bytes == Array(file[first...last]), "bytes \(first)-\(last) differ from the whole file's")
                     }
+                }
+            }
+        }
+
+        /// Archive segments are answered on the event loop (`ArchiveSegmentFastPath`) and every other request by the
+        /// router: pipelined on one connection, the answers keep the requests' order and each segment is its file.
+        @Test func archiveSegmentsAndOtherRequestsOnOneConnectionAnswerInOrder() async throws {
+            try await withTemporaryDirectory { directory in
+                let root = directory.appendingPathComponent("storage").path
+                try await withNode(streams: [recorded("cam", root: root)]) { node, port in
+                    try await waitUntil("cam has 3 segments", timeout: .seconds(60)) {
+                        ((try? await archiveSegments(port: port, "cam")) ?? []).count >= 3
+                    }
+                    let segments = Array(try await archiveSegments(port: port, "cam").prefix(3))
+                    let paths = segments.map { "/cam/archive/seg-\($0.startMs).m4s" }
+                    func get(_ path: String, _ extra: String = "") -> String { "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(extra)\r\n" }
+                    let before = node.metrics.archiveSegmentsOnEventLoop.load(ordering: .relaxed)
+                    // Three segments back to back (each waits for the one before), then requests the router answers:
+                    // one that is not a segment, a missing segment, and a segment asked with Range, which closes.
+                    let first = try parseHTTPResponses(
+                        try await exchange(
+                            port: port,
+                            [
+                                paths.map { get($0) }.joined() + get("/healthz") + get("/cam/archive/seg-1000.m4s")
+                                    + get(paths[0], "Range: bytes=0-9\r\nConnection: close\r\n")
+                            ]))
+                    #expect(first.map(\.status) == [200, 200, 200, 200, 404, 200])
+                    if first.count == 6 {
+                        for index in [0, 1, 2] { #expect(sha256Hex(first[index].body) == segments[index].sha256, "segment \(index)") }
+                        #expect(first[3].body == Array("ok\n".utf8))
+                        #expect(String(decoding: first[4].body, as: UTF8.self).contains("segment_not_found"))
+                        #expect(sha256Hex(first[5].body) == segments[0].sha256, "the router sends the whole segment")
+                    }
+                    #expect(node.metrics.archiveSegmentsOnEventLoop.load(ordering: .relaxed) - before == 3)
+                    // Once the router's answer has ended, the next segment on the connection goes by the event loop again.
+                    let second = try parseHTTPResponses(
+                        try await exchange(port: port, [get("/healthz"), get(paths[1], "Connection: close\r\n")]))
+                    #expect(second.map(\.status) == [200, 200])
+                    #expect(second.count == 2 && sha256Hex(second[1].body) == segments[1].sha256)
+                    #expect(node.metrics.archiveSegmentsOnEventLoop.load(ordering: .relaxed) - before == 4)
                 }
             }
         }
@@ -528,4 +569,64 @@ final class NodeControl: Sendable {
         running?.cancel()
         _ = await running?.result
     }
+}
+
+/// Sends each of `steps` on one new connection to 127.0.0.1:`port`, each once every response to the steps before it
+/// has arrived (a step holds one or more requests, each starting with `GET `), and returns every byte received
+/// until the node closes the connection (at most 30 s).
+func exchange(port: Int, _ steps: [String]) async throws -> [UInt8] {
+    final class Collector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let received = Mutex<[UInt8]>([])
+        let done: EventLoopPromise<Void>
+        init(done: EventLoopPromise<Void>) { self.done = done }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let bytes = unwrapInboundIn(data)
+            received.withLock { $0 += bytes.readableBytesView }
+        }
+        func channelInactive(context: ChannelHandlerContext) { done.succeed(()) }
+        func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
+    }
+    let loop = MultiThreadedEventLoopGroup.singleton.next()
+    let collector = Collector(done: loop.makePromise())
+    let channel = try await ClientBootstrap(group: loop)
+        .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+        }
+        .connect(host: "127.0.0.1", port: port).get()
+    let deadline = loop.scheduleTask(in: .seconds(30)) { channel.close(promise: nil) }
+    defer { deadline.cancel() }
+    var expected = 0
+    for step in steps {
+        if expected > 0 {
+            try await waitUntil("\(expected) responses", timeout: .seconds(20)) {
+                ((try? parseHTTPResponses(collector.received.withLock { $0 })) ?? []).count >= expected
+            }
+        }
+        try await channel.writeAndFlush(ByteBuffer(string: step))
+        expected += step.components(separatedBy: "GET ").count - 1
+    }
+    try await collector.done.futureResult.get()
+    return collector.received.withLock { $0 }
+}
+
+/// HTTP/1.1 responses one after another, each framed by its `Content-Length`.
+func parseHTTPResponses(_ bytes: [UInt8]) throws -> [(status: Int, body: [UInt8])] {
+    var responses: [(status: Int, body: [UInt8])] = []
+    var rest = bytes[...]
+    let separator = Array("\r\n\r\n".utf8)
+    while !rest.isEmpty {
+        guard let end = rest.indices.first(where: { rest[$0...].starts(with: separator) }) else {
+            throw TestFailure("an incomplete response head after \(responses.count) responses")
+        }
+        let head = String(decoding: rest[..<end], as: UTF8.self).lowercased().split(separator: "\r\n")
+        guard let status = head.first.flatMap({ Int($0.split(separator: " ")[1]) }),
+            let length = head.first(where: { $0.hasPrefix("content-length:") }).flatMap({
+                Int($0.dropFirst(15).trimmingCharacters(in: .whitespaces))
+            }),
+            rest.distance(from: end + 4, to: rest.endIndex) >= length
+        else { throw TestFailure("response \(responses.count + 1) has no status, no Content-Length or a short body") }
+        responses.append((status, Array(rest[(end + 4)..<(end + 4 + length)])))
+        rest = rest[(end + 4 + length)...]
+    }
+    return responses
 }
