@@ -218,6 +218,21 @@ public struct TSDemuxer: Sendable {
     /// large the buffer was and whether or not its storage is shared (ByteBuffer's
     /// copy-on-write would copy all of it).
     private mutating func appendPending(_ bytes: ByteBuffer) {
+        let size = MPEGTS.packetSize
+        if pending.readableBytes == 0 {
+            pending = bytes
+            return
+        }
+        // The usual case: in sync, one packet waits for the next one's sync byte to confirm it. The new bytes bring
+        // it: handle the packet now and keep the new bytes as they are, without copying them behind it.
+        if inSync, pending.readableBytes == size, pending.getInteger(at: pending.readerIndex, as: UInt8.self) == MPEGTS.syncByte,
+            bytes.getInteger(at: bytes.readerIndex, as: UInt8.self) == MPEGTS.syncByte
+        {
+            handlePacket(at: pending.readerIndex)
+            consume(size)
+            pending = bytes
+            return
+        }
         var merged = ByteBufferAllocator().buffer(capacity: pending.readableBytes + bytes.readableBytes)
         merged.writeImmutableBuffer(pending)
         merged.writeImmutableBuffer(bytes)

@@ -6,35 +6,34 @@ public enum NALUnits {
     /// Splits an Annex B byte stream into NAL units (without start codes). Empty units and
     /// trailing zero bytes are dropped. Bytes before the first start code are ignored.
     public static func splitAnnexB(_ buffer: ByteBuffer) -> [ByteBuffer] {
-        var units: [ByteBuffer] = []
-        let bytes = buffer.readableBytesView
-        let base = bytes.startIndex
-        let count = bytes.count
-        var index = 0
-        var unitStart = -1
-        while index + 2 < count {
-            if bytes[base + index] == 0, bytes[base + index + 1] == 0, bytes[base + index + 2] == 1 {
-                if unitStart >= 0 {
-                    var end = index
-                    while end > unitStart, bytes[base + end - 1] == 0 { end -= 1 }
-                    if end > unitStart, let unit = buffer.getSlice(at: buffer.readerIndex + unitStart, length: end - unitStart) {
-                        units.append(unit)
-                    }
+        // Positions first (a scan of raw bytes that skips three at a time where no start code can be), slices after.
+        let bounds = buffer.withUnsafeReadableBytes { bytes -> [(start: Int, end: Int)] in
+            var bounds: [(start: Int, end: Int)] = []
+            let count = bytes.count
+            var index = 0
+            var unitStart = -1
+            func close(at end: Int) {
+                var end = end
+                while end > unitStart, bytes[end - 1] == 0 { end -= 1 }
+                if end > unitStart { bounds.append((unitStart, end)) }
+            }
+            while index + 2 < count {
+                let third = bytes[index + 2]
+                if third > 1 {
+                    // No start code begins at index, index + 1 or index + 2: each would need this byte to be 0 or 1.
+                    index += 3
+                } else if third == 1, bytes[index + 1] == 0, bytes[index] == 0 {
+                    if unitStart >= 0 { close(at: index) }
+                    index += 3
+                    unitStart = index
+                } else {
+                    index += 1
                 }
-                index += 3
-                unitStart = index
-            } else {
-                index += 1
             }
+            if unitStart >= 0, unitStart < count { close(at: count) }
+            return bounds
         }
-        if unitStart >= 0, unitStart < count {
-            var end = count
-            while end > unitStart, bytes[base + end - 1] == 0 { end -= 1 }
-            if end > unitStart, let unit = buffer.getSlice(at: buffer.readerIndex + unitStart, length: end - unitStart) {
-                units.append(unit)
-            }
-        }
-        return units
+        return bounds.compactMap { buffer.getSlice(at: buffer.readerIndex + $0.start, length: $0.end - $0.start) }
     }
 
     /// Splits a length-prefixed (4-byte big-endian lengths) payload into NAL units.

@@ -286,7 +286,8 @@ enum ArchiveEndpoints {
         // Exports of the same hours are asked again and again (many viewers): the layout is read once.
         var layout = archive.cachedSegmentLayout(record)
         if layout == nil { layout = try await io { try archive.segmentLayout(record) } }
-        let file = try batch.open(archive.path(of: record), holding: record.bytes)
+        // The layout may have been kept from before a replacement: the file must still be the indexed one.
+        let file = try batch.open(archive.path(of: record), holding: record.bytes, exactly: true)
         var partStart = 0
         for part in layout ?? [] {
             let partEnd = partStart + part.length

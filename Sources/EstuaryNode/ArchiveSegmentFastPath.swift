@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import NIOCore
 import NIOHTTP1
@@ -43,6 +44,10 @@ final class ArchiveSegmentFastPath: ChannelDuplexHandler, RemovableChannelHandle
     private var held: [HTTPRequestPart] = []
     /// A read asked for while answering, issued once the answer is written.
     private var readHeld = false
+    /// The client's end of input, seen while answering or holding parts: passed on after them.
+    private var inputClosedHeld = false
+    /// The `Date` field of the current second.
+    private var date: (second: Int, text: String) = (-1, "")
 
     init(resolve: @escaping @Sendable (HTTPRequest) -> Answer?, served: @escaping @Sendable () -> Void) {
         self.resolve = resolve
@@ -69,6 +74,15 @@ final class ArchiveSegmentFastPath: ChannelDuplexHandler, RemovableChannelHandle
         context.write(data, promise: promise)
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed? = event as? ChannelEvent, answering || !held.isEmpty {
+            // The request handling behind would take it as "no more requests" and close before the answer is out.
+            inputClosedHeld = true
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func read(context: ChannelHandlerContext) {
         if answering {
             readHeld = true
@@ -77,7 +91,9 @@ final class ArchiveSegmentFastPath: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
-    private func take(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+    /// Answers or passes on `part`; true when it went on to the request handling behind.
+    @discardableResult
+    private func take(_ part: HTTPRequestPart, context: ChannelHandlerContext) -> Bool {
         switch part {
         case .head(let request):
             dropping = false
@@ -85,17 +101,22 @@ final class ArchiveSegmentFastPath: ChannelDuplexHandler, RemovableChannelHandle
                 let file = try? RawResponseBody.openFile(answer.path, holding: answer.bytes)
             {
                 dropping = true
-                send(answer, file: file, closing: request.headerFields[.connection]?.lowercased() == "close", context, transport)
-            } else {
-                passedOn += 1
-                context.fireChannelRead(wrapInboundOut(part))
+                let closing = request.headerFields[.connection].map {
+                    $0.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == "close" }
+                }
+                send(answer, file: file, closing: closing ?? false, context, transport)
+                return false
             }
+            passedOn += 1
+            context.fireChannelRead(wrapInboundOut(part))
+            return true
         case .body, .end:
             if dropping {
                 if case .end = part { dropping = false }
-            } else {
-                context.fireChannelRead(wrapInboundOut(part))
+                return false
             }
+            context.fireChannelRead(wrapInboundOut(part))
+            return true
         }
     }
 
@@ -107,34 +128,65 @@ final class ArchiveSegmentFastPath: ChannelDuplexHandler, RemovableChannelHandle
         var head = HTTPResponse(status: .ok, headerFields: answer.headerFields)
         head.headerFields[.contentLength] = String(answer.bytes)
         if closing { head.headerFields[.connection] = "close" }
+        head.headerFields[.date] = httpDate()
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         let written = context.eventLoop.makePromise(of: Void.self)
         let region = FileRegion(fileHandle: file, readerIndex: 0, endIndex: answer.bytes)
         transport.writeAndFlush(NIOAny(IOData.fileRegion(region)), promise: written)
         written.futureResult.assumeIsolated().whenComplete { result in
             try? file.close()
-            self.answering = false
             guard case .success = result else {
+                self.answering = false
                 context.close(promise: nil)
                 return
             }
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
             if closing {
+                self.answering = false
                 context.close(promise: nil)
                 return
             }
-            self.resume(context)
+            // On a later turn of the loop: a write that completed at once must not answer the next held request from
+            // inside this one (a long pipeline would nest ever deeper). Parts arriving meanwhile are still held.
+            context.eventLoop.assumeIsolated().execute {
+                self.answering = false
+                self.resume(context)
+            }
         }
     }
 
-    /// Takes the parts held while answering, then the read held back.
+    /// Takes the parts held while answering, then the end of input and the read held back.
     private func resume(_ context: ChannelHandlerContext) {
+        var forwarded = false
         while !held.isEmpty, !answering {
-            take(held.removeFirst(), context: context)
+            if take(held.removeFirst(), context: context) { forwarded = true }
         }
-        if !answering, readHeld {
+        // What went on was read outside a read cycle: the async channel behind delivers on read-complete.
+        if forwarded { context.fireChannelReadComplete() }
+        guard !answering else { return }
+        if inputClosedHeld {
+            inputClosedHeld = false
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        }
+        if readHeld {
             readHeld = false
             context.read()
         }
+    }
+
+    /// The `Date` field (RFC 9110 §6.6.1) for now, formatted once per second.
+    private func httpDate() -> String {
+        var now = time(nil)
+        guard Int(now) != date.second else { return date.text }
+        var parts = tm()
+        gmtime_r(&now, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let text =
+            "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+        date = (Int(now), text)
+        return text
     }
 }

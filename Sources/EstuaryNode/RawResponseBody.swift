@@ -84,14 +84,17 @@ struct RawResponseBody: Sendable {
     /// Opens the file at `path` for ``FileRegion``s (the caller closes it once they are written). Throws, naming
     /// the file, when it cannot be opened or holds fewer than `length` bytes (the head promised them: the
     /// connection must end).
-    static func openFile(_ path: String, holding length: Int) throws -> NIOFileHandle {
+    /// With `exactly`, a file of any other length throws too (one replaced since its layout was read).
+    static func openFile(_ path: String, holding length: Int, exactly: Bool = false) throws -> NIOFileHandle {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw NodeError(.internalServerError, "archive_unreadable", "cannot open \(path): errno \(errno)")
         }
-        guard lseek(descriptor, 0, SEEK_END) >= length else {
+        let size = lseek(descriptor, 0, SEEK_END)
+        guard size >= length, !exactly || size == length else {
             close(descriptor)
-            throw NodeError(.internalServerError, "archive_unreadable", "\(path) is shorter than the \(length) bytes indexed")
+            throw NodeError(
+                .internalServerError, "archive_unreadable", "\(path) holds \(size) bytes, not the \(length) bytes indexed")
         }
         return NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: descriptor)
     }
@@ -115,8 +118,8 @@ struct RawBatch {
     private(set) var files: [NIOFileHandle] = []
 
     /// Opens the file at `path` (as ``RawResponseBody/openFile(_:holding:)``) and keeps it until the batch is written.
-    mutating func open(_ path: String, holding length: Int) throws -> NIOFileHandle {
-        let file = try RawResponseBody.openFile(path, holding: length)
+    mutating func open(_ path: String, holding length: Int, exactly: Bool = false) throws -> NIOFileHandle {
+        let file = try RawResponseBody.openFile(path, holding: length, exactly: exactly)
         files.append(file)
         return file
     }

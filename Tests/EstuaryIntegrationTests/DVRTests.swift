@@ -170,6 +170,12 @@ extension IntegrationTests {
                         #expect(first[3].body == Array("ok\n".utf8))
                         #expect(String(decoding: first[4].body, as: UTF8.self).contains("segment_not_found"))
                         #expect(sha256Hex(first[5].body) == segments[0].sha256, "the router sends the whole segment")
+                        // The event loop's answers carry what the router's do.
+                        for index in [0, 5] {
+                            #expect(first[index].head.contains { $0.hasPrefix("date: ") && $0.hasSuffix(" gmt") }, "\(first[index].head)")
+                            #expect(first[index].head.contains("content-type: video/iso.segment"))
+                            #expect(first[index].head.contains("cache-control: max-age=86400"))
+                        }
                     }
                     #expect(node.metrics.archiveSegmentsOnEventLoop.load(ordering: .relaxed) - before == 3)
                     // Once the router's answer has ended, the next segment on the connection goes by the event loop again.
@@ -609,9 +615,9 @@ func exchange(port: Int, _ steps: [String]) async throws -> [UInt8] {
     return collector.received.withLock { $0 }
 }
 
-/// HTTP/1.1 responses one after another, each framed by its `Content-Length`.
-func parseHTTPResponses(_ bytes: [UInt8]) throws -> [(status: Int, body: [UInt8])] {
-    var responses: [(status: Int, body: [UInt8])] = []
+/// HTTP/1.1 responses one after another, each framed by its `Content-Length` (head lines lowercased).
+func parseHTTPResponses(_ bytes: [UInt8]) throws -> [(status: Int, head: [String], body: [UInt8])] {
+    var responses: [(status: Int, head: [String], body: [UInt8])] = []
     var rest = bytes[...]
     let separator = Array("\r\n\r\n".utf8)
     while !rest.isEmpty {
@@ -625,7 +631,7 @@ func parseHTTPResponses(_ bytes: [UInt8]) throws -> [(status: Int, body: [UInt8]
             }),
             rest.distance(from: end + 4, to: rest.endIndex) >= length
         else { throw TestFailure("response \(responses.count + 1) has no status, no Content-Length or a short body") }
-        responses.append((status, Array(rest[(end + 4)..<(end + 4 + length)])))
+        responses.append((status, head.map(String.init), Array(rest[(end + 4)..<(end + 4 + length)])))
         rest = rest[(end + 4 + length)...]
     }
     return responses

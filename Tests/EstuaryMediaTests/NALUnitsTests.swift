@@ -30,6 +30,45 @@ import Testing
         #expect(NALUnits.splitAnnexB(ByteBuffer()).isEmpty)
     }
 
+    /// The scan skips bytes where no start code can begin: on random streams rich in 0x00 and 0x01 (start codes at
+    /// every offset, runs of zeros, a buffer that does not begin at index 0) it must cut exactly where a plain
+    /// byte-by-byte search does.
+    @Test func annexBSplitsRandomStreamsAsABytewiseSearchDoes() {
+        func bytewise(_ bytes: [UInt8]) -> [[UInt8]] {
+            var units: [[UInt8]] = []
+            var start: Int?
+            var index = 0
+            func close(_ end: Int) {
+                guard let first = start else { return }
+                var last = end
+                while last > first, bytes[last - 1] == 0 { last -= 1 }
+                if last > first { units.append(Array(bytes[first..<last])) }
+            }
+            while index + 2 < bytes.count {
+                if bytes[index] == 0, bytes[index + 1] == 0, bytes[index + 2] == 1 {
+                    close(index)
+                    index += 3
+                    start = index
+                } else {
+                    index += 1
+                }
+            }
+            if let first = start, first < bytes.count { close(bytes.count) }
+            return units
+        }
+        var generator = SeededGenerator(seed: 41)
+        for round in 0..<3000 {
+            let length = Int.random(in: 0..<200, using: &generator)
+            let bytes = (0..<length).map { _ -> UInt8 in
+                let roll = Int.random(in: 0..<10, using: &generator)
+                return roll < 4 ? 0 : roll < 6 ? 1 : UInt8.random(in: 2...255, using: &generator)
+            }
+            var buffer = ByteBuffer(bytes: [0x00, 0x00, 0x01, 0x55] + bytes)
+            buffer.moveReaderIndex(forwardBy: 4)  // the view starts inside the storage
+            #expect(arrays(NALUnits.splitAnnexB(buffer)) == bytewise(bytes), "round \(round): \(bytes)")
+        }
+    }
+
     @Test func annexBRoundTripsThroughWriteAnnexB() {
         let units = [Fixtures.h265VPS720, Fixtures.h265SPS720, Fixtures.h265PPS]
         var out = ByteBuffer()
