@@ -274,7 +274,8 @@ public struct TSDemuxer: Sendable {
             return
         }
         guard header.hasPayload else { return }
-        if let last = continuity[pid], !header.discontinuity {
+        // One hash lookup per packet: the counter is stored whatever the check finds (a duplicate stores the same).
+        if let last = continuity.updateValue(header.continuityCounter, forKey: pid), !header.discontinuity {
             if header.continuityCounter == last { return }  // a permitted duplicate packet
             let expected = (last + 1) & 0x0F
             if header.continuityCounter != expected {
@@ -283,7 +284,6 @@ public struct TSDemuxer: Sendable {
                 lossOfStream(pid)
             }
         }
-        continuity[pid] = header.continuityCounter
         if header.scrambling != 0 {
             if scrambledPIDs.insert(pid).inserted {
                 events.append(.error(.scrambled(pid: pid)))
@@ -291,7 +291,7 @@ public struct TSDemuxer: Sendable {
             lossOfStream(pid)
             return
         }
-        scrambledPIDs.remove(pid)
+        if !scrambledPIDs.isEmpty { scrambledPIDs.remove(pid) }
         let payloadLength = MPEGTS.packetSize - header.payloadOffset
         guard payloadLength > 0, let payload = pending.getSlice(at: index + header.payloadOffset, length: payloadLength)
         else { return }
