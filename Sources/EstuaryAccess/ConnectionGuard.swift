@@ -28,6 +28,8 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
     private var refusal: ConnectionCounter.Refusal?
     private var timer: Scheduled<Void>?
     private var answered = false
+    /// Request heads read whose response has not ended (more than one when a client pipelines).
+    private var unanswered = 0
 
     public init(counter: ConnectionCounter) {
         self.counter = counter
@@ -69,14 +71,17 @@ public final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandle
         if case .head = part {
             timer?.cancel()
             timer = nil
+            unanswered += 1
         }
         context.fireChannelRead(data)
     }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = unwrapOutboundIn(data), refusal == nil, !answered {
-            // The response is complete: the client has until idle_timeout to send its next request head.
-            schedule(context, after: .seconds(Int64(counter.limits.idleTimeout)))
+            unanswered = max(0, unanswered - 1)
+            // Every request read is answered: the client has until idle_timeout to send its next request head. A
+            // pipelined request already read is not waited for (its response may well last longer).
+            if unanswered == 0 { schedule(context, after: .seconds(Int64(counter.limits.idleTimeout))) }
         }
         context.write(data, promise: promise)
     }

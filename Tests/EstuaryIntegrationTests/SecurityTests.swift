@@ -292,6 +292,42 @@ extension IntegrationTests {
             }
         }
 
+        /// A client that pipelines a short request and a live stream: the idle timeout that starts when the first
+        /// response ends must not cut the second, which was already asked for.
+        @Test func aPipelinedLiveStreamOutlivesTheIdleTimeout() async throws {
+            var access = AccessConfig()
+            access.clientLimits = ClientLimits(requestTimeout: 2, idleTimeout: 2)
+            try await withNode(streams: [stream("cam", "fake://cam")], options: { $0.access = access }) { node, port in
+                try await waitUntil("the stream is alive") { node.manager.stream(named: "cam")?.isAlive == true }
+                final class Received: ChannelInboundHandler, Sendable {
+                    typealias InboundIn = ByteBuffer
+                    let bytes = Mutex<[UInt8]>([])
+                    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+                        let buffer = unwrapInboundIn(data)
+                        bytes.withLock { $0 += buffer.readableBytesView }
+                    }
+                }
+                let received = Received()
+                let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(received) }
+                    }
+                    .connect(host: "127.0.0.1", port: port).get()
+                defer { channel.close(promise: nil) }
+                let started = ContinuousClock.now
+                try await channel.writeAndFlush(
+                    ByteBuffer(string: "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /cam/m4f HTTP/1.1\r\nHost: x\r\n\r\n"))
+                // Two seconds past the idle timeout, media still arrives on the open connection.
+                try await waitUntil("4 s of the pipelined stream", timeout: .seconds(10)) { ContinuousClock.now - started >= .seconds(4) }
+                let early = received.bytes.withLock { $0.count }
+                try await waitUntil("more media after 4 s", timeout: .seconds(5)) { received.bytes.withLock { $0.count } > early }
+                #expect(channel.isActive)
+                let text = String(decoding: received.bytes.withLock { $0 }.prefix(4096), as: UTF8.self)
+                #expect(text.hasPrefix("HTTP/1.1 200"))
+                #expect(!String(decoding: received.bytes.withLock { $0 }, as: UTF8.self).contains("request_timeout"))
+            }
+        }
+
         /// 1,000 clients sending one byte per second from 127.0.0.2, and oversized headers, while a normal
         /// client on 127.0.0.1 plays a stream.
         @Test func slowClientsAndOversizedHeadersDoNotStopANormalClient() async throws {
