@@ -284,12 +284,16 @@ enum ArchiveEndpoints {
         to batch: inout RawBatch
     ) async throws {
         // Exports of the same hours are asked again and again (many viewers): the layout is read once.
-        var layout = archive.cachedSegmentLayout(record)
-        if layout == nil { layout = try await io { try archive.segmentLayout(record) } }
+        let layout: [SegmentPart]
+        if let kept = archive.cachedSegmentLayout(record) {
+            layout = kept
+        } else {
+            layout = try await io { try archive.segmentLayout(record) }
+        }
         // The layout may have been kept from before a replacement: the file must still be the indexed one.
         let file = try batch.open(archive.path(of: record), holding: record.bytes, exactly: true)
         var partStart = 0
-        for part in layout ?? [] {
+        for part in layout {
             let partEnd = partStart + part.length
             defer { partStart = partEnd }
             var rebased: ByteBuffer?
@@ -325,7 +329,7 @@ enum ArchiveEndpoints {
         guard RawResponseBody.isEnabled, request.method == .get, request.headerFields[.range] == nil, let target = request.path,
             case .archiveSegment(let name, let startMs)? = MediaPath(path: String(target.prefix { $0 != "?" })),
             let config = node.manager.stream(named: name)?.config, let dvr = config.dvr,
-            (config.onPlay ?? node.options.access.onPlay) == nil,
+            node.onPlayURL(for: config) == nil,
             let archive = node.manager.archives.opened(root: dvr.root, name: name),
             let record = archive.cachedRecord(startingAt: startMs)
         else { return nil }

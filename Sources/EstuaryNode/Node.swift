@@ -420,7 +420,7 @@ public final class Node: Service, Sendable {
     func authorizePlayback(
         _ name: String, proto: String, _ request: Request, _ context: EstuaryRequestContext, config: StreamConfig? = nil
     ) async throws {
-        guard let url = (config ?? manager.stream(named: name)?.config)?.onPlay ?? options.access.onPlay else { return }
+        guard let url = onPlayURL(for: config ?? manager.stream(named: name)?.config) else { return }
         if let clusterAuth,
             (try? clusterAuth.verify(
                 header: request.headers[.authorization], method: request.method.rawValue, path: request.uri.path)) != nil
@@ -445,6 +445,10 @@ public final class Node: Service, Sendable {
                 .forbidden, "auth_backend_unavailable", "playback of '\(name)' cannot be authorized: the on_play backend is unavailable")
         }
     }
+
+    /// The `on_play` backend that authorizes playback of a stream with `config`: its own, else the node's; nil
+    /// when playback is open.
+    func onPlayURL(for config: StreamConfig?) -> String? { config?.onPlay ?? options.access.onPlay }
 
     /// Checks `Authorization: Cluster …` on a node-to-node request (open without a key).
     func authorizeClusterRequest(_ request: Request) throws {
