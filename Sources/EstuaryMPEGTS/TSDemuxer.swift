@@ -63,6 +63,12 @@ public struct TSDemuxer: Sendable {
 
     private let maxPESSize: Int
     private var pending = ByteBuffer()
+    /// Storage of the demuxer's own for a short tail of `pending` (the packet that waits for the next one's sync
+    /// byte), so that the caller's buffer is not kept alive between feeds: a UDP receive buffer nobody else holds
+    /// is reused by the next receive instead of a new one being allocated per datagram.
+    private var tailStorage = ByteBuffer()
+    /// Whether `pending` is a copy in `tailStorage`.
+    private var pendingInTail = false
     private var inSync = false
     private var skippedBytes = 0
     /// Stream offset of `pending`'s reader index, and the end offset and wall clock of each
@@ -76,7 +82,7 @@ public struct TSDemuxer: Sendable {
     private var lastPAT: [UInt8]?
     private var pmt: SectionAssembler?
     private var lastPMT: [UInt8]?
-    private var continuity: [Int: UInt8] = [:]
+    private var continuity = ContinuityCounters()
     private var scrambledPIDs: Set<Int> = []
 
     private var video: VideoStream?
@@ -107,6 +113,7 @@ public struct TSDemuxer: Sendable {
             appendPending(bytes)
         }
         process(final: false)
+        keepTailApart()
         return takeEvents()
     }
 
@@ -134,6 +141,7 @@ public struct TSDemuxer: Sendable {
         }
         consume(remaining)
         pending = ByteBuffer()
+        pendingInTail = false
         skippedBytes = 0
         inSync = false
 
@@ -147,7 +155,7 @@ public struct TSDemuxer: Sendable {
 
         pat.drop()
         pmt?.drop()
-        continuity = [:]
+        continuity.removeAll()
         video?.needsKeyframe = true
         return takeEvents()
     }
@@ -210,7 +218,7 @@ public struct TSDemuxer: Sendable {
                 break
             }
         }
-        if pending.readableBytes == 0 { pending = ByteBuffer() }
+        if pending.readableBytes == 0, !pendingInTail { pending = ByteBuffer() }
     }
 
     /// Appends input to the unconsumed tail. The tail (at most a packet or two) and the new
@@ -221,6 +229,7 @@ public struct TSDemuxer: Sendable {
         let size = MPEGTS.packetSize
         if pending.readableBytes == 0 {
             pending = bytes
+            pendingInTail = false
             return
         }
         // The usual case: in sync, one packet waits for the next one's sync byte to confirm it. The new bytes bring
@@ -231,12 +240,25 @@ public struct TSDemuxer: Sendable {
             handlePacket(at: pending.readerIndex)
             consume(size)
             pending = bytes
+            pendingInTail = false
             return
         }
         var merged = ByteBufferAllocator().buffer(capacity: pending.readableBytes + bytes.readableBytes)
         merged.writeImmutableBuffer(pending)
         merged.writeImmutableBuffer(bytes)
         pending = merged
+        pendingInTail = false
+    }
+
+    /// Copies a tail of at most one packet out of the caller's buffer into the demuxer's own storage, reused from
+    /// feed to feed (`pending` has let go of it before it is written again, so no copy-on-write occurs).
+    private mutating func keepTailApart() {
+        let count = pending.readableBytes
+        guard count > 0, count <= MPEGTS.packetSize, !pendingInTail else { return }
+        tailStorage.clear()
+        tailStorage.writeImmutableBuffer(pending)
+        pending = tailStorage
+        pendingInTail = true
     }
 
     /// Moves past `count` pending bytes and forgets arrival times of chunks wholly consumed.
@@ -274,8 +296,8 @@ public struct TSDemuxer: Sendable {
             return
         }
         guard header.hasPayload else { return }
-        // One hash lookup per packet: the counter is stored whatever the check finds (a duplicate stores the same).
-        if let last = continuity.updateValue(header.continuityCounter, forKey: pid), !header.discontinuity {
+        // One lookup per packet: the counter is stored whatever the check finds (a duplicate stores the same).
+        if let last = continuity.update(header.continuityCounter, for: pid), !header.discontinuity {
             if header.continuityCounter == last { return }  // a permitted duplicate packet
             let expected = (last + 1) & 0x0F
             if header.continuityCounter != expected {
@@ -343,7 +365,7 @@ public struct TSDemuxer: Sendable {
         video?.assembler.drop()
         video?.needsKeyframe = true
         audio?.assembler.drop()
-        continuity = [:]
+        continuity.removeAll()
     }
 
     // MARK: - Tables

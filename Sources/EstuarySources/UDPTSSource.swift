@@ -39,6 +39,10 @@ public struct UDPTSSource: MediaSource {
                 // One datagram per read: at a few hundred datagrams a second per socket a read
                 // rarely finds more, and a vector read would hand out a large buffer each time.
                 .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
+                // One receive per readiness event. The socket is polled level-triggered, so a second datagram
+                // already queued is picked up on the loop's next turn; with more reads per event, nearly every
+                // event ended in a receive that found nothing (two system calls per datagram, measured).
+                .channelOption(.maxMessagesPerRead, value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(UDPTSHandler(sink: sink))

@@ -20,6 +20,24 @@ import Testing
         #expect(demux(bytes, pattern: pattern) == demux(bytes))
     }
 
+    /// A UDP receive buffer is reused by the next receive only if nobody holds it: after each datagram-sized feed
+    /// the demuxer must have let go of the caller's buffer, and what it emits must not change.
+    @Test func aFedDatagramIsNotHeldAfterTheFeed() throws {
+        let (_, _, bytes) = try stream()
+        var demuxer = TSDemuxer()
+        var events: [TSDemuxer.Event] = []
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(offset + 7 * MPEGTS.packetSize, bytes.count)
+            var datagram = ByteBuffer(bytes: bytes[offset..<end])
+            events += demuxer.feed(datagram, wallClockMicros: 0)
+            #expect(datagram.modifyIfUniquelyOwned { _ in true } == true, "datagram at \(offset) still held")
+            offset = end
+        }
+        events += demuxer.flush()
+        #expect(events == demux(bytes))
+    }
+
     @Test func framesCarryTheWallClockOfTheChunkTheirFirstPacketArrivedIn() throws {
         let tracks = [try Synthetic.videoTrack(), Synthetic.audioTrack]
         let frames = Synthetic.interleaved(seconds: 2)

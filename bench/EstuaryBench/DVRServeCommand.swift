@@ -152,37 +152,12 @@ struct DVRServeCommand: AsyncParsableCommand {
         return files.map { "/\(stream)/\($0)" }
     }
 
-    /// nginx as one process (no master, one worker) serving `root` statically with sendfile, as its packages
-    /// ship it, plus `/healthz`.
+    /// nginx serving `root` statically with sendfile, as its packages ship it.
     private func startNginx(root: String, directory: URL) throws -> NodeProcess {
-        let port = try freeTCPPort()
-        let prefix = directory.appendingPathComponent("nginx").path
-        try FileManager.default.createDirectory(atPath: prefix + "/logs", withIntermediateDirectories: true)
-        let config = """
-            daemon off;
-            master_process off;
-            worker_processes 1;
-            worker_rlimit_nofile 16384;
-            error_log \(prefix)/logs/error.log warn;
-            pid \(prefix)/nginx.pid;
-            events { worker_connections 8192; }
-            http {
-                access_log off;
-                sendfile on;
-                tcp_nopush on;
-                keepalive_requests 1000000;
-                client_body_temp_path \(prefix)/body;
-                default_type application/octet-stream;
-                server {
-                    listen 127.0.0.1:\(port) backlog=4096;
-                    root \(root);
-                    location = /healthz { return 200 "ok\\n"; }
-                }
-            }
-            """
-        let path = prefix + "/nginx.conf"
-        try config.write(toFile: path, atomically: true, encoding: .utf8)
-        return try NodeProcess(label: "nginx", binary: nginx, arguments: ["-p", prefix, "-c", path], directory: directory, port: port)
+        try NginxProcess.start(
+            label: "nginx", binary: nginx, directory: directory,
+            http: "sendfile on; tcp_nopush on; keepalive_requests 1000000; default_type application/octet-stream;",
+            server: "root \(root);", listen: "backlog=4096")
     }
 
     private func segmentStarts(port: Int) async throws -> [Int64] {

@@ -25,17 +25,7 @@ struct RTMPCommand: AsyncParsableCommand {
         ProcFS.raiseOpenFilesLimit()
         SpawnedNodes.shared.installSignalHandlers()
         let binary = try node.resolvedNodeBinary()
-        let source = try await TestTransportStream.load(path: nil)
-        let flvPath = source.path.replacingOccurrences(of: ".ts", with: ".flv")
-        if !FileManager.default.fileExists(atPath: flvPath) {
-            let status = try await runTool(
-                "ffmpeg", ["-y", "-nostdin", "-loglevel", "error", "-i", source.path, "-c", "copy", "-f", "flv", flvPath],
-                timeout: .seconds(60)
-            ).status
-            guard status == 0 else { throw BenchError("ffmpeg could not make \(flvPath)") }
-        }
-        guard let data = FileManager.default.contents(atPath: flvPath) else { throw BenchError("cannot read \(flvPath)") }
-        let tags = try FLVTag.read([UInt8](data))
+        let (flvPath, tags) = try await FLVTag.testClip()
         let seconds = Double(tags.last?.timestamp ?? 0) / 1000
         report(
             "rtmp source=\(flvPath) tags=\(tags.count) duration_s=\(fixed(seconds, 2)) "

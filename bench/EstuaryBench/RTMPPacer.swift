@@ -1,4 +1,5 @@
 import EstuaryRTMP
+import Foundation
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -27,6 +28,21 @@ struct FLVTag: Sendable {
             offset += 11 + size + 4
         }
         return tags
+    }
+
+    /// The benchmarks' test clip as FLV (remuxed once with ffmpeg beside the MPEG-TS clip) and its tags.
+    static func testClip() async throws -> (path: String, tags: [FLVTag]) {
+        let source = try await TestTransportStream.load(path: nil)
+        let flvPath = source.path.replacingOccurrences(of: ".ts", with: ".flv")
+        if !FileManager.default.fileExists(atPath: flvPath) {
+            let status = try await runTool(
+                "ffmpeg", ["-y", "-nostdin", "-loglevel", "error", "-i", source.path, "-c", "copy", "-f", "flv", flvPath],
+                timeout: .seconds(60)
+            ).status
+            guard status == 0 else { throw BenchError("ffmpeg could not make \(flvPath)") }
+        }
+        guard let data = FileManager.default.contents(atPath: flvPath) else { throw BenchError("cannot read \(flvPath)") }
+        return (flvPath, try FLVTag.read([UInt8](data)))
     }
 }
 
