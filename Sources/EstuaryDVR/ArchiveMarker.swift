@@ -47,6 +47,10 @@ public struct ArchiveMarker: Sendable, Equatable, Codable {
 
     /// `text` as a JSON string literal: quotes, backslashes and control characters escaped.
     static func jsonString(_ text: String) -> String {
+        // Stored IDs and hex digests need no escaping: quote them whole instead of scalar by scalar.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            return "\"" + text + "\""
+        }
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

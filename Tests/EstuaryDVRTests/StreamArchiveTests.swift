@@ -76,9 +76,10 @@ import Testing
         }
     }
 
-    @Test func anArchiveMarkerReadsBackWhateverItsInitIDHolds() throws {
+    @Test(arguments: ["a\"b\\c\nd\u{1}é😀", "init-0a1b2c3d", "\"", "\\", ""])
+    func anArchiveMarkerReadsBackWhateverItsInitIDHolds(initID: String) throws {
         let record = SegmentRecord(
-            startMs: 1_700_000_000_000, durationMs: 2500, bytes: 10, initID: "a\"b\\c\nd\u{1}é😀", sha256: Array(repeating: 0xab, count: 32))
+            startMs: 1_700_000_000_000, durationMs: 2500, bytes: 10, initID: initID, sha256: Array(repeating: 0xab, count: 32))
         var box = ArchiveMarker(record).box()
         #expect(box.readInteger(as: UInt32.self).map(Int.init) == box.readableBytes + 4)
         #expect(box.readString(length: 4) == "skip")
