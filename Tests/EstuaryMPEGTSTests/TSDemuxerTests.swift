@@ -22,13 +22,16 @@ import Testing
 
     /// A UDP receive buffer is reused by the next receive only if nobody holds it: after each datagram-sized feed
     /// the demuxer must have let go of the caller's buffer, and what it emits must not change.
-    @Test func aFedDatagramIsNotHeldAfterTheFeed() throws {
-        let (_, _, bytes) = try stream()
+    @Test(arguments: [7 * MPEGTS.packetSize, 1000, 187])
+    func aFedDatagramIsNotHeldAfterTheFeed(size: Int) throws {
+        let (_, _, stream) = try stream()
+        // Leading garbage too: the demuxer searches for sync first.
+        let bytes = [UInt8](repeating: 0x5A, count: 300) + stream
         var demuxer = TSDemuxer()
         var events: [TSDemuxer.Event] = []
         var offset = 0
         while offset < bytes.count {
-            let end = min(offset + 7 * MPEGTS.packetSize, bytes.count)
+            let end = min(offset + size, bytes.count)
             var datagram = ByteBuffer(bytes: bytes[offset..<end])
             events += demuxer.feed(datagram, wallClockMicros: 0)
             #expect(datagram.modifyIfUniquelyOwned { _ in true } == true, "datagram at \(offset) still held")
