@@ -11,29 +11,27 @@ struct ContinuityCounters {
     private var slot3 = -1
     private var others: [Int: UInt8] = [:]
 
-    /// The counter last stored for `pid`; setting `nil` forgets the PID.
+    /// The counter last stored for `pid`.
     subscript(pid: Int) -> UInt8? {
-        get {
-            if slot0 >> 8 == pid { return UInt8(slot0 & 0xFF) }
-            if slot1 >> 8 == pid { return UInt8(slot1 & 0xFF) }
-            if slot2 >> 8 == pid { return UInt8(slot2 & 0xFF) }
-            if slot3 >> 8 == pid { return UInt8(slot3 & 0xFF) }
-            return others[pid]
-        }
-        set {
-            if let newValue {
-                _ = update(newValue, for: pid)
-            } else if slot0 >> 8 == pid {
-                slot0 = -1
-            } else if slot1 >> 8 == pid {
-                slot1 = -1
-            } else if slot2 >> 8 == pid {
-                slot2 = -1
-            } else if slot3 >> 8 == pid {
-                slot3 = -1
-            } else if !others.isEmpty {
-                others[pid] = nil
-            }
+        if slot0 >> 8 == pid { return UInt8(slot0 & 0xFF) }
+        if slot1 >> 8 == pid { return UInt8(slot1 & 0xFF) }
+        if slot2 >> 8 == pid { return UInt8(slot2 & 0xFF) }
+        if slot3 >> 8 == pid { return UInt8(slot3 & 0xFF) }
+        return others[pid]
+    }
+
+    /// Forgets `pid`.
+    mutating func remove(_ pid: Int) {
+        if slot0 >> 8 == pid {
+            slot0 = -1
+        } else if slot1 >> 8 == pid {
+            slot1 = -1
+        } else if slot2 >> 8 == pid {
+            slot2 = -1
+        } else if slot3 >> 8 == pid {
+            slot3 = -1
+        } else if !others.isEmpty {
+            others[pid] = nil
         }
     }
 

@@ -292,7 +292,7 @@ public struct TSDemuxer: Sendable {
             // counter check restarts with the next good packet.
             events.append(.error(.transportError(pid: pid)))
             lossOfStream(pid)
-            continuity[pid] = nil
+            continuity.remove(pid)
             return
         }
         guard header.hasPayload else { return }
@@ -391,7 +391,7 @@ public struct TSDemuxer: Sendable {
             return
         }
         if pmtPID != pmt?.pid {
-            if let old = pmt?.pid { continuity[old] = nil }
+            if let old = pmt?.pid { continuity.remove(old) }
             pmt = SectionAssembler(pid: pmtPID)
             lastPMT = nil
         }
@@ -420,24 +420,24 @@ public struct TSDemuxer: Sendable {
         let videoCodec: Codec? = videoEntry.map { $0.streamType == MPEGTS.streamTypeH264 ? .h264 : .h265 }
         if let videoEntry, let videoCodec {
             if video?.pid != videoEntry.pid || video?.codec != videoCodec {
-                if let old = video?.pid { continuity[old] = nil }
+                if let old = video?.pid { continuity.remove(old) }
                 video = VideoStream(
                     pid: videoEntry.pid, codec: videoCodec,
                     assembler: PESAssembler(pid: videoEntry.pid, maxSize: maxPESSize))
             }
         } else if let old = video?.pid {
-            continuity[old] = nil
+            continuity.remove(old)
             video = nil
         }
 
         let audioEntry = usable.first { $0.streamType == MPEGTS.streamTypeAAC && $0.pid != videoEntry?.pid }
         if let audioEntry {
             if audio?.pid != audioEntry.pid {
-                if let old = audio?.pid { continuity[old] = nil }
+                if let old = audio?.pid { continuity.remove(old) }
                 audio = AudioStream(pid: audioEntry.pid, assembler: PESAssembler(pid: audioEntry.pid, maxSize: maxPESSize))
             }
         } else if let old = audio?.pid {
-            continuity[old] = nil
+            continuity.remove(old)
             audio = nil
         }
         announceIfReady(force: false)

@@ -17,13 +17,9 @@ import Testing
                 case 0:
                     counters.removeAll()
                     model = [:]
-                case 1...4:
-                    counters[pid] = nil
+                case 1...5:
+                    counters.remove(pid)
                     model[pid] = nil
-                case 5...7:
-                    let counter = UInt8.random(in: 0...15, using: &generator)
-                    counters[pid] = counter
-                    model[pid] = counter
                 default:
                     let counter = UInt8.random(in: 0...15, using: &generator)
                     let replaced = counters.update(counter, for: pid)

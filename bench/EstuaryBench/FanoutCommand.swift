@@ -124,15 +124,7 @@ struct FanoutCommand: AsyncParsableCommand {
                 try await CountingReader.connect(port: port, request: request, counters: counters, group: group)
             }
             // Every reader must have its response head before the window opens.
-            let connectDeadline = ContinuousClock.now + .seconds(30)
-            while counters.answered.load(ordering: .relaxed) < count, ContinuousClock.now < connectDeadline {
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            let answered = counters.answered.load(ordering: .relaxed)
-            guard answered == count else {
-                let rejected = counters.rejected.load(ordering: .relaxed)
-                throw BenchError("only \(answered) of \(count) readers got a response within 30 s (\(rejected) not 200)")
-            }
+            try await counters.waitAnswered(count, what: "readers got a response")
             try await Task.sleep(for: .seconds(warmup))
 
             let inputBefore = try await node.stream(name).stats.bytesIn
@@ -215,12 +207,7 @@ struct FanoutCommand: AsyncParsableCommand {
             channels = try await connectReaders(count: count) {
                 try await RTMPPlayer.connect(port: rtmpPort, app: "live", name: "bench", counters: counters, group: group)
             }
-            let connectDeadline = ContinuousClock.now + .seconds(30)
-            while counters.answered.load(ordering: .relaxed) < count, ContinuousClock.now < connectDeadline {
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            let answered = counters.answered.load(ordering: .relaxed)
-            guard answered == count else { throw BenchError("only \(answered) of \(count) RTMP players got media within 30 s") }
+            try await counters.waitAnswered(count, what: "RTMP players got media")
             try await Task.sleep(for: .seconds(warmup))
 
             let start = ContinuousClock.now
@@ -303,6 +290,19 @@ final class FanoutCounters: Sendable {
     let closed = Atomic<Int>(0)
     /// Set when the bench starts closing its readers.
     let benchClosing = Atomic<Bool>(false)
+
+    /// Waits until `count` readers are answered, at most 30 s.
+    /// - Throws: ``BenchError`` saying how many of `count` `what` (and how many were refused) if they are not.
+    func waitAnswered(_ count: Int, what: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while answered.load(ordering: .relaxed) < count, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let answered = answered.load(ordering: .relaxed)
+        guard answered == count else {
+            throw BenchError("only \(answered) of \(count) \(what) within 30 s (\(rejected.load(ordering: .relaxed)) refused)")
+        }
+    }
 }
 
 /// A raw TCP reader: sends one `GET /NAME/m4f` request and counts the bytes that arrive.

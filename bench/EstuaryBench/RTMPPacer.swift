@@ -111,9 +111,7 @@ final class RTMPPacer {
         size.writeInteger(UInt32(4096))
         RTMPChunkEncoder().encode(RTMPMessage(typeID: 1, streamID: 0, timestamp: 0, payload: size), chunkStream: 2, into: &out)
         func command(_ values: [AMF0Value], stream: UInt32 = 0) {
-            var payload = ByteBuffer()
-            for value in values { value.encode(into: &payload) }
-            encoder.encode(RTMPMessage(typeID: 20, streamID: stream, timestamp: 0, payload: payload), chunkStream: 3, into: &out)
+            RTMPClient.command(values, stream: stream, encoder: encoder, into: &out)
         }
         command([.string("connect"), .number(1), .object([.init("app", .string(app)), .init("type", .string("nonprivate"))])])
         command([.string("createStream"), .number(2), .null])
@@ -172,10 +170,7 @@ private final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHan
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        var hello = context.channel.allocator.buffer(capacity: 1537)
-        hello.writeInteger(UInt8(3))
-        hello.writeRepeatingByte(0, count: 1536)
-        context.writeAndFlush(NIOAny(hello), promise: nil)
+        context.writeAndFlush(NIOAny(RTMPClient.hello(allocator: context.channel.allocator)), promise: nil)
         context.fireChannelActive()
     }
 
@@ -183,10 +178,9 @@ private final class HandshakeHandler: ChannelInboundHandler, RemovableChannelHan
         guard !finished else { return }
         var bytes = unwrapInboundIn(data)
         received.writeBuffer(&bytes)
-        guard received.readableBytes >= 1 + 2 * 1536 else { return }
+        guard let c2 = RTMPClient.c2(answeringFrom: received) else { return }
         finished = true
-        let s1 = received.getSlice(at: received.readerIndex + 1, length: 1536)!
-        context.writeAndFlush(NIOAny(s1), promise: nil)
+        context.writeAndFlush(NIOAny(c2), promise: nil)
         done.succeed()
     }
 

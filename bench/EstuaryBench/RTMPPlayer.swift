@@ -13,10 +13,6 @@ final class RTMPPlayer: ChannelInboundHandler {
     /// Bytes after the handshake that mark a player as served: more than the replies to its commands, so
     /// media is flowing.
     static let servedAfter = 32 * 1024
-    /// C0 + C1 as the client sends them, and S0 + S1 + S2 as the server answers.
-    static let helloSize = 1 + 1536
-    static let answerSize = 1 + 2 * 1536
-
     let app: String
     let name: String
     let counters: FanoutCounters
@@ -45,10 +41,7 @@ final class RTMPPlayer: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        var hello = context.channel.allocator.buffer(capacity: Self.helloSize)
-        hello.writeInteger(UInt8(3))
-        hello.writeRepeatingByte(0, count: Self.helloSize - 1)
-        context.writeAndFlush(wrapOutboundOut(hello), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(RTMPClient.hello(allocator: context.channel.allocator)), promise: nil)
         context.fireChannelActive()
     }
 
@@ -56,14 +49,13 @@ final class RTMPPlayer: ChannelInboundHandler {
         var buffer = unwrapInboundIn(data)
         if !playing {
             handshake.writeBuffer(&buffer)
-            guard handshake.readableBytes >= Self.answerSize, let s1 = handshake.getSlice(at: handshake.readerIndex + 1, length: 1536)
-            else { return }
+            guard let c2 = RTMPClient.c2(answeringFrom: handshake) else { return }
             playing = true
             var out = context.channel.allocator.buffer(capacity: 2048)
-            out.writeImmutableBuffer(s1)  // C2 echoes S1
+            out.writeImmutableBuffer(c2)
             encodePlay(into: &out)
             context.writeAndFlush(wrapOutboundOut(out), promise: nil)
-            handshake.moveReaderIndex(forwardBy: Self.answerSize)
+            handshake.moveReaderIndex(forwardBy: RTMPClient.answerSize)
             buffer = handshake
             handshake = ByteBuffer()
         }
@@ -85,9 +77,7 @@ final class RTMPPlayer: ChannelInboundHandler {
     private func encodePlay(into out: inout ByteBuffer) {
         let encoder = RTMPChunkEncoder()
         func command(_ values: [AMF0Value], stream: UInt32 = 0) {
-            var payload = ByteBuffer()
-            for value in values { value.encode(into: &payload) }
-            encoder.encode(RTMPMessage(typeID: 20, streamID: stream, timestamp: 0, payload: payload), chunkStream: 3, into: &out)
+            RTMPClient.command(values, stream: stream, encoder: encoder, into: &out)
         }
         command([.string("connect"), .number(1), .object([.init("app", .string(app))])])
         command([.string("createStream"), .number(2), .null])
