@@ -118,10 +118,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `recvmmsg` for the UDP inputs: Swift's Glibc module does not export it.
+        .target(name: "CEstuaryUDP"),
         // Ingest sources: fake, m4f, MPEG-TS over UDP and HTTP, input failover.
         .target(
             name: "EstuarySources",
             dependencies: [
+                "CEstuaryUDP",
                 "EstuaryMedia", "EstuaryMP4", "EstuaryMPEGTS", "EstuaryConfig", "EstuaryClusterAuth", "EstuaryHLS", "EstuaryRTSP",
                 "EstuaryTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -162,7 +165,7 @@ let package = Package(
         .target(
             name: "EstuaryDVR",
             dependencies: [
-                "EstuaryLive", "EstuaryConfig",
+                "EstuaryLive", "EstuaryConfig", "EstuaryMP4",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),

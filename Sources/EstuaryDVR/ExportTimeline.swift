@@ -1,3 +1,4 @@
+import EstuaryMP4
 import NIOCore
 
 /// Rebases the decode times of stored fragments so that an exported `.mp4` file starts at zero: each
@@ -7,6 +8,12 @@ import NIOCore
 /// Guarantees: only `tfdt` and `prft` time fields change; box sizes and every other byte stay as stored.
 public struct ExportTimeline: Sendable {
     private var offsets: [UInt32: UInt64] = [:]
+
+    private static let moof = FourCC("moof").rawValue
+    private static let traf = FourCC("traf").rawValue
+    private static let tfhd = FourCC("tfhd").rawValue
+    private static let tfdt = FourCC("tfdt").rawValue
+    private static let prft = FourCC("prft").rawValue
 
     public init() {}
 
@@ -31,17 +38,18 @@ public struct ExportTimeline: Sendable {
     ) {
         var position = start
         var trackID: UInt32?
+        // Box types compare as integers: an export rebases every fragment it sends, so no text is made per box.
         while position + 8 <= end, let size32 = bytes.getInteger(at: position, as: UInt32.self),
-            let type = bytes.getString(at: position + 4, length: 4)
+            let type = bytes.getInteger(at: position + 4, as: UInt32.self)
         {
             let size = Int(size32)
             guard size >= 8, position + size <= end else { return }
             switch type {
-            case "moof", "traf":
+            case Self.moof, Self.traf:
                 walk(&bytes, from: position + 8, to: position + size, prftFields: &prftFields)
-            case "tfhd":
+            case Self.tfhd:
                 trackID = bytes.getInteger(at: position + 12, as: UInt32.self)
-            case "tfdt":
+            case Self.tfdt:
                 guard let trackID, let version = bytes.getInteger(at: position + 8, as: UInt8.self) else { break }
                 if version == 1, let value = bytes.getInteger(at: position + 12, as: UInt64.self) {
                     let offset = offsets[trackID] ?? value
@@ -52,7 +60,7 @@ public struct ExportTimeline: Sendable {
                     offsets[trackID] = offset
                     bytes.setInteger(UInt32(truncatingIfNeeded: UInt64(value) &- min(UInt64(value), offset)), at: position + 12)
                 }
-            case "prft":
+            case Self.prft:
                 if let version = bytes.getInteger(at: position + 8, as: UInt8.self),
                     let reference = bytes.getInteger(at: position + 12, as: UInt32.self)
                 {

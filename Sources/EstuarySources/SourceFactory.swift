@@ -13,6 +13,8 @@ public struct SourceFactory: Sendable {
     public let publishRegistry: PublishRegistry
     /// Where `hls://` inputs stopped reading, so that a reconnect does not replay the live edge.
     public let hlsProgress = HLSProgress()
+    /// Reads the sockets of every `udp://` input of the node, a batch per tick.
+    public let udpPoller: UDPPoller
     /// This node process's random identity, sent with `m4f://` requests so that a node never reads its own stream.
     public let instanceID: String?
 
@@ -23,6 +25,7 @@ public struct SourceFactory: Sendable {
         self.instanceID = instanceID
         self.httpClient = httpClient
         self.eventLoopGroup = eventLoopGroup
+        self.udpPoller = UDPPoller(group: eventLoopGroup)
         self.clusterKey = clusterKey
         self.publishRegistry = publishRegistry
     }
@@ -42,7 +45,7 @@ public struct SourceFactory: Sendable {
             return try M4FSource(
                 url: input.url, displayURL: display, client: httpClient, auth: key.map { ClusterAuth(key: $0) }, instanceID: instanceID)
         case "udp":
-            return try UDPTSSource(url: input.url, displayURL: display, group: eventLoopGroup)
+            return try UDPTSSource(url: input.url, displayURL: display, poller: udpPoller)
         case "tshttp", "tshttps", "http", "https":
             return try TSHTTPSource(url: input.url, displayURL: display, client: httpClient)
         case "rtsp":
