@@ -9,7 +9,8 @@ import Synchronization
 /// per tick with `recvmmsg` and hands the datagrams straight to their reader, on the reader's event loop.
 ///
 /// Guarantees: a reader's datagrams reach it in arrival order, on one event loop, and never after it was removed;
-/// a socket is closed on that loop once it is removed. The tick runs only while a loop has readers.
+/// a socket is closed on that loop once it is removed. The tick runs only while a loop has readers, and slows to
+/// every ``quietEvery`` intervals while all of them are quiet.
 public final class UDPPoller: Sendable {
     /// How often each socket is read: the most a datagram waits in the kernel before it is demuxed.
     public static let interval: TimeAmount = .milliseconds(10)
@@ -78,7 +79,9 @@ private final class LoopPoller: Sendable {
         var readers: [Entry] = []
         var nextID = 0
         var ticks = 0
-        var tick: RepeatedTask?
+        var tick: Scheduled<Void>?
+        /// Whether the pending tick comes after a slow (all quiet) interval: it reads every socket.
+        var slow = false
         /// Where receives land: one buffer for every socket of the loop (datagrams are fed before the next receive;
         /// a slice a reader keeps makes the next receive allocate anew).
         var scratch = ByteBuffer()
@@ -110,11 +113,7 @@ private final class LoopPoller: Sendable {
         state.nextID += 1
         let ended = loop.makePromise(of: Void.self)
         state.readers.append(Entry(id: id, reader: reader, ended: ended))
-        if state.tick == nil {
-            state.tick = loop.scheduleRepeatedTask(initialDelay: UDPPoller.interval, delay: UDPPoller.interval) { [self] _ in
-                poll()
-            }
-        }
+        if state.tick == nil { schedule(after: UDPPoller.interval) }
         return UDPPoller.Registration(poller: self, id: id, ended: ended.futureResult)
     }
 
@@ -131,13 +130,26 @@ private final class LoopPoller: Sendable {
         }
     }
 
-    /// Reads every socket once (more while whole batches keep coming, up to ``UDPPoller/receivesPerTick``).
+    /// Schedules the next tick; on `loop`.
+    private func schedule(after delay: TimeAmount) {
+        state.value.tick = loop.scheduleTask(in: delay) { [self] in
+            let state = self.state.value
+            poll()
+            guard !state.readers.isEmpty else { return }
+            // All quiet: nothing to read soon, so the loop need not wake every interval.
+            state.slow = state.readers.allSatisfy { $0.quietTicks >= UDPPoller.quietAfter }
+            schedule(after: state.slow ? UDPPoller.interval * Int64(UDPPoller.quietEvery) : UDPPoller.interval)
+        }
+    }
+
+    /// Reads every socket once (more while whole batches keep coming, up to ``UDPPoller/receivesPerTick``); a quiet
+    /// one only every ``UDPPoller/quietEvery`` ticks, or after a slow interval.
     private func poll() {
         let state = self.state.value
         state.ticks &+= 1
         var failed: [(Int, UDPSocketError)] = []
         for entry in state.readers {
-            if entry.quietTicks >= UDPPoller.quietAfter && state.ticks % UDPPoller.quietEvery != 0 { continue }
+            if entry.quietTicks >= UDPPoller.quietAfter && !state.slow && state.ticks % UDPPoller.quietEvery != 0 { continue }
             let reader = entry.reader
             let socket = reader.socket
             var rounds = 0

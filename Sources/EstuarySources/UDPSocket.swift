@@ -41,9 +41,19 @@ final class UDPSocket {
         self.descriptor = descriptor
         var one: CInt = 1
         var size: CInt = 4 << 20
-        guard setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<CInt>.size)) == 0,
-            setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<CInt>.size)) == 0
-        else { throw failure("setsockopt") }
+        guard setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<CInt>.size)) == 0 else {
+            throw failure("setsockopt SO_REUSEADDR")
+        }
+        // Beyond `net.core.rmem_max` where the process may (CAP_NET_ADMIN), else up to it: a quiet socket is read only
+        // every 100 ms, and a stream that comes back at a high bitrate must fit until then.
+        #if os(Linux)
+            let forced = setsockopt(descriptor, SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<CInt>.size)) == 0
+        #else
+            let forced = false
+        #endif
+        guard forced || setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<CInt>.size)) == 0 else {
+            throw failure("setsockopt SO_RCVBUF")
+        }
         let flags = fcntl(descriptor, F_GETFL)
         guard flags >= 0, fcntl(descriptor, F_SETFL, flags | O_NONBLOCK) == 0 else { throw failure("fcntl") }
         let bound = address.withSockAddr { pointer, length in bind(descriptor, pointer, socklen_t(length)) }
