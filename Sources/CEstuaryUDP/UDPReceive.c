@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#ifndef __linux__
+#if defined(__APPLE__)
 struct mmsghdr {
     struct msghdr msg_hdr;
     unsigned int msg_len;
@@ -31,7 +31,7 @@ int estuary_udp_receive(int fd, unsigned char *buffer, unsigned int slot, unsign
     do {
         received = recvmmsg(fd, messages, count, MSG_DONTWAIT, NULL);
     } while (received < 0 && errno == EINTR);
-    if (received < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+    if (received < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
 #else
     // No recvmmsg here: one recvmsg per datagram until none is queued.
     received = 0;
@@ -40,7 +40,7 @@ int estuary_udp_receive(int fd, unsigned char *buffer, unsigned int slot, unsign
         if (length < 0 && errno == EINTR) continue;
         if (length < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-            if (received == 0) return -1;
+            if (received == 0) return -errno;
             break;
         }
         messages[received].msg_len = (unsigned int)length;

@@ -24,13 +24,10 @@ final class UDPSocket {
 
     /// Opens and binds the socket: `SO_REUSEADDR` (several listeners on one multicast port), a 4 MiB receive buffer
     /// (a poll interval of data at any sane bitrate), and the group joined when `multicastGroup` is set.
-    init(bindHost: String, port: Int, multicastGroup: String?) throws(UDPSocketError) {
-        let address: SocketAddress
-        do {
-            address = try SocketAddress.makeAddressResolvingHost(bindHost, port: port)
-        } catch {
-            throw .unresolvable(host: bindHost, reason: "\(error)")
-        }
+    /// `address` is resolved beforehand (``resolve(_:port:)``), off the event loop that opens the socket.
+    init(address: SocketAddress, multicastGroup: String?) throws(UDPSocketError) {
+        let bindHost = address.ipAddress ?? "?"
+        let port = address.port ?? 0
         #if canImport(Darwin)
             let kind = SOCK_DGRAM
         #else
@@ -45,7 +42,7 @@ final class UDPSocket {
             throw failure("setsockopt SO_REUSEADDR")
         }
         // Beyond `net.core.rmem_max` where the process may (CAP_NET_ADMIN), else up to it: a quiet socket is read only
-        // every 100 ms, and a stream that comes back at a high bitrate must fit until then.
+        // every 50 ms, and a stream that comes back at a high bitrate must fit until then.
         #if os(Linux)
             let forced = setsockopt(descriptor, SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<CInt>.size)) == 0
         #else
@@ -67,6 +64,15 @@ final class UDPSocket {
             }
             guard setsockopt(descriptor, CInt(IPPROTO_IP), IP_ADD_MEMBERSHIP, &request, socklen_t(MemoryLayout<ip_mreq>.size)) == 0
             else { throw failure("join group \(multicastGroup)") }
+        }
+    }
+
+    /// The address to bind for `host` (a name is looked up: call it off the event loops).
+    static func resolve(_ host: String, port: Int) throws(UDPSocketError) -> SocketAddress {
+        do {
+            return try SocketAddress.makeAddressResolvingHost(host, port: port)
+        } catch {
+            throw .unresolvable(host: host, reason: "\(error)")
         }
     }
 
@@ -101,7 +107,7 @@ final class UDPSocket {
                 descriptor, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), CUnsignedInt(Self.slot),
                 CUnsignedInt(Self.batch), &lengths, &truncated)
         }
-        guard received >= 0 else { throw .system(call: "recvmmsg", errno: errno) }
+        guard received >= 0 else { throw .system(call: "recvmmsg", errno: -received) }
         buffer.moveWriterIndex(forwardBy: Int(received) * Self.slot)
         return Int(received)
     }

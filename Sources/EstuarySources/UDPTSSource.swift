@@ -34,8 +34,9 @@ public struct UDPTSSource: MediaSource {
         let (bindHost, port, multicastGroup) = (self.bindHost, self.port, self.multicastGroup)
         let registration: UDPPoller.Registration
         do {
+            let address = try UDPSocket.resolve(bindHost, port: port)
             registration = try await poller.add(
-                open: { () throws(UDPSocketError) in try UDPSocket(bindHost: bindHost, port: port, multicastGroup: multicastGroup) },
+                open: { () throws(UDPSocketError) in try UDPSocket(address: address, multicastGroup: multicastGroup) },
                 makeReader: { UDPTSReader(socket: $0, sink: sink) })
         } catch {
             throw SourceError.connectionFailed(url: displayURL, reason: "cannot bind UDP \(bindHost):\(port): \(error)")

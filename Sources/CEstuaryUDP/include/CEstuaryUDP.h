@@ -8,7 +8,7 @@
 /// ESTUARY_UDP_BATCH) in one system call (`recvmmsg`), without waiting: datagram i is written at
 /// `buffer + i * slot`, its length to `lengths[i]`, and `truncated[i]` is 1 when it was longer than
 /// `slot` (its first `slot` bytes are kept). Returns how many were received, 0 when none is queued,
-/// or -1 with `errno` set on an error.
+/// or `-errno` on an error.
 ///
 /// Swift's Glibc module does not export `recvmmsg` (a GNU extension), hence this shim.
 int estuary_udp_receive(int fd, unsigned char *buffer, unsigned int slot, unsigned int count, unsigned int *lengths,
