@@ -333,7 +333,7 @@ let package = Package(
         .testTarget(
             name: "EstuaryDVRTests",
             dependencies: [
-                "EstuaryDVR", "EstuaryLive", "EstuaryConfig", "EstuaryTestSupport",
+                "EstuaryDVR", "EstuaryLive", "EstuaryConfig", "EstuaryMP4", "EstuaryTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

@@ -17,6 +17,51 @@ public struct ExportTimeline: Sendable {
 
     public init() {}
 
+    /// Takes the origin of every track not seen yet from the first `tfdt` of the segment laid out as `layout` (as
+    /// ``rebase(_:)`` does, without rewriting anything): an export learns its origins from all its segments, in order,
+    /// before it sends any (``PackedExportSegment``).
+    public mutating func learn(_ layout: [SegmentPart]) {
+        for part in layout {
+            guard case .boxes(let boxes) = part else { continue }
+            learn(boxes, from: boxes.readerIndex, to: boxes.writerIndex)
+        }
+    }
+
+    /// Reads the first `tfdt` per track in `bytes[start..<end]` (read only; stops at a box that runs past `end`, an
+    /// `mdat` whose payload is the next part).
+    private mutating func learn(_ bytes: ByteBuffer, from start: Int, to end: Int) {
+        var position = start
+        var trackID: UInt32?
+        while position + 8 <= end, let size32 = bytes.getInteger(at: position, as: UInt32.self),
+            let type = bytes.getInteger(at: position + 4, as: UInt32.self)
+        {
+            let size = Int(size32)
+            guard size >= 8, position + size <= end else { return }
+            switch type {
+            case Self.moof, Self.traf:
+                learn(bytes, from: position + 8, to: position + size)
+            case Self.tfhd:
+                trackID = bytes.getInteger(at: position + 12, as: UInt32.self)
+            case Self.tfdt:
+                guard let trackID, offsets[trackID] == nil, let version = bytes.getInteger(at: position + 8, as: UInt8.self)
+                else { break }
+                offsets[trackID] =
+                    version == 1
+                    ? bytes.getInteger(at: position + 12, as: UInt64.self)
+                    : bytes.getInteger(at: position + 12, as: UInt32.self).map(UInt64.init)
+            default:
+                break
+            }
+            position += size
+        }
+    }
+
+    /// `value`, a decode time of `track`, rebased to the track's origin (unchanged for a track with none yet).
+    public func rebased(_ value: UInt64, track: UInt32) -> UInt64 {
+        guard let offset = offsets[track] else { return value }
+        return value &- min(value, offset)
+    }
+
     /// Returns `segment` with its decode times rebased.
     public mutating func rebase(_ segment: ByteBuffer) -> ByteBuffer {
         var bytes = segment

@@ -201,9 +201,28 @@ enum ArchiveEndpoints {
             }
         }
         let markers = parts.map { format == .m4f ? ArchiveMarker($0.record).box() : ByteBuffer() }
+        // An .mp4 export packs each segment (`PackedExportSegment`: one rebased `moof`, then the stored file whole in
+        // one `mdat`, so it goes out with one sendfile) when every segment allows it; else each stored fragment's
+        // boxes are rebased in place. Packing needs every segment's layout first (the body's length, and the
+        // timeline's origins, which later ranges need too).
+        let exported = parts.map(\.record)
+        let packing: (headerSizes: [Int], timeline: ExportTimeline)? =
+            format == .mp4
+            ? try await io {
+                var sizes: [Int] = []
+                var timeline = ExportTimeline()
+                for record in exported {
+                    let layout = try archive.cachedSegmentLayout(record) ?? archive.segmentLayout(record)
+                    guard let size = PackedExportSegment.headerSize(layout, segmentBytes: record.bytes) else { return nil }
+                    sizes.append(size)
+                    timeline.learn(layout)
+                }
+                return (sizes, timeline)
+            } : nil
+        let headerSizes = packing?.headerSizes ?? parts.map { _ in 0 }
         let length = parts.enumerated().reduce(0) { total, part in
             total + (part.element.initID.flatMap { inits[$0]?.readableBytes } ?? 0) + markers[part.offset].readableBytes
-                + part.element.record.bytes
+                + headerSizes[part.offset] + part.element.record.bytes
         }
         // Each piece of the body with its offset: [init] [marker] segment, …
         var pieces: [(offset: Int, length: Int, piece: ExportPiece)] = []
@@ -216,6 +235,10 @@ enum ArchiveEndpoints {
             if markers[index].readableBytes > 0 {
                 pieces.append((offset, markers[index].readableBytes, .bytes(markers[index])))
                 offset += markers[index].readableBytes
+            }
+            if headerSizes[index] > 0 {
+                pieces.append((offset, headerSizes[index], .packedHeader(part.record, sequence: UInt32(truncatingIfNeeded: index + 1))))
+                offset += headerSizes[index]
             }
             pieces.append((offset, part.record.bytes, .segment(part.record, first: index == 0)))
             offset += part.record.bytes
@@ -235,8 +258,10 @@ enum ArchiveEndpoints {
                 // Segment media goes out with sendfile where it can (plain HTTP/1): .m4f sends the stored files,
                 // .mp4 its rebased boxes from memory and the media payloads from the files.
                 try await RawResponseBody.serve(on: channel) { raw in
-                    var timeline = ExportTimeline()
-                    if format == .mp4 && selected.first.map({ if case .segment(_, true) = $0.piece { false } else { true } }) == true {
+                    var timeline = packing?.timeline ?? ExportTimeline()
+                    if format == .mp4 && packing == nil
+                        && selected.first.map({ if case .segment(_, true) = $0.piece { false } else { true } }) == true
+                    {
                         // The range starts after the first segment: learn the timeline's origin from it.
                         _ = timeline.rebase(try await io { try archive.segmentBytes(firstRecord) })
                     }
@@ -248,12 +273,33 @@ enum ArchiveEndpoints {
                         var bytes: ByteBuffer
                         switch piece {
                         case .bytes(let fixed): bytes = fixed
+                        case .packedHeader(let record, let sequence):
+                            let layout: [SegmentPart]
+                            if let kept = archive.cachedSegmentLayout(record) {
+                                layout = kept
+                            } else {
+                                layout = try await io { try archive.segmentLayout(record) }
+                            }
+                            guard
+                                let header = PackedExportSegment.header(
+                                    layout, segmentBytes: record.bytes, sequence: sequence, timeline: timeline),
+                                header.readableBytes == headerSizes[Int(sequence) - 1]
+                            else {
+                                throw NodeError(
+                                    .internalServerError, "archive_unreadable",
+                                    "segment \(record.startMs) of '\(name)' changed while it was exported")
+                            }
+                            bytes = header
                         case .segment(let record, _):
                             let end = min(record.bytes, byteRange.upperBound - pieceOffset)
                             if let raw {
                                 guard start < end else { continue }
                                 if format == .m4f {
                                     try batch.appendFile(archive.path(of: record), range: start..<end)
+                                } else if packing != nil {
+                                    // The stored file, whole and unchanged, as the packed header promised.
+                                    let file = try batch.open(archive.path(of: record), holding: record.bytes, exactly: true)
+                                    batch.items.append(.fileRegion(FileRegion(fileHandle: file, readerIndex: start, endIndex: end)))
                                 } else {
                                     try await appendRebased(record, of: archive, bytes: start..<end, timeline: &timeline, to: &batch)
                                 }
@@ -261,8 +307,9 @@ enum ArchiveEndpoints {
                                 continue
                             }
                             let stored = try await io { try archive.segmentBytes(record, direct: format == .m4f) }
-                            // The .mp4 file starts at zero; .m4f carries the stored bytes untouched (replication).
-                            bytes = format == .mp4 ? timeline.rebase(stored) : stored
+                            // An .mp4 file starts at zero (a packed one rebased its header); .m4f carries the stored
+                            // bytes untouched (replication).
+                            bytes = format == .mp4 && packing == nil ? timeline.rebase(stored) : stored
                         }
                         let end = min(bytes.readableBytes, byteRange.upperBound - pieceOffset)
                         guard start < end, let slice = bytes.getSlice(at: bytes.readerIndex + start, length: end - start) else {
@@ -315,6 +362,8 @@ enum ArchiveEndpoints {
 
     enum ExportPiece {
         case bytes(ByteBuffer)
+        /// A packed `.mp4` segment's header (``PackedExportSegment``), made when it is sent.
+        case packedHeader(SegmentRecord, sequence: UInt32)
         case segment(SegmentRecord, first: Bool)
     }
 

@@ -1,0 +1,135 @@
+import EstuaryDVR
+import EstuaryMP4
+import EstuaryTestSupport
+import NIOCore
+import Testing
+
+/// A stored segment packed for an `.mp4` export: one rebased `moof`, then the stored bytes whole in one `mdat`.
+@Suite struct PackedExportSegmentTests {
+    /// Three fragments of two tracks (video 90 kHz, audio 48 kHz) from `FragmentWriter`, starting at decode times far
+    /// from zero, with every sample's payload distinct; the payloads per track, in order.
+    static func segment(videoStart: Int64, audioStart: Int64) -> (fragments: [ByteBuffer], samples: [Int: [[UInt8]]]) {
+        var writer = FragmentWriter()
+        var fragments: [ByteBuffer] = []
+        var samples: [Int: [[UInt8]]] = [1: [], 2: []]
+        var generator = SeededGenerator(seed: UInt64(videoStart % 1000))
+        for index in 0..<3 {
+            func run(_ track: Int, count: Int, duration: UInt32, start: Int64) -> TrackFragment {
+                let made = (0..<count).map { _ in
+                    (0..<Int.random(in: 10...6000, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                }
+                samples[track]! += made
+                return TrackFragment(
+                    trackID: track, baseDecodeTime: start + Int64(index * count) * Int64(duration),
+                    samples: made.enumerated().map {
+                        FragmentSample(
+                            duration: duration, compositionOffset: 0, isKeyframe: index == 0 && $0.offset == 0,
+                            data: ByteBuffer(bytes: $0.element))
+                    })
+            }
+            var out = ByteBuffer()
+            writer.write(
+                FragmentContent(
+                    startsSegment: index == 0, wallClockMicros: 1_700_000_000_000_000 + Int64(index) * 200_000, referenceTrackID: 1,
+                    referenceDecodeTime: videoStart,
+                    tracks: [run(1, count: 5, duration: 3600, start: videoStart), run(2, count: 9, duration: 1024, start: audioStart)]),
+                into: &out)
+            fragments.append(out)
+        }
+        return (fragments, samples)
+    }
+
+    /// Each `traf` of the `moof` at the start of `file`: track, decode time, and its samples' bytes, read through the
+    /// `trun` data offset (from the `moof`'s start) and sizes.
+    static func trackRuns(_ file: [UInt8]) throws -> [(track: UInt32, decodeTime: UInt64, samples: [[UInt8]])] {
+        func u32(_ at: Int) -> UInt32 { file[at..<(at + 4)].reduce(0) { $0 << 8 | UInt32($1) } }
+        func u64(_ at: Int) -> UInt64 { UInt64(u32(at)) << 32 | UInt64(u32(at + 4)) }
+        #expect(String(decoding: file[4..<8], as: UTF8.self) == "moof")
+        let moofSize = Int(u32(0))
+        var runs: [(UInt32, UInt64, [[UInt8]])] = []
+        var position = 8
+        while position < moofSize {
+            let size = Int(u32(position))
+            let type = String(decoding: file[(position + 4)..<(position + 8)], as: UTF8.self)
+            if type == "traf" {
+                var track: UInt32 = 0
+                var decodeTime: UInt64 = 0
+                var samples: [[UInt8]] = []
+                var child = position + 8
+                while child < position + size {
+                    let childSize = Int(u32(child))
+                    switch String(decoding: file[(child + 4)..<(child + 8)], as: UTF8.self) {
+                    case "tfhd": track = u32(child + 12)
+                    case "tfdt": decodeTime = u64(child + 12)
+                    case "trun":
+                        let count = Int(u32(child + 12))
+                        var offset = Int(Int32(bitPattern: u32(child + 16)))
+                        for sample in 0..<count {
+                            // Version 1, flags 0xF01: duration, size, flags, composition offset per sample.
+                            let length = Int(u32(child + 20 + sample * 16 + 4))
+                            samples.append(Array(file[offset..<(offset + length)]))
+                            offset += length
+                        }
+                    default: break
+                    }
+                    child += childSize
+                }
+                runs.append((track, decodeTime, samples))
+            }
+            position += size
+        }
+        return runs
+    }
+
+    @Test func thePackedHeaderPointsAtEverySampleInTheStoredBytesAndStartsTheTimelineAtZero() throws {
+        try withTemporaryDirectorySync { root in
+            let archive = try StreamArchive.open(root: root, name: "cam")
+            let initID = try archive.storeInit(fakeInit())
+            let (first, firstSamples) = Self.segment(videoStart: 90_000 * 1_700_000_000, audioStart: 48_000 * 1_700_000_000)
+            let (second, secondSamples) = Self.segment(
+                videoStart: 90_000 * 1_700_000_000 + 54_000, audioStart: 48_000 * 1_700_000_000 + 27_648)
+            let records = try [first, second].enumerated().map { index, fragments in
+                try archive.write(
+                    fragments: fragments, startMs: 1_700_000_000_000 + Int64(index) * 600, durationMs: 600, initID: initID)
+            }
+            let layouts = try records.map { try archive.segmentLayout($0) }
+            var timeline = ExportTimeline()
+            for layout in layouts { timeline.learn(layout) }
+            for (index, (record, expected)) in zip(records, [firstSamples, secondSamples]).enumerated() {
+                let size = try #require(PackedExportSegment.headerSize(layouts[index], segmentBytes: record.bytes))
+                let header = try #require(
+                    PackedExportSegment.header(layouts[index], segmentBytes: record.bytes, sequence: UInt32(index + 1), timeline: timeline))
+                #expect(header.readableBytes == size)
+                let stored = try archive.segmentBytes(record)
+                let file = Array(header.readableBytesView) + Array(stored.readableBytesView)
+                // After the moof: one mdat holding exactly the stored file.
+                let mdat = size - 8
+                #expect(String(decoding: file[(mdat + 4)..<(mdat + 8)], as: UTF8.self) == "mdat")
+                #expect(file[mdat..<(mdat + 4)].reduce(0) { $0 << 8 | Int($1) } == 8 + record.bytes)
+                let runs = try Self.trackRuns(file)
+                #expect(runs.count == 6, "three fragments of two tracks each")
+                for track in [1, 2] {
+                    let mine = runs.filter { $0.track == UInt32(track) }
+                    // (Compared whole, reported short: the samples are kilobytes each.)
+                    let same = mine.flatMap(\.samples) == expected[track]
+                    #expect(same, "track \(track) of segment \(index): its samples differ from those written")
+                    // Decode times continue from zero across fragments and segments.
+                    let perFragment: UInt64 = track == 1 ? 5 * 3600 : 9 * 1024
+                    let firstOfSegment: UInt64 = index == 0 ? 0 : (track == 1 ? 54_000 : 27_648)
+                    #expect(mine.map(\.decodeTime) == (0..<3).map { firstOfSegment + UInt64($0) * perFragment })
+                }
+            }
+        }
+    }
+
+    @Test func aSegmentWhoseFragmentsAreNotInTheWritersFormIsNotPacked() throws {
+        try withTemporaryDirectorySync { root in
+            let archive = try StreamArchive.open(root: root, name: "cam")
+            // Opaque `moof` boxes (no `traf`): nothing to rebase or point at.
+            let record = try writeSegments(archive, count: 1, startMs: 1_700_000_000_000)[0]
+            let layout = try archive.segmentLayout(record)
+            #expect(PackedExportSegment.headerSize(layout, segmentBytes: record.bytes) == nil)
+            #expect(PackedExportSegment.header(layout, segmentBytes: record.bytes, sequence: 1, timeline: ExportTimeline()) == nil)
+        }
+    }
+}
