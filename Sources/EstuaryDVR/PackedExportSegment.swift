@@ -9,8 +9,10 @@ import NIOCore
 ///
 /// Guarantees: the header's size depends only on the segment's layout; its bytes only on the layout, the sequence
 /// number and the timeline's origins. Both are nil when a fragment is not in the form the packing needs (every
-/// `traf` holds only `tfhd` with default-base-is-moof and no explicit base, `tfdt`, and `trun` with a data offset, as
-/// ``FragmentWriter`` writes them): the caller then exports the segment's own boxes, rebased in place.
+/// `traf` holds only `tfhd` with default-base-is-moof and no explicit base, `tfdt`, and `trun`s with a data offset and
+/// per-sample durations, as ``FragmentWriter`` writes them), or when a track's fragments are not back to back in time
+/// (players such as ffmpeg time a second `traf` of a track in one `moof` from the end of the first, not from its
+/// `tfdt`): the caller then exports the segment's own boxes, rebased in place.
 public enum PackedExportSegment {
     /// The bytes before the stored file: `moof` and the `mdat` header. Nil when the segment cannot be packed.
     public static func headerSize(_ layout: [SegmentPart], segmentBytes: Int) -> Int? {
@@ -74,6 +76,14 @@ public enum PackedExportSegment {
         var bytes: ByteBuffer
         var moofOffset: Int
         var fields: [Field]
+        var timing: Timing
+    }
+
+    /// A `traf`'s track, its `tfdt` as stored, and the sum of its samples' durations.
+    private struct Timing {
+        var trackID: UInt32
+        var decodeTime: UInt64
+        var duration: UInt64
     }
 
     private enum Field {
@@ -109,6 +119,12 @@ public enum PackedExportSegment {
                 position += size
             }
         }
+        // Each track's fragments back to back: one starts where the one before ended.
+        var ends: [UInt32: UInt64] = [:]
+        for traf in trafs {
+            if let end = ends[traf.timing.trackID], end != traf.timing.decodeTime { return nil }
+            ends[traf.timing.trackID] = traf.timing.decodeTime &+ traf.timing.duration
+        }
         return trafs
     }
 
@@ -121,8 +137,10 @@ public enum PackedExportSegment {
             else { return nil }
             let boxSize = Int(size32)
             if type == Self.traf {
-                guard let traf = bytes.getSlice(at: position, length: boxSize), let fields = fields(ofTraf: traf) else { return nil }
-                trafs.append(TrackFragment(bytes: traf, moofOffset: fileOffset, fields: fields))
+                guard let traf = bytes.getSlice(at: position, length: boxSize), let (fields, timing) = fields(ofTraf: traf) else {
+                    return nil
+                }
+                trafs.append(TrackFragment(bytes: traf, moofOffset: fileOffset, fields: fields, timing: timing))
             } else if type != Self.mfhd {
                 return nil
             }
@@ -131,12 +149,13 @@ public enum PackedExportSegment {
         return trafs
     }
 
-    /// The fields of a whole `traf` (at its reader index) that the header rewrites; nil when it is not packable.
-    private static func fields(ofTraf traf: ByteBuffer) -> [Field]? {
+    /// The fields of a whole `traf` (at its reader index) that the header rewrites, and its timing; nil when it is not
+    /// packable.
+    private static func fields(ofTraf traf: ByteBuffer) -> ([Field], Timing)? {
         var fields: [Field] = []
         var trackID: UInt32?
-        var dataOffsets = 0
-        var runs = 0
+        var decodeTime: UInt64?
+        var duration: UInt64 = 0
         let base = traf.readerIndex
         var position = base + 8
         while position + 8 <= traf.writerIndex {
@@ -151,22 +170,33 @@ public enum PackedExportSegment {
                 guard flags & 0x02_0000 != 0, flags & 0x1 == 0, size32 >= 16 else { return nil }
                 trackID = traf.getInteger(at: position + 12, as: UInt32.self)
             case Self.tfdt:
-                guard let trackID else { return nil }
+                guard let trackID, decodeTime == nil else { return nil }
                 let wide = flags >> 24 == 1
                 guard size32 >= (wide ? 20 : 16) else { return nil }
+                decodeTime =
+                    wide
+                    ? traf.getInteger(at: position + 12, as: UInt64.self)
+                    : traf.getInteger(at: position + 12, as: UInt32.self).map(UInt64.init)
                 fields.append(.decodeTime(trackID: trackID, at: position + 12 - base, wide: wide))
             case Self.trun:
-                guard trackID != nil, flags & 0x1 != 0, size32 >= 20 else { return nil }
+                // A data offset, and per-sample durations (0x100); each entry holds 4 bytes per field present.
+                guard trackID != nil, flags & 0x1 != 0, flags & 0x100 != 0, size32 >= 20,
+                    let count = traf.getInteger(at: position + 12, as: UInt32.self)
+                else { return nil }
                 fields.append(.dataOffset(at: position + 16 - base))
-                dataOffsets += 1
-                runs += 1
+                let entries = position + 20 + (flags & 0x4 != 0 ? 4 : 0)
+                let entrySize = 4 * (flags & 0xF00).nonzeroBitCount
+                guard Int(count) <= (position + Int(size32) - entries) / entrySize else { return nil }
+                for sample in 0..<Int(count) {
+                    duration &+= UInt64(traf.getInteger(at: entries + sample * entrySize, as: UInt32.self) ?? 0)
+                }
             default:
                 return nil
             }
             position += Int(size32)
         }
-        guard trackID != nil, runs == dataOffsets else { return nil }
-        return fields
+        guard let trackID, let decodeTime else { return nil }
+        return (fields, Timing(trackID: trackID, decodeTime: decodeTime, duration: duration))
     }
 
     private static let moof = FourCC("moof").rawValue

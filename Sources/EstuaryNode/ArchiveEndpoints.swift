@@ -201,28 +201,28 @@ enum ArchiveEndpoints {
             }
         }
         let markers = parts.map { format == .m4f ? ArchiveMarker($0.record).box() : ByteBuffer() }
-        // An .mp4 export packs each segment (`PackedExportSegment`: one rebased `moof`, then the stored file whole in
-        // one `mdat`, so it goes out with one sendfile) when every segment allows it; else each stored fragment's
-        // boxes are rebased in place. Packing needs every segment's layout first (the body's length, and the
-        // timeline's origins, which later ranges need too).
+        // An .mp4 export packs each segment that allows it (`PackedExportSegment`: one rebased `moof`, then the stored
+        // file whole in one `mdat`, so it goes out with one sendfile); the others have each stored fragment's boxes
+        // rebased in place. Packing reads every segment's layout before answering (the body's length, and the
+        // timeline's origins, which later ranges need too), so only exports of up to `packedSegmentLimit` segments
+        // are packed: a longer one (up to 24 h) is rebased in place and reads only the layouts it sends.
         let exported = parts.map(\.record)
-        let packing: (headerSizes: [Int], timeline: ExportTimeline)? =
-            format == .mp4
+        let packing: (headerSizes: [Int?], timeline: ExportTimeline)? =
+            format == .mp4 && exported.count <= Self.packedSegmentLimit
             ? try await io {
-                var sizes: [Int] = []
+                var sizes: [Int?] = []
                 var timeline = ExportTimeline()
                 for record in exported {
                     let layout = try archive.cachedSegmentLayout(record) ?? archive.segmentLayout(record)
-                    guard let size = PackedExportSegment.headerSize(layout, segmentBytes: record.bytes) else { return nil }
-                    sizes.append(size)
+                    sizes.append(PackedExportSegment.headerSize(layout, segmentBytes: record.bytes))
                     timeline.learn(layout)
                 }
                 return (sizes, timeline)
             } : nil
-        let headerSizes = packing?.headerSizes ?? parts.map { _ in 0 }
+        let headerSizes = packing?.headerSizes ?? parts.map { _ in nil }
         let length = parts.enumerated().reduce(0) { total, part in
             total + (part.element.initID.flatMap { inits[$0]?.readableBytes } ?? 0) + markers[part.offset].readableBytes
-                + headerSizes[part.offset] + part.element.record.bytes
+                + (headerSizes[part.offset] ?? 0) + part.element.record.bytes
         }
         // Each piece of the body with its offset: [init] [marker] segment, …
         var pieces: [(offset: Int, length: Int, piece: ExportPiece)] = []
@@ -236,11 +236,11 @@ enum ArchiveEndpoints {
                 pieces.append((offset, markers[index].readableBytes, .bytes(markers[index])))
                 offset += markers[index].readableBytes
             }
-            if headerSizes[index] > 0 {
-                pieces.append((offset, headerSizes[index], .packedHeader(part.record, sequence: UInt32(truncatingIfNeeded: index + 1))))
-                offset += headerSizes[index]
+            if let headerSize = headerSizes[index] {
+                pieces.append((offset, headerSize, .packedHeader(part.record, sequence: UInt32(truncatingIfNeeded: index + 1))))
+                offset += headerSize
             }
-            pieces.append((offset, part.record.bytes, .segment(part.record, first: index == 0)))
+            pieces.append((offset, part.record.bytes, .segment(part.record, first: index == 0, packed: headerSizes[index] != nil)))
             offset += part.record.bytes
         }
         let byteRange = try ByteRangeRequest.parse(request.headers[.range], length: length)
@@ -260,7 +260,7 @@ enum ArchiveEndpoints {
                 try await RawResponseBody.serve(on: channel) { raw in
                     var timeline = packing?.timeline ?? ExportTimeline()
                     if format == .mp4 && packing == nil
-                        && selected.first.map({ if case .segment(_, true) = $0.piece { false } else { true } }) == true
+                        && selected.first.map({ if case .segment(_, true, _) = $0.piece { false } else { true } }) == true
                     {
                         // The range starts after the first segment: learn the timeline's origin from it.
                         _ = timeline.rebase(try await io { try archive.segmentBytes(firstRecord) })
@@ -290,13 +290,13 @@ enum ArchiveEndpoints {
                                     "segment \(record.startMs) of '\(name)' changed while it was exported")
                             }
                             bytes = header
-                        case .segment(let record, _):
+                        case .segment(let record, _, let packed):
                             let end = min(record.bytes, byteRange.upperBound - pieceOffset)
                             if let raw {
                                 guard start < end else { continue }
                                 if format == .m4f {
                                     try batch.appendFile(archive.path(of: record), range: start..<end)
-                                } else if packing != nil {
+                                } else if packed {
                                     // The stored file, whole and unchanged, as the packed header promised.
                                     let file = try batch.open(archive.path(of: record), holding: record.bytes, exactly: true)
                                     batch.items.append(.fileRegion(FileRegion(fileHandle: file, readerIndex: start, endIndex: end)))
@@ -309,7 +309,7 @@ enum ArchiveEndpoints {
                             let stored = try await io { try archive.segmentBytes(record, direct: format == .m4f) }
                             // An .mp4 file starts at zero (a packed one rebased its header); .m4f carries the stored
                             // bytes untouched (replication).
-                            bytes = format == .mp4 && packing == nil ? timeline.rebase(stored) : stored
+                            bytes = format == .mp4 && !packed ? timeline.rebase(stored) : stored
                         }
                         let end = min(bytes.readableBytes, byteRange.upperBound - pieceOffset)
                         guard start < end, let slice = bytes.getSlice(at: bytes.readerIndex + start, length: end - start) else {
@@ -322,6 +322,10 @@ enum ArchiveEndpoints {
                 try await writer.finish(nil)
             })
     }
+
+    /// The most segments an `.mp4` export packs (about half an hour to an hour of archive): packing reads every
+    /// segment's layout before the answer starts, and again for each range a player asks.
+    static let packedSegmentLimit = 512
 
     /// Adds bytes `range` of a segment of an `.mp4` export to `batch`: every box run is rebased, in order (the
     /// timeline learns its origin from the first), and only what falls in the range is added; media payloads go
@@ -364,7 +368,8 @@ enum ArchiveEndpoints {
         case bytes(ByteBuffer)
         /// A packed `.mp4` segment's header (``PackedExportSegment``), made when it is sent.
         case packedHeader(SegmentRecord, sequence: UInt32)
-        case segment(SegmentRecord, first: Bool)
+        /// A stored segment; `packed`: sent whole after its packed header, else (`.mp4`) its boxes rebased in place.
+        case segment(SegmentRecord, first: Bool, packed: Bool)
     }
 
     /// The header fields of an archive segment's response (besides its length).

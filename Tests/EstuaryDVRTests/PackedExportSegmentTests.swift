@@ -8,7 +8,8 @@ import Testing
 @Suite struct PackedExportSegmentTests {
     /// Three fragments of two tracks (video 90 kHz, audio 48 kHz) from `FragmentWriter`, starting at decode times far
     /// from zero, with every sample's payload distinct; the payloads per track, in order.
-    static func segment(videoStart: Int64, audioStart: Int64) -> (fragments: [ByteBuffer], samples: [Int: [[UInt8]]]) {
+    /// `videoGap` (90 kHz) is left between the first fragment's video and the second's.
+    static func segment(videoStart: Int64, audioStart: Int64, videoGap: Int64 = 0) -> (fragments: [ByteBuffer], samples: [Int: [[UInt8]]]) {
         var writer = FragmentWriter()
         var fragments: [ByteBuffer] = []
         var samples: [Int: [[UInt8]]] = [1: [], 2: []]
@@ -20,7 +21,8 @@ import Testing
                 }
                 samples[track]! += made
                 return TrackFragment(
-                    trackID: track, baseDecodeTime: start + Int64(index * count) * Int64(duration),
+                    trackID: track,
+                    baseDecodeTime: start + Int64(index * count) * Int64(duration) + (track == 1 && index > 0 ? videoGap : 0),
                     samples: made.enumerated().map {
                         FragmentSample(
                             duration: duration, compositionOffset: 0, isKeyframe: index == 0 && $0.offset == 0,
@@ -118,6 +120,21 @@ import Testing
                     let firstOfSegment: UInt64 = index == 0 ? 0 : (track == 1 ? 54_000 : 27_648)
                     #expect(mine.map(\.decodeTime) == (0..<3).map { firstOfSegment + UInt64($0) * perFragment })
                 }
+            }
+        }
+    }
+
+    @Test func aSegmentWithAGapBetweenItsFragmentsIsNotPacked() throws {
+        try withTemporaryDirectorySync { root in
+            let archive = try StreamArchive.open(root: root, name: "cam")
+            let initID = try archive.storeInit(fakeInit())
+            // Players would time the second fragment from the end of the first: a gap must not be packed away.
+            for (gap, packable) in [(Int64(0), true), (3600, false)] {
+                let (fragments, _) = Self.segment(videoStart: 90_000 * 1_700_000_000, audioStart: 48_000 * 1_700_000_000, videoGap: gap)
+                let record = try archive.write(
+                    fragments: fragments, startMs: 1_700_000_000_000 + gap, durationMs: 600, initID: initID)
+                let layout = try archive.segmentLayout(record)
+                #expect((PackedExportSegment.headerSize(layout, segmentBytes: record.bytes) != nil) == packable, "gap \(gap)")
             }
         }
     }

