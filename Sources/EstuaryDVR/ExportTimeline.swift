@@ -23,36 +23,9 @@ public struct ExportTimeline: Sendable {
     public mutating func learn(_ layout: [SegmentPart]) {
         for part in layout {
             guard case .boxes(let boxes) = part else { continue }
-            learn(boxes, from: boxes.readerIndex, to: boxes.writerIndex)
-        }
-    }
-
-    /// Reads the first `tfdt` per track in `bytes[start..<end]` (read only; stops at a box that runs past `end`, an
-    /// `mdat` whose payload is the next part).
-    private mutating func learn(_ bytes: ByteBuffer, from start: Int, to end: Int) {
-        var position = start
-        var trackID: UInt32?
-        while position + 8 <= end, let size32 = bytes.getInteger(at: position, as: UInt32.self),
-            let type = bytes.getInteger(at: position + 4, as: UInt32.self)
-        {
-            let size = Int(size32)
-            guard size >= 8, position + size <= end else { return }
-            switch type {
-            case Self.moof, Self.traf:
-                learn(bytes, from: position + 8, to: position + size)
-            case Self.tfhd:
-                trackID = bytes.getInteger(at: position + 12, as: UInt32.self)
-            case Self.tfdt:
-                guard let trackID, offsets[trackID] == nil, let version = bytes.getInteger(at: position + 8, as: UInt8.self)
-                else { break }
-                offsets[trackID] =
-                    version == 1
-                    ? bytes.getInteger(at: position + 12, as: UInt64.self)
-                    : bytes.getInteger(at: position + 12, as: UInt32.self).map(UInt64.init)
-            default:
-                break
+            for field in Self.timeFields(in: boxes, from: boxes.readerIndex, to: boxes.writerIndex) where !field.isPRFT {
+                learn(field, in: boxes)
             }
-            position += size
         }
     }
 
@@ -65,56 +38,66 @@ public struct ExportTimeline: Sendable {
     /// Returns `segment` with its decode times rebased.
     public mutating func rebase(_ segment: ByteBuffer) -> ByteBuffer {
         var bytes = segment
-        var prftFields: [(trackID: UInt32, at: Int, wide: Bool)] = []
-        walk(&bytes, from: bytes.readerIndex, to: bytes.writerIndex, prftFields: &prftFields)
-        for field in prftFields {
-            guard let offset = offsets[field.trackID] else { continue }
+        let fields = Self.timeFields(in: bytes, from: bytes.readerIndex, to: bytes.writerIndex)
+        // Every `tfdt` first (a track's origin comes from its first one); then `prft`, which precedes its `moof`.
+        for field in fields where !field.isPRFT { learn(field, in: bytes) }
+        for field in fields.filter({ !$0.isPRFT }) + fields.filter(\.isPRFT) {
             if field.wide, let value = bytes.getInteger(at: field.at, as: UInt64.self) {
-                bytes.setInteger(value &- min(value, offset), at: field.at)
+                bytes.setInteger(rebased(value, track: field.trackID), at: field.at)
             } else if !field.wide, let value = bytes.getInteger(at: field.at, as: UInt32.self) {
-                bytes.setInteger(UInt32(truncatingIfNeeded: UInt64(value) &- min(UInt64(value), offset)), at: field.at)
+                bytes.setInteger(UInt32(truncatingIfNeeded: rebased(UInt64(value), track: field.trackID)), at: field.at)
             }
         }
         return bytes
     }
 
-    private mutating func walk(
-        _ bytes: inout ByteBuffer, from start: Int, to end: Int, prftFields: inout [(trackID: UInt32, at: Int, wide: Bool)]
-    ) {
+    /// A decode time in a `tfdt`, or a media time in a `prft`: its track, where it is, and whether it is 64-bit.
+    private struct TimeField {
+        var trackID: UInt32
+        var at: Int
+        var wide: Bool
+        var isPRFT: Bool
+    }
+
+    /// Takes `field`'s value as its track's origin if the track has none yet.
+    private mutating func learn(_ field: TimeField, in bytes: ByteBuffer) {
+        guard offsets[field.trackID] == nil else { return }
+        offsets[field.trackID] =
+            field.wide
+            ? bytes.getInteger(at: field.at, as: UInt64.self) : bytes.getInteger(at: field.at, as: UInt32.self).map(UInt64.init)
+    }
+
+    /// The time fields in `bytes[start..<end]`, in order. Stops at a box that runs past `end` (an `mdat` whose payload
+    /// is not in `bytes`). Box types compare as integers: an export reads every fragment it sends, so no text is made
+    /// per box.
+    private static func timeFields(in bytes: ByteBuffer, from start: Int, to end: Int) -> [TimeField] {
+        var fields: [TimeField] = []
         var position = start
         var trackID: UInt32?
-        // Box types compare as integers: an export rebases every fragment it sends, so no text is made per box.
         while position + 8 <= end, let size32 = bytes.getInteger(at: position, as: UInt32.self),
             let type = bytes.getInteger(at: position + 4, as: UInt32.self)
         {
             let size = Int(size32)
-            guard size >= 8, position + size <= end else { return }
+            guard size >= 8, position + size <= end else { break }
             switch type {
             case Self.moof, Self.traf:
-                walk(&bytes, from: position + 8, to: position + size, prftFields: &prftFields)
+                fields += timeFields(in: bytes, from: position + 8, to: position + size)
             case Self.tfhd:
                 trackID = bytes.getInteger(at: position + 12, as: UInt32.self)
             case Self.tfdt:
                 guard let trackID, let version = bytes.getInteger(at: position + 8, as: UInt8.self) else { break }
-                if version == 1, let value = bytes.getInteger(at: position + 12, as: UInt64.self) {
-                    let offset = offsets[trackID] ?? value
-                    offsets[trackID] = offset
-                    bytes.setInteger(value &- min(value, offset), at: position + 12)
-                } else if let value = bytes.getInteger(at: position + 12, as: UInt32.self) {
-                    let offset = offsets[trackID] ?? UInt64(value)
-                    offsets[trackID] = offset
-                    bytes.setInteger(UInt32(truncatingIfNeeded: UInt64(value) &- min(UInt64(value), offset)), at: position + 12)
-                }
+                fields.append(TimeField(trackID: trackID, at: position + 12, wide: version == 1, isPRFT: false))
             case Self.prft:
                 if let version = bytes.getInteger(at: position + 8, as: UInt8.self),
                     let reference = bytes.getInteger(at: position + 12, as: UInt32.self)
                 {
-                    prftFields.append((reference, position + 24, version == 1))
+                    fields.append(TimeField(trackID: reference, at: position + 24, wide: version == 1, isPRFT: true))
                 }
             default:
                 break
             }
             position += size
         }
+        return fields
     }
 }

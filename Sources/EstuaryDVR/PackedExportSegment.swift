@@ -14,6 +14,29 @@ import NIOCore
 /// (players such as ffmpeg time a second `traf` of a track in one `moof` from the end of the first, not from its
 /// `tfdt`): the caller then exports the segment's own boxes, rebased in place.
 public enum PackedExportSegment {
+    /// The most segments an export packs (about half an hour to an hour of archive): the plan reads every segment's
+    /// layout before the answer starts, and again for each range a player asks.
+    public static let segmentLimit = 512
+
+    /// What an export of `records` needs before it answers: each segment's header size (nil for one that is not
+    /// packed) for the body's length, and the timeline's origins, learnt from all segments in order (a range that
+    /// starts later rebases the same way). Nil when the export is longer than ``segmentLimit``: it is then rebased in
+    /// place and reads only the layouts it sends. Blocking (reads layouts not in memory): call it on the I/O pool.
+    public static func plan(
+        _ records: [SegmentRecord], in archive: StreamArchive
+    ) throws(DVRError) -> (headerSizes: [Int?], timeline: ExportTimeline)? {
+        guard records.count <= segmentLimit else { return nil }
+        var sizes: [Int?] = []
+        var timeline = ExportTimeline()
+        for record in records {
+            let layout: [SegmentPart]
+            if let kept = archive.cachedSegmentLayout(record) { layout = kept } else { layout = try archive.segmentLayout(record) }
+            sizes.append(headerSize(layout, segmentBytes: record.bytes))
+            timeline.learn(layout)
+        }
+        return (sizes, timeline)
+    }
+
     /// The bytes before the stored file: `moof` and the `mdat` header. Nil when the segment cannot be packed.
     public static func headerSize(_ layout: [SegmentPart], segmentBytes: Int) -> Int? {
         guard let trafs = trackFragments(layout), let size = headerSize(trafs, segmentBytes: segmentBytes) else { return nil }

@@ -201,24 +201,10 @@ enum ArchiveEndpoints {
             }
         }
         let markers = parts.map { format == .m4f ? ArchiveMarker($0.record).box() : ByteBuffer() }
-        // An .mp4 export packs each segment that allows it (`PackedExportSegment`: one rebased `moof`, then the stored
-        // file whole in one `mdat`, so it goes out with one sendfile); the others have each stored fragment's boxes
-        // rebased in place. Packing reads every segment's layout before answering (the body's length, and the
-        // timeline's origins, which later ranges need too), so only exports of up to `packedSegmentLimit` segments
-        // are packed: a longer one (up to 24 h) is rebased in place and reads only the layouts it sends.
+        // An .mp4 export packs each segment that allows it (`PackedExportSegment`); the others have each stored
+        // fragment's boxes rebased in place. A longer export than the plan takes is all rebased in place.
         let exported = parts.map(\.record)
-        let packing: (headerSizes: [Int?], timeline: ExportTimeline)? =
-            format == .mp4 && exported.count <= Self.packedSegmentLimit
-            ? try await io {
-                var sizes: [Int?] = []
-                var timeline = ExportTimeline()
-                for record in exported {
-                    let layout = try archive.cachedSegmentLayout(record) ?? archive.segmentLayout(record)
-                    sizes.append(PackedExportSegment.headerSize(layout, segmentBytes: record.bytes))
-                    timeline.learn(layout)
-                }
-                return (sizes, timeline)
-            } : nil
+        let packing = format == .mp4 ? try await io { try PackedExportSegment.plan(exported, in: archive) } : nil
         let headerSizes = packing?.headerSizes ?? parts.map { _ in nil }
         let length = parts.enumerated().reduce(0) { total, part in
             total + (part.element.initID.flatMap { inits[$0]?.readableBytes } ?? 0) + markers[part.offset].readableBytes
@@ -274,12 +260,7 @@ enum ArchiveEndpoints {
                         switch piece {
                         case .bytes(let fixed): bytes = fixed
                         case .packedHeader(let record, let sequence):
-                            let layout: [SegmentPart]
-                            if let kept = archive.cachedSegmentLayout(record) {
-                                layout = kept
-                            } else {
-                                layout = try await io { try archive.segmentLayout(record) }
-                            }
+                            let layout = try await layout(of: record, in: archive)
                             guard
                                 let header = PackedExportSegment.header(
                                     layout, segmentBytes: record.bytes, sequence: sequence, timeline: timeline),
@@ -323,9 +304,12 @@ enum ArchiveEndpoints {
             })
     }
 
-    /// The most segments an `.mp4` export packs (about half an hour to an hour of archive): packing reads every
-    /// segment's layout before the answer starts, and again for each range a player asks.
-    static let packedSegmentLimit = 512
+    /// `record`'s box layout: kept in memory (exports of the same hours are asked again and again), else read on the
+    /// I/O pool.
+    static func layout(of record: SegmentRecord, in archive: StreamArchive) async throws -> [SegmentPart] {
+        if let kept = archive.cachedSegmentLayout(record) { return kept }
+        return try await io { try archive.segmentLayout(record) }
+    }
 
     /// Adds bytes `range` of a segment of an `.mp4` export to `batch`: every box run is rebased, in order (the
     /// timeline learns its origin from the first), and only what falls in the range is added; media payloads go
@@ -334,13 +318,7 @@ enum ArchiveEndpoints {
         _ record: SegmentRecord, of archive: StreamArchive, bytes range: Range<Int>, timeline: inout ExportTimeline,
         to batch: inout RawBatch
     ) async throws {
-        // Exports of the same hours are asked again and again (many viewers): the layout is read once.
-        let layout: [SegmentPart]
-        if let kept = archive.cachedSegmentLayout(record) {
-            layout = kept
-        } else {
-            layout = try await io { try archive.segmentLayout(record) }
-        }
+        let layout = try await layout(of: record, in: archive)
         // The layout may have been kept from before a replacement: the file must still be the indexed one.
         let file = try batch.open(archive.path(of: record), holding: record.bytes, exactly: true)
         var partStart = 0

@@ -94,18 +94,10 @@ final class UDPSocket {
     func receive(into buffer: inout ByteBuffer) throws(UDPSocketError) -> Int {
         buffer.clear(minimumCapacity: Self.slot * Self.batch)
         let descriptor = self.descriptor
-        var lengths = self.lengths
-        var truncated = self.truncated
-        self.lengths = []
-        self.truncated = []
-        defer {
-            self.lengths = lengths
-            self.truncated = truncated
-        }
         let received = buffer.withUnsafeMutableWritableBytes { bytes in
             estuary_udp_receive(
                 descriptor, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), CUnsignedInt(Self.slot),
-                CUnsignedInt(Self.batch), &lengths, &truncated)
+                CUnsignedInt(Self.batch), &self.lengths, &self.truncated)
         }
         guard received >= 0 else { throw .system(call: "recvmmsg", errno: -received) }
         buffer.moveWriterIndex(forwardBy: Int(received) * Self.slot)

@@ -139,6 +139,54 @@ import Testing
         }
     }
 
+    /// Every `tfdt` (track, value) and `prft` media time of a stored segment's bytes, in order.
+    static func times(_ segment: [UInt8]) -> (decodeTimes: [(UInt32, UInt64)], prftTimes: [UInt64]) {
+        func u32(_ at: Int) -> UInt32 { segment[at..<(at + 4)].reduce(0) { $0 << 8 | UInt32($1) } }
+        func u64(_ at: Int) -> UInt64 { UInt64(u32(at)) << 32 | UInt64(u32(at + 4)) }
+        var decodeTimes: [(UInt32, UInt64)] = []
+        var prftTimes: [UInt64] = []
+        func walk(_ start: Int, _ end: Int) {
+            var position = start
+            var track: UInt32 = 0
+            while position + 8 <= end {
+                let size = Int(u32(position))
+                switch String(decoding: segment[(position + 4)..<(position + 8)], as: UTF8.self) {
+                case "moof", "traf": walk(position + 8, position + size)
+                case "tfhd": track = u32(position + 12)
+                case "tfdt": decodeTimes.append((track, u64(position + 12)))
+                case "prft": prftTimes.append(u64(position + 24))
+                default: break
+                }
+                position += size
+            }
+        }
+        walk(0, segment.count)
+        return (decodeTimes, prftTimes)
+    }
+
+    @Test func aSegmentThatIsNotPackedIsRebasedInPlaceKeepingItsGap() throws {
+        try withTemporaryDirectorySync { root in
+            let archive = try StreamArchive.open(root: root, name: "cam")
+            let initID = try archive.storeInit(fakeInit())
+            let (fragments, _) = Self.segment(videoStart: 90_000 * 1_700_000_000, audioStart: 48_000 * 1_700_000_000, videoGap: 3600)
+            let record = try archive.write(fragments: fragments, startMs: 1_700_000_000_000, durationMs: 600, initID: initID)
+            var timeline = ExportTimeline()
+            timeline.learn(try archive.segmentLayout(record))
+            let rebased = timeline.rebase(try archive.segmentBytes(record))
+            let (decodeTimes, prftTimes) = Self.times(Array(rebased.readableBytesView))
+            let video: [UInt64] = decodeTimes.filter { $0.0 == 1 }.map(\.1)
+            let audio: [UInt64] = decodeTimes.filter { $0.0 == 2 }.map(\.1)
+            let expectedVideo: [UInt64] = [0, 18_000 + 3600, 36_000 + 3600]
+            #expect(video == expectedVideo, "video, its gap kept")
+            #expect(audio == [0, 9216, 18_432], "audio")
+            // `prft` refers to the first video decode time of the segment: rebased with it.
+            #expect(prftTimes == [UInt64](repeating: 0, count: 3))
+            // A timeline that learns as it rebases (a range of an unplanned export) gives the same bytes.
+            var learning = ExportTimeline()
+            #expect(learning.rebase(try archive.segmentBytes(record)) == rebased)
+        }
+    }
+
     @Test func aSegmentWhoseFragmentsAreNotInTheWritersFormIsNotPacked() throws {
         try withTemporaryDirectorySync { root in
             let archive = try StreamArchive.open(root: root, name: "cam")
