@@ -6,7 +6,7 @@ import NIOCore
 /// Stored segments keep the live timeline; only the export is rewritten, in a copy.
 ///
 /// Guarantees: only `tfdt` and `prft` time fields change; box sizes and every other byte stay as stored.
-public struct ExportTimeline: Sendable {
+public struct ExportTimeline: Sendable, Equatable {
     private var offsets: [UInt32: UInt64] = [:]
 
     private static let moof = FourCC("moof").rawValue
@@ -27,6 +27,12 @@ public struct ExportTimeline: Sendable {
                 learn(field, in: boxes)
             }
         }
+    }
+
+    /// Takes the origin of every track not seen yet from a packed segment's first decode times: the same origins
+    /// learning from its layout would take.
+    public mutating func learn(_ packed: PackedExportSegment) {
+        for origin in packed.origins where offsets[origin.trackID] == nil { offsets[origin.trackID] = origin.decodeTime }
     }
 
     /// `value`, a decode time of `track`, rebased to the track's origin (unchanged for a track with none yet).

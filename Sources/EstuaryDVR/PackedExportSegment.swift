@@ -1,55 +1,180 @@
 import EstuaryMP4
 import NIOCore
+import Synchronization
 
-/// A stored segment as it goes into an `.mp4` export without its media being rewritten or split: one `moof` that
-/// gathers the track fragments of all the segment's fragments (decode times rebased by an ``ExportTimeline``, data
-/// offsets pointing past the header into the stored bytes), then one `mdat` whose payload is the stored segment file
-/// unchanged. The file goes out whole with sendfile; its own `styp`, `prft` and `moof` boxes ride inside that `mdat`
-/// as bytes no sample points at.
+/// A stored segment as it goes into an `.mp4` export without its media being rewritten: a few runs, each one new
+/// `moof` that gathers the track fragments of consecutive stored fragments (decode times rebased by an
+/// ``ExportTimeline``, data offsets pointing past the header into the stored bytes), then one `mdat` whose payload is
+/// the run's range of the stored segment file, unchanged. The ranges cover the file, so it goes out whole with
+/// sendfile; its own `styp`, `prft` and `moof` boxes ride inside the `mdat`s as bytes no sample points at.
 ///
-/// Guarantees: the header's size depends only on the segment's layout; its bytes only on the layout, the sequence
-/// number and the timeline's origins. Both are nil when a fragment is not in the form the packing needs (every
-/// `traf` holds only `tfhd` with default-base-is-moof and no explicit base, `tfdt`, and `trun`s with a data offset and
-/// per-sample durations, as ``FragmentWriter`` writes them), or when a track's fragments are not back to back in time
-/// (players such as ffmpeg time a second `traf` of a track in one `moof` from the end of the first, not from its
-/// `tfdt`): the caller then exports the segment's own boxes, rebased in place.
-public enum PackedExportSegment {
+/// A segment whose tracks are back to back in time is one run. A new run starts at each stored fragment where a
+/// track's decode time does not follow on from its previous fragment (a gap, or a source whose timestamps jumped):
+/// players such as ffmpeg time a second `traf` of a track in one `moof` from the end of the first, not from its
+/// `tfdt`, so a gap inside one `moof` would be lost.
+///
+/// Guarantees: made once per stored segment (its header templates and offsets do not depend on the request; only
+/// the sequence numbers and the rebased decode times do), and kept with the segment's layout
+/// (``StreamArchive/segmentLayout(_:)``). Nil when a fragment is not in the form the packing needs (every `traf`
+/// holds only `tfhd` with default-base-is-moof and no explicit base, `tfdt`, and `trun`s with a data offset and
+/// per-sample durations, as ``FragmentWriter`` writes them), when a track's fragments inside one stored `moof` are not
+/// back to back, or when a size or data offset does not fit its 32-bit field: the caller then exports the segment's
+/// own boxes, rebased in place.
+public struct PackedExportSegment: Sendable, Equatable {
     /// The most segments an export packs (about half an hour to an hour of archive): the plan reads every segment's
     /// layout before the answer starts, and again for each range a player asks.
     public static let segmentLimit = 512
 
-    /// What an export of `records` needs before it answers: each segment's header size (nil for one that is not
-    /// packed) for the body's length, and the timeline's origins, learnt from all segments in order (a range that
-    /// starts later rebases the same way). Nil when the export is longer than ``segmentLimit``: it is then rebased in
-    /// place and reads only the layouts it sends. Blocking (reads layouts not in memory): call it on the I/O pool.
+    /// One `moof` + `mdat` of the export.
+    public struct Run: Sendable, Equatable {
+        /// `moof` (sequence 0, decode times as stored, data offsets final) and the `mdat` header.
+        fileprivate var template: ByteBuffer
+        /// Where the `tfdt` values sit in ``template``.
+        fileprivate var decodeTimes: [DecodeTimeField]
+        /// The bytes of the stored segment file that this run's `mdat` carries.
+        public let fileRange: Range<Int>
+
+        /// The last header made: the same export is asked again and again (a player's ranges, readers of the same
+        /// hour), so it is made anew only for another sequence number or timeline.
+        private let last = LastHeader()
+
+        /// The bytes before the file range: the `moof` and the `mdat` header.
+        public var headerSize: Int { template.readableBytes }
+
+        public static func == (lhs: Run, rhs: Run) -> Bool {
+            lhs.template == rhs.template && lhs.decodeTimes == rhs.decodeTimes && lhs.fileRange == rhs.fileRange
+        }
+
+        fileprivate init(template: ByteBuffer, decodeTimes: [DecodeTimeField], fileRange: Range<Int>) {
+            self.template = template
+            self.decodeTimes = decodeTimes
+            self.fileRange = fileRange
+        }
+
+        /// The header numbered `sequence`, its decode times rebased by `timeline`.
+        public func header(sequence: UInt32, timeline: ExportTimeline) -> ByteBuffer {
+            if let kept = last.value.withLock({ $0 }), kept.sequence == sequence, kept.timeline == timeline { return kept.header }
+            let header = make(sequence: sequence, timeline: timeline)
+            last.value.withLock { $0 = (sequence, timeline, header) }
+            return header
+        }
+
+        private func make(sequence: UInt32, timeline: ExportTimeline) -> ByteBuffer {
+            var header = template
+            header.setInteger(sequence, at: header.readerIndex + 20)
+            for field in decodeTimes {
+                let at = header.readerIndex + field.at
+                if field.wide, let value = header.getInteger(at: at, as: UInt64.self) {
+                    header.setInteger(timeline.rebased(value, track: field.trackID), at: at)
+                } else if !field.wide, let value = header.getInteger(at: at, as: UInt32.self) {
+                    header.setInteger(UInt32(truncatingIfNeeded: timeline.rebased(UInt64(value), track: field.trackID)), at: at)
+                }
+            }
+            return header
+        }
+    }
+
+    /// A run's last header, shared by the copies of the run (the layout cache hands out copies).
+    private final class LastHeader: Sendable {
+        let value = Mutex<(sequence: UInt32, timeline: ExportTimeline, header: ByteBuffer)?>(nil)
+    }
+
+    /// A track's first decode time in the segment, as stored.
+    public struct TrackOrigin: Sendable, Equatable {
+        public var trackID: UInt32
+        public var decodeTime: UInt64
+    }
+
+    fileprivate struct DecodeTimeField: Sendable, Equatable {
+        var trackID: UInt32
+        var at: Int
+        var wide: Bool
+    }
+
+    /// The runs, in file order; their file ranges cover the stored file.
+    public let runs: [Run]
+    /// Each track's first decode time, in the order tracks first appear: what an ``ExportTimeline`` learns from.
+    public let origins: [TrackOrigin]
+
+    /// The exported size: every run's header and the stored file.
+    public var exportedBytes: Int { runs.reduce(0) { $0 + $1.headerSize + $1.fileRange.count } }
+
+    /// Packs the segment laid out as `layout` (a file of `segmentBytes` bytes); nil when it cannot be packed.
+    public init?(_ layout: [SegmentPart], segmentBytes: Int) {
+        guard let fragments = Self.fragments(layout), !fragments.isEmpty else { return nil }
+        // Group fragments into runs: a new one where a track does not follow on from its previous fragment.
+        var groups: [(start: Int, trafs: [TrackFragment])] = []
+        var ends: [UInt32: UInt64] = [:]
+        var origins: [TrackOrigin] = []
+        for fragment in fragments {
+            var seen: Set<UInt32> = []
+            var jumps = false
+            for traf in fragment.trafs {
+                let track = traf.timing.trackID
+                if seen.insert(track).inserted {
+                    if let end = ends[track] {
+                        if end != traf.timing.decodeTime { jumps = true }
+                    } else {
+                        origins.append(TrackOrigin(trackID: track, decodeTime: traf.timing.decodeTime))
+                    }
+                } else if ends[track] != traf.timing.decodeTime {
+                    return nil
+                }
+                ends[track] = traf.timing.decodeTime &+ traf.timing.duration
+            }
+            if groups.isEmpty {
+                groups.append((0, fragment.trafs))
+            } else if jumps {
+                groups.append((fragment.fileOffset, fragment.trafs))
+            } else {
+                groups[groups.count - 1].trafs += fragment.trafs
+            }
+        }
+        var runs: [Run] = []
+        for (index, group) in groups.enumerated() {
+            let end = index + 1 < groups.count ? groups[index + 1].start : segmentBytes
+            guard let run = Self.run(group.trafs, fileRange: group.start..<end) else { return nil }
+            runs.append(run)
+        }
+        self.runs = runs
+        self.origins = origins
+    }
+
+    /// What an export of `records` needs before it answers: each segment's packing (nil for one that is not
+    /// packed), and the timeline's origins, learnt from all segments in order (a range that starts later rebases the
+    /// same way). Nil when the export is longer than ``segmentLimit``: it is then rebased in place and reads only the
+    /// layouts it sends. Blocking (reads layouts not in memory): call it on the I/O pool.
     public static func plan(
         _ records: [SegmentRecord], in archive: StreamArchive
-    ) throws(DVRError) -> (headerSizes: [Int?], timeline: ExportTimeline)? {
+    ) throws(DVRError) -> (segments: [PackedExportSegment?], timeline: ExportTimeline)? {
         guard records.count <= segmentLimit else { return nil }
-        var sizes: [Int?] = []
-        var timeline = ExportTimeline()
+        var layouts: [SegmentLayout] = []
+        layouts.reserveCapacity(records.count)
         for record in records {
-            let layout: [SegmentPart]
-            if let kept = archive.cachedSegmentLayout(record) { layout = kept } else { layout = try archive.segmentLayout(record) }
-            sizes.append(headerSize(layout, segmentBytes: record.bytes))
-            timeline.learn(layout)
+            if let kept = archive.cachedSegmentLayout(record) {
+                layouts.append(kept)
+            } else {
+                layouts.append(try archive.segmentLayout(record))
+            }
         }
-        return (sizes, timeline)
+        return plan(layouts)
     }
 
-    /// The bytes before the stored file: `moof` and the `mdat` header. Nil when the segment cannot be packed.
-    public static func headerSize(_ layout: [SegmentPart], segmentBytes: Int) -> Int? {
-        guard let trafs = trackFragments(layout), let size = headerSize(trafs, segmentBytes: segmentBytes) else { return nil }
-        return size
+    /// ``plan(_:in:)`` of segments whose layouts are at hand.
+    public static func plan(_ layouts: [SegmentLayout]) -> (segments: [PackedExportSegment?], timeline: ExportTimeline) {
+        var timeline = ExportTimeline()
+        for layout in layouts {
+            if let packed = layout.packed { timeline.learn(packed) } else { timeline.learn(layout.parts) }
+        }
+        return (layouts.map(\.packed), timeline)
     }
 
-    /// The header (`moof` numbered `sequence`, then the `mdat` header) of the segment laid out as `layout`, its
-    /// decode times rebased by `timeline`. Nil when the segment cannot be packed.
-    public static func header(
-        _ layout: [SegmentPart], segmentBytes: Int, sequence: UInt32, timeline: ExportTimeline
-    ) -> ByteBuffer? {
-        guard let trafs = trackFragments(layout), let size = headerSize(trafs, segmentBytes: segmentBytes) else { return nil }
-        let moofSize = size - 8
+    /// The run of `trafs` (in file order) carrying `fileRange` of the stored file; nil when a size or offset does
+    /// not fit.
+    private static func run(_ trafs: [TrackFragment], fileRange: Range<Int>) -> Run? {
+        let moofSize = 8 + 16 + trafs.reduce(0) { $0 + $1.bytes.readableBytes }
+        let size = moofSize + 8
+        guard moofSize <= Int(UInt32.max), fileRange.count + 8 <= Int(UInt32.max) else { return nil }
         var header = ByteBuffer()
         header.reserveCapacity(size)
         header.writeInteger(UInt32(moofSize))
@@ -57,22 +182,18 @@ public enum PackedExportSegment {
         header.writeInteger(UInt32(16))
         header.writeInteger(Self.mfhd)
         header.writeInteger(UInt32(0))
-        header.writeInteger(sequence)
+        header.writeInteger(UInt32(0))
+        var decodeTimes: [DecodeTimeField] = []
         for traf in trafs {
             var copy = traf.bytes
             let start = header.writerIndex
             header.writeBuffer(&copy)
-            // Sample data sits where it was in the stored file, which starts right after this header.
-            let shift = size + traf.moofOffset
+            // Sample data sits where it was in the stored file; the run's range of it starts right after this header.
+            let shift = size + traf.moofOffset - fileRange.lowerBound
             for field in traf.fields {
                 switch field {
                 case .decodeTime(let trackID, let at, let wide):
-                    if wide, let value = header.getInteger(at: start + at, as: UInt64.self) {
-                        header.setInteger(timeline.rebased(value, track: trackID), at: start + at)
-                    } else if !wide, let value = header.getInteger(at: start + at, as: UInt32.self) {
-                        header.setInteger(
-                            UInt32(truncatingIfNeeded: timeline.rebased(UInt64(value), track: trackID)), at: start + at)
-                    }
+                    decodeTimes.append(DecodeTimeField(trackID: trackID, at: start + at, wide: wide))
                 case .dataOffset(let at):
                     guard let value = header.getInteger(at: start + at, as: Int32.self),
                         let shifted = Int32(exactly: Int(value) + shift)
@@ -81,20 +202,19 @@ public enum PackedExportSegment {
                 }
             }
         }
-        header.writeInteger(UInt32(8 + segmentBytes))
+        header.writeInteger(UInt32(8 + fileRange.count))
         header.writeInteger(Self.mdat)
-        return header
+        return Run(template: header, decodeTimes: decodeTimes, fileRange: fileRange)
     }
 
-    /// The header's size for `trafs`: nil when a size does not fit its 32-bit field.
-    private static func headerSize(_ trafs: [TrackFragment], segmentBytes: Int) -> Int? {
-        let moofSize = 8 + 16 + trafs.reduce(0) { $0 + $1.bytes.readableBytes }
-        guard moofSize <= Int(UInt32.max), segmentBytes + 8 <= Int(UInt32.max) else { return nil }
-        return moofSize + 8
+    /// A stored fragment: the file offset of its `moof` and its `traf`s.
+    private struct Fragment {
+        var fileOffset: Int
+        var trafs: [TrackFragment]
     }
 
     /// One stored `traf`: its bytes, the file offset of the `moof` holding it (its data offsets count from there),
-    /// and the fields the header rewrites, at offsets within `bytes`.
+    /// the fields the header rewrites (at offsets within `bytes`), and its timing.
     private struct TrackFragment {
         var bytes: ByteBuffer
         var moofOffset: Int
@@ -114,9 +234,9 @@ public enum PackedExportSegment {
         case dataOffset(at: Int)
     }
 
-    /// Every `traf` of the segment's `moof`s in order, or nil when one is not in the packable form.
-    private static func trackFragments(_ layout: [SegmentPart]) -> [TrackFragment]? {
-        var trafs: [TrackFragment] = []
+    /// Every `moof` of the segment in order, or nil when one is not in the packable form.
+    private static func fragments(_ layout: [SegmentPart]) -> [Fragment]? {
+        var fragments: [Fragment] = []
         var partStart = 0
         for part in layout {
             defer { partStart += part.length }
@@ -133,22 +253,16 @@ public enum PackedExportSegment {
                     break
                 }
                 if type == Self.moof {
-                    guard
-                        let found = trackFragments(
-                            inMoof: bytes, at: position, size: size, fileOffset: partStart + position - bytes.readerIndex)
-                    else { return nil }
-                    trafs += found
+                    let fileOffset = partStart + position - bytes.readerIndex
+                    guard let trafs = trackFragments(inMoof: bytes, at: position, size: size, fileOffset: fileOffset) else {
+                        return nil
+                    }
+                    fragments.append(Fragment(fileOffset: fileOffset, trafs: trafs))
                 }
                 position += size
             }
         }
-        // Each track's fragments back to back: one starts where the one before ended.
-        var ends: [UInt32: UInt64] = [:]
-        for traf in trafs {
-            if let end = ends[traf.timing.trackID], end != traf.timing.decodeTime { return nil }
-            ends[traf.timing.trackID] = traf.timing.decodeTime &+ traf.timing.duration
-        }
-        return trafs
+        return fragments
     }
 
     private static func trackFragments(inMoof bytes: ByteBuffer, at moof: Int, size: Int, fileOffset: Int) -> [TrackFragment]? {
@@ -169,7 +283,7 @@ public enum PackedExportSegment {
             }
             position += boxSize
         }
-        return trafs
+        return trafs.isEmpty ? nil : trafs
     }
 
     /// The fields of a whole `traf` (at its reader index) that the header rewrites, and its timing; nil when it is not

@@ -47,9 +47,14 @@ public final class StreamArchive: Sendable {
     }
 
     private let state: Mutex<State>
-    /// Box layouts of segments recently exported (``segmentLayout(_:)``), by path and sha256: a stored segment
-    /// never changes, and one that is replaced has another sha256. At most ``layoutCacheCount`` entries.
-    private let layouts = Mutex<(entries: [String: [SegmentPart]], order: [String])>(([:], []))
+    /// Box layouts of segments recently exported (``segmentLayout(_:)``), by start (which names the file), each with
+    /// the record it was read for: a stored segment never changes, and one that replaces it is another record (another
+    /// sha256), whose layout is read anew. At most ``layoutCacheCount`` entries.
+    private let layouts = Mutex<(entries: [Int64: (record: SegmentRecord, layout: SegmentLayout)], order: [Int64])>(([:], []))
+    /// Init segments read (``initSegment(_:)``), by id; at most ``initCacheCount``.
+    private let initCache = Mutex<[String: ByteBuffer]>([:])
+    /// Init segments kept in memory: a kilobyte or so each.
+    public static let initCacheCount = 64
     /// Segments whose layout is kept: a few kilobytes each (their `moof` boxes), 256 is under 4 MB.
     public static let layoutCacheCount = 256
     /// Serialises writers (recording, import, cleanup) of this archive's files.
@@ -204,11 +209,23 @@ public final class StreamArchive: Sendable {
         return id
     }
 
-    /// The init segment `id`, or nil.
+    /// The init segment `id`, or nil. Kept in memory once read (``cachedInitSegment(_:)``): its id is a hash of its
+    /// bytes, so it never changes.
     public func initSegment(_ id: String) throws(DVRError) -> ByteBuffer? {
-        guard id.count == 8, id.allSatisfy(\.isHexDigit) else { return nil }
-        return try FileIO.readFile("\(directory)/init/\(id).mp4")
+        if let kept = cachedInitSegment(id) { return kept }
+        guard id.count == 8, id.allSatisfy(\.isHexDigit), let bytes = try FileIO.readFile("\(directory)/init/\(id).mp4") else {
+            return nil
+        }
+        initCache.withLock { kept in
+            // A few per stream (one per change of codec parameters); a stream that changes them all the time starts over.
+            if kept.count >= Self.initCacheCount { kept.removeAll() }
+            kept[id] = bytes
+        }
+        return bytes
     }
+
+    /// ``initSegment(_:)`` read before and still kept; nil when it must be read from the file.
+    public func cachedInitSegment(_ id: String) -> ByteBuffer? { initCache.withLock { $0[id] } }
 
     /// Writes one segment (its fragments' bytes in order) and indexes it.
     @discardableResult
@@ -315,13 +332,29 @@ public final class StreamArchive: Sendable {
 
     /// Segments overlapping `[fromMs, toMs)`, by start time.
     public func records(fromMs: Int64, toMs: Int64) throws(DVRError) -> [SegmentRecord] {
+        try overlapping(fromMs: fromMs, toMs: toMs) { day throws(DVRError) in try dayRecords(day) } ?? []
+    }
+
+    /// ``records(fromMs:toMs:)`` when the index in memory holds every day they may come from; nil when a day would
+    /// first have to be read from disk. Never touches the disk, so it may be called on an event loop.
+    public func cachedRecords(fromMs: Int64, toMs: Int64) -> [SegmentRecord]? {
+        overlapping(fromMs: fromMs, toMs: toMs) { day in state.withLock { $0.loaded[day] } }
+    }
+
+    /// Segments overlapping `[fromMs, toMs)`, by start time, from the days `day` gives (nil when one is not at hand).
+    private func overlapping<Failure: Error>(
+        fromMs: Int64, toMs: Int64, day records: (String) throws(Failure) -> [SegmentRecord]?
+    ) throws(Failure) -> [SegmentRecord]? {
         let (fromMs, toMs) = Self.clamp(fromMs, toMs)
         let days = state.withLock { $0.summaries.keys.sorted() }
         let first = SegmentRecord.dayName(ofMs: max(0, fromMs - 86_400_000))
         let last = SegmentRecord.dayName(ofMs: toMs)
         var result: [SegmentRecord] = []
         for day in days where day >= first && day <= last {
-            for record in try dayRecords(day) where record.endMs > fromMs && record.startMs < toMs {
+            guard let dayRecords = try records(day) else { return nil }
+            // A day's records are ordered by start: those starting at `toMs` or later are past the range.
+            let end = Self.firstIndex(in: dayRecords, startingAfter: toMs - 1)
+            for record in dayRecords[..<end] where record.endMs > fromMs {
                 result.append(record)
             }
         }
@@ -362,29 +395,31 @@ public final class StreamArchive: Sendable {
         return bytes
     }
 
-    /// A segment as parts to send (``SegmentPart``): its boxes read, its media payloads left in the file at
+    /// A segment as parts to send (``SegmentLayout``): its boxes read, its media payloads left in the file at
     /// ``path(of:)``, for an export that rewrites times but should not read the media. Always read from the file;
     /// the result is kept for ``cachedSegmentLayout(_:)``.
-    public func segmentLayout(_ record: SegmentRecord) throws(DVRError) -> [SegmentPart] {
+    public func segmentLayout(_ record: SegmentRecord) throws(DVRError) -> SegmentLayout {
         guard let parts = try FileIO.readBoxLayout(path(of: record)) else {
             throw .io(path: path(of: record), operation: "read", reason: "missing", diskFull: false)
         }
-        let key = layoutKey(record)
+        let layout = SegmentLayout(parts: parts, bytes: record.bytes, path: path(of: record))
+        let key = record.startMs
         layouts.withLock { cache in
-            guard cache.entries.updateValue(parts, forKey: key) == nil else { return }
+            guard cache.entries.updateValue((record, layout), forKey: key) == nil else { return }
             cache.order.append(key)
             if cache.order.count > Self.layoutCacheCount { cache.entries[cache.order.removeFirst()] = nil }
         }
-        return parts
+        return layout
     }
 
-    /// ``segmentLayout(_:)`` of a segment read before and still kept; nil when it must be read from the file.
-    public func cachedSegmentLayout(_ record: SegmentRecord) -> [SegmentPart]? {
-        let key = layoutKey(record)
-        return layouts.withLock { $0.entries[key] }
+    /// ``segmentLayout(_:)`` of a segment read before and still kept; nil when it must be read from the file. Never
+    /// touches the disk.
+    public func cachedSegmentLayout(_ record: SegmentRecord) -> SegmentLayout? {
+        layouts.withLock { cache in
+            guard let kept = cache.entries[record.startMs], kept.record == record else { return nil }
+            return kept.layout
+        }
     }
-
-    private func layoutKey(_ record: SegmentRecord) -> String { "\(path(of: record))\u{0}\(record.sha256Hex)" }
 
     /// The segment starting at `startMs`, if stored.
     public func record(startingAt startMs: Int64) throws(DVRError) -> SegmentRecord? {

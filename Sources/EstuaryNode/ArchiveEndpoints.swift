@@ -138,12 +138,11 @@ enum ArchiveEndpoints {
                 lastError: status.lastError))
     }
 
-    /// `GET /{name}/archive-{from}-{duration}.{m3u8|mp4|m4f}`.
-    static func export(
-        _ node: Node, _ name: String, from fromText: String, duration durationText: String, format: MediaPath.ArchiveFormat,
-        request: Request, channel: any Channel
-    ) async throws -> Response {
-        let now = Int64(Date().timeIntervalSince1970)
+    /// The range of an export request, checked: `from` and `duration` in seconds, `live` for `duration` "now".
+    /// Throws a 400 naming what is wrong.
+    static func exportRange(
+        from fromText: String, duration durationText: String, format: MediaPath.ArchiveFormat, now: Int64
+    ) throws -> (from: Int64, duration: Int64, live: Bool) {
         guard let from = Int64(fromText), from >= 0, from <= Int64.max / 2000 else {
             throw NodeError(.badRequest, "invalid_range", "from must be UTC seconds, got '\(fromText)'")
         }
@@ -165,14 +164,29 @@ enum ArchiveEndpoints {
         if format == .mp4 && duration > 86_400 {
             throw NodeError(.badRequest, "invalid_range", "an .mp4 export is at most 24 h (86400 s), asked \(duration) s")
         }
+        return (from, duration, live)
+    }
+
+    /// The head of an export's answer: 206 with `Content-Range` when the request has a `Range` header.
+    static func exportHead(ranged: Bool, _ range: Range<Int>, of length: Int) -> (HTTPResponse.Status, HTTPFields) {
+        var headers: HTTPFields = [.contentType: "video/mp4", .acceptRanges: "bytes"]
+        guard ranged else { return (.ok, headers) }
+        headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(length)"
+        return (.partialContent, headers)
+    }
+
+    /// `GET /{name}/archive-{from}-{duration}.{m3u8|mp4|m4f}`.
+    static func export(
+        _ node: Node, _ name: String, from fromText: String, duration durationText: String, format: MediaPath.ArchiveFormat,
+        request: Request, channel: any Channel
+    ) async throws -> Response {
+        let (from, duration, live) = try exportRange(
+            from: fromText, duration: durationText, format: format, now: Int64(Date().timeIntervalSince1970))
         let archive = try await archive(node, name)
-        let overlapping = try await io { try archive.records(fromMs: from * 1000, toMs: (from + duration) * 1000) }
-        // Playback exports (.m3u8, .mp4) take the segments whose middle falls in the range, so that what is
-        // served is the range within one segment in all; .m4f (replication) takes every overlapping one.
         let fromMs = from * 1000
         let toMs = (from + duration) * 1000
-        let centred = overlapping.filter { (fromMs..<toMs).contains($0.startMs + $0.durationMs / 2) }
-        let records = format == .m4f || centred.isEmpty ? overlapping : centred
+        let overlapping = try await io { try archive.records(fromMs: fromMs, toMs: toMs) }
+        let records = ArchiveExportBody.records(overlapping, fromMs: fromMs, toMs: toMs, format: format)
         if format == .m3u8 {
             return Response(
                 status: .ok, headers: [.contentType: "application/vnd.apple.mpegurl", .cacheControl: live ? "no-cache" : "max-age=60"],
@@ -181,63 +195,20 @@ enum ArchiveEndpoints {
         guard !records.isEmpty else {
             throw NodeError(.notFound, "no_archive", "stream '\(name)' has no archive between \(from) and \(from + duration)")
         }
-        // What the body holds, decided up front so that its length is known (players seek and read the
-        // duration of a file with a Content-Length). One .mp4 file has one init segment: it ends where
-        // the codec parameters change; .m4f repeats the init at each change and marks each segment.
-        var parts: [(initID: String?, record: SegmentRecord)] = []
         var inits: [String: ByteBuffer] = [:]
-        var currentInit: String?
-        for record in records {
-            if record.initID != currentInit {
-                if format == .mp4 && currentInit != nil { break }
-                if inits[record.initID] == nil {
-                    guard let bytes = try await io({ try archive.initSegment(record.initID) }) else { break }
-                    inits[record.initID] = bytes
-                }
-                currentInit = record.initID
-                parts.append((record.initID, record))
-            } else {
-                parts.append((nil, record))
-            }
+        for id in Set(records.map(\.initID)) {
+            if let bytes = try await io({ try archive.initSegment(id) }) { inits[id] = bytes }
         }
-        let markers = parts.map { format == .m4f ? ArchiveMarker($0.record).box() : ByteBuffer() }
-        // An .mp4 export packs each segment that allows it (`PackedExportSegment`); the others have each stored
-        // fragment's boxes rebased in place. A longer export than the plan takes is all rebased in place.
+        let parts = ArchiveExportBody.parts(records, format: format, inits: inits)
+        // A longer export than the plan takes is all rebased in place.
         let exported = parts.map(\.record)
         let packing = format == .mp4 ? try await io { try PackedExportSegment.plan(exported, in: archive) } : nil
-        let headerSizes = packing?.headerSizes ?? parts.map { _ in nil }
-        let length = parts.enumerated().reduce(0) { total, part in
-            total + (part.element.initID.flatMap { inits[$0]?.readableBytes } ?? 0) + markers[part.offset].readableBytes
-                + (headerSizes[part.offset] ?? 0) + part.element.record.bytes
-        }
-        // Each piece of the body with its offset: [init] [marker] segment, …
-        var pieces: [(offset: Int, length: Int, piece: ExportPiece)] = []
-        var offset = 0
-        for (index, part) in parts.enumerated() {
-            if let id = part.initID, let bytes = inits[id] {
-                pieces.append((offset, bytes.readableBytes, .bytes(bytes)))
-                offset += bytes.readableBytes
-            }
-            if markers[index].readableBytes > 0 {
-                pieces.append((offset, markers[index].readableBytes, .bytes(markers[index])))
-                offset += markers[index].readableBytes
-            }
-            if let headerSize = headerSizes[index] {
-                pieces.append((offset, headerSize, .packedHeader(part.record, sequence: UInt32(truncatingIfNeeded: index + 1))))
-                offset += headerSize
-            }
-            pieces.append((offset, part.record.bytes, .segment(part.record, first: index == 0, packed: headerSizes[index] != nil)))
-            offset += part.record.bytes
-        }
+        let body = ArchiveExportBody(parts, inits: inits, format: format, packing: packing?.segments)
+        let length = body.length
         let byteRange = try ByteRangeRequest.parse(request.headers[.range], length: length)
-        let selected = pieces.filter { $0.offset + $0.length > byteRange.lowerBound && $0.offset < byteRange.upperBound }
+        let selected = body.pieces(in: byteRange)
         let firstRecord = parts[0].record
-        var headers: HTTPFields = [.contentType: "video/mp4", .acceptRanges: "bytes"]
-        var status = HTTPResponse.Status.ok
-        if request.headers[.range] != nil {
-            status = .partialContent
-            headers[.contentRange] = "bytes \(byteRange.lowerBound)-\(byteRange.upperBound - 1)/\(length)"
-        }
+        let (status, headers) = exportHead(ranged: request.headers[.range] != nil, byteRange, of: length)
         return Response(
             status: status, headers: headers,
             body: .init(contentLength: byteRange.count) { writer in
@@ -246,7 +217,7 @@ enum ArchiveEndpoints {
                 try await RawResponseBody.serve(on: channel) { raw in
                     var timeline = packing?.timeline ?? ExportTimeline()
                     if format == .mp4 && packing == nil
-                        && selected.first.map({ if case .segment(_, true, _) = $0.piece { false } else { true } }) == true
+                        && !selected.contains(where: { if case .rebased(_, true) = $0.piece { true } else { false } })
                     {
                         // The range starts after the first segment: learn the timeline's origin from it.
                         _ = timeline.rebase(try await io { try archive.segmentBytes(firstRecord) })
@@ -254,48 +225,50 @@ enum ArchiveEndpoints {
                     // Over sendfile, pieces go out several segments at a time: one hop to the event loop per batch.
                     var batch = RawBatch()
                     defer { batch.closeFiles() }
-                    for (pieceOffset, _, piece) in selected {
+                    // Without sendfile, the stored file last read (a packed segment of several runs reads it once).
+                    var stored: (record: SegmentRecord, bytes: ByteBuffer)?
+                    for (pieceOffset, pieceLength, piece) in selected {
                         let start = max(0, byteRange.lowerBound - pieceOffset)
+                        let end = min(pieceLength, byteRange.upperBound - pieceOffset)
+                        guard start < end else { continue }
                         var bytes: ByteBuffer
                         switch piece {
                         case .bytes(let fixed): bytes = fixed
-                        case .packedHeader(let record, let sequence):
-                            let layout = try await layout(of: record, in: archive)
-                            guard
-                                let header = PackedExportSegment.header(
-                                    layout, segmentBytes: record.bytes, sequence: sequence, timeline: timeline),
-                                header.readableBytes == headerSizes[Int(sequence) - 1]
-                            else {
-                                throw NodeError(
-                                    .internalServerError, "archive_unreadable",
-                                    "segment \(record.startMs) of '\(name)' changed while it was exported")
-                            }
-                            bytes = header
-                        case .segment(let record, _, let packed):
-                            let end = min(record.bytes, byteRange.upperBound - pieceOffset)
+                        case .packedHeader(let run, let sequence): bytes = run.header(sequence: sequence, timeline: timeline)
+                        case .file(let record, let range):
+                            let within = (range.lowerBound + start)..<(range.lowerBound + end)
                             if let raw {
-                                guard start < end else { continue }
+                                // An .mp4 run's header promised the file whole, as indexed; .m4f sends what is asked.
                                 if format == .m4f {
-                                    try batch.appendFile(archive.path(of: record), range: start..<end)
-                                } else if packed {
-                                    // The stored file, whole and unchanged, as the packed header promised.
-                                    let file = try batch.open(archive.path(of: record), holding: record.bytes, exactly: true)
-                                    batch.items.append(.fileRegion(FileRegion(fileHandle: file, readerIndex: start, endIndex: end)))
+                                    try batch.appendFile(archive.path(of: record), range: within)
                                 } else {
-                                    try await appendRebased(record, of: archive, bytes: start..<end, timeline: &timeline, to: &batch)
+                                    let file = try batch.open(archive.path(of: record), holding: record.bytes, exactly: true)
+                                    batch.items.append(
+                                        .fileRegion(
+                                            FileRegion(fileHandle: file, readerIndex: within.lowerBound, endIndex: within.upperBound)))
                                 }
                                 if batch.files.count >= RawBatch.filesPerWrite { try await raw.write(&batch) }
                                 continue
                             }
-                            let stored = try await io { try archive.segmentBytes(record, direct: format == .m4f) }
-                            // An .mp4 file starts at zero (a packed one rebased its header); .m4f carries the stored
-                            // bytes untouched (replication).
-                            bytes = format == .mp4 && !packed ? timeline.rebase(stored) : stored
+                            if stored?.record != record {
+                                stored = (record, try await io { try archive.segmentBytes(record, direct: format == .m4f) })
+                            }
+                            guard let whole = stored?.bytes, whole.readableBytes == record.bytes else {
+                                throw NodeError(
+                                    .internalServerError, "archive_unreadable",
+                                    "segment \(record.startMs) of '\(name)' changed while it was exported")
+                            }
+                            bytes = whole.getSlice(at: whole.readerIndex + range.lowerBound, length: range.count) ?? ByteBuffer()
+                        case .rebased(let record, _):
+                            if let raw {
+                                try await appendRebased(record, of: archive, bytes: start..<end, timeline: &timeline, to: &batch)
+                                if batch.files.count >= RawBatch.filesPerWrite { try await raw.write(&batch) }
+                                continue
+                            }
+                            // An .mp4 file starts at zero.
+                            bytes = timeline.rebase(try await io { try archive.segmentBytes(record) })
                         }
-                        let end = min(bytes.readableBytes, byteRange.upperBound - pieceOffset)
-                        guard start < end, let slice = bytes.getSlice(at: bytes.readerIndex + start, length: end - start) else {
-                            continue
-                        }
+                        guard let slice = bytes.getSlice(at: bytes.readerIndex + start, length: end - start) else { continue }
                         if raw != nil { batch.items.append(.byteBuffer(slice)) } else { try await writer.write(slice) }
                     }
                     if let raw { try await raw.write(&batch) }
@@ -306,7 +279,7 @@ enum ArchiveEndpoints {
 
     /// `record`'s box layout: kept in memory (exports of the same hours are asked again and again), else read on the
     /// I/O pool.
-    static func layout(of record: SegmentRecord, in archive: StreamArchive) async throws -> [SegmentPart] {
+    static func layout(of record: SegmentRecord, in archive: StreamArchive) async throws -> SegmentLayout {
         if let kept = archive.cachedSegmentLayout(record) { return kept }
         return try await io { try archive.segmentLayout(record) }
     }
@@ -322,7 +295,7 @@ enum ArchiveEndpoints {
         // The layout may have been kept from before a replacement: the file must still be the indexed one.
         let file = try batch.open(archive.path(of: record), holding: record.bytes, exactly: true)
         var partStart = 0
-        for part in layout {
+        for part in layout.parts {
             let partEnd = partStart + part.length
             defer { partStart = partEnd }
             var rebased: ByteBuffer?
@@ -342,32 +315,109 @@ enum ArchiveEndpoints {
         }
     }
 
-    enum ExportPiece {
-        case bytes(ByteBuffer)
-        /// A packed `.mp4` segment's header (``PackedExportSegment``), made when it is sent.
-        case packedHeader(SegmentRecord, sequence: UInt32)
-        /// A stored segment; `packed`: sent whole after its packed header, else (`.mp4`) its boxes rebased in place.
-        case segment(SegmentRecord, first: Bool, packed: Bool)
-    }
-
     /// The header fields of an archive segment's response (besides its length).
     static let segmentHeaderFields: HTTPFields = [.contentType: "video/iso.segment", .cacheControl: "max-age=86400"]
 
-    /// `GET /{name}/archive/seg-{start}.m4s` answered on the event loop (``ArchiveSegmentFastPath``), when nothing
-    /// in the answer needs to wait: a GET without `Range`, a stream recorded here with no `on_play` check, its
-    /// archive open and the segment's day in memory, sendfile allowed. Nil sends the request to the router, which
-    /// answers it through ``segment(_:_:startMs:channel:)`` (the same bytes, or the error).
-    static func fastSegment(_ node: Node, _ request: HTTPRequest, serverName: String) -> ArchiveSegmentFastPath.Answer? {
-        guard RawResponseBody.isEnabled, request.method == .get, request.headerFields[.range] == nil, let target = request.path,
-            case .archiveSegment(let name, let startMs)? = MediaPath(path: String(target.prefix { $0 != "?" })),
-            let config = node.manager.stream(named: name)?.config, let dvr = config.dvr,
-            node.onPlayURL(for: config) == nil,
-            let archive = node.manager.archives.opened(root: dvr.root, name: name),
-            let record = archive.cachedRecord(startingAt: startMs)
+    /// An archive request answered on the event loop (``ArchiveFastPath``), when nothing in the answer needs to wait:
+    /// a GET of a stream recorded here with no `on_play` check, its archive open, sendfile allowed, and
+    /// - `/{name}/archive/seg-{start}.m4s` without `Range`, the segment's day in memory;
+    /// - `/{name}/archive-{from}-{duration}.{mp4|m4f}` (with or without `Range`), the days, the init segments and, for
+    ///   `.mp4`, every segment's packing in memory (exports asked again, as players and replication do).
+    ///
+    /// Nil sends the request to the router, which answers it the same way (``segment(_:_:startMs:channel:)``,
+    /// ``export(_:_:from:duration:format:request:channel:)``), or with the error.
+    static func fastAnswer(_ node: Node, _ request: HTTPRequest, serverName: String) -> ArchiveFastPath.Answer? {
+        guard RawResponseBody.isEnabled, request.method == .get, let target = request.path,
+            let path = MediaPath(path: String(target.prefix { $0 != "?" }))
         else { return nil }
-        var fields = segmentHeaderFields
-        fields[.server] = serverName
-        return .init(path: archive.path(of: record), bytes: record.bytes, headerFields: fields)
+        let name: String
+        switch path {
+        case .archiveSegment(let stream, _), .archive(let stream, _, _, _): name = stream
+        default: return nil
+        }
+        guard let config = node.manager.stream(named: name)?.config, let dvr = config.dvr, node.onPlayURL(for: config) == nil,
+            let archive = node.manager.archives.opened(root: dvr.root, name: name)
+        else { return nil }
+        var answer: ArchiveFastPath.Answer
+        switch path {
+        case .archiveSegment(_, let startMs):
+            guard request.headerFields[.range] == nil, let record = archive.cachedRecord(startingAt: startMs) else { return nil }
+            let file = ArchiveFastPath.Answer.Item.file(
+                path: archive.path(of: record), range: 0..<record.bytes, holding: record.bytes, exactly: false)
+            answer = .init(kind: .segment, headerFields: segmentHeaderFields, body: [file])
+        case .archive(_, let from, let duration, let format):
+            guard let exported = fastExport(archive, from: from, duration: duration, format: format, range: request.headerFields[.range])
+            else { return nil }
+            answer = exported
+        default:
+            return nil
+        }
+        answer.headerFields[.server] = serverName
+        return answer
+    }
+
+    /// The answer to an `.mp4` or `.m4f` export from what is in memory; nil when something must be read (or the
+    /// request is refused: the router says why).
+    private static func fastExport(
+        _ archive: StreamArchive, from fromText: String, duration durationText: String, format: MediaPath.ArchiveFormat,
+        range rangeHeader: String?
+    ) -> ArchiveFastPath.Answer? {
+        guard format != .m3u8,
+            let (from, duration, _) = try? exportRange(
+                from: fromText, duration: durationText, format: format, now: Int64(Date().timeIntervalSince1970)),
+            let overlapping = archive.cachedRecords(fromMs: from * 1000, toMs: (from + duration) * 1000)
+        else { return nil }
+        let records = ArchiveExportBody.records(overlapping, fromMs: from * 1000, toMs: (from + duration) * 1000, format: format)
+        guard !records.isEmpty else { return nil }
+        var inits: [String: ByteBuffer] = [:]
+        for id in Set(records.map(\.initID)) {
+            guard let bytes = archive.cachedInitSegment(id) else { return nil }
+            inits[id] = bytes
+        }
+        let parts = ArchiveExportBody.parts(records, format: format, inits: inits)
+        var packing: (segments: [PackedExportSegment?], timeline: ExportTimeline)?
+        // The .mp4 layouts by segment start, with the file each was read from.
+        var layouts: [Int64: SegmentLayout] = [:]
+        if format == .mp4 {
+            guard parts.count <= PackedExportSegment.segmentLimit else { return nil }
+            var ordered: [SegmentLayout] = []
+            ordered.reserveCapacity(parts.count)
+            for part in parts {
+                // Only packed segments: one rebased in place is the router's.
+                guard let layout = archive.cachedSegmentLayout(part.record), layout.packed != nil else { return nil }
+                ordered.append(layout)
+                layouts[part.record.startMs] = layout
+            }
+            packing = PackedExportSegment.plan(ordered)
+        }
+        let body = ArchiveExportBody(parts, inits: inits, format: format, packing: packing?.segments)
+        guard let byteRange = try? ByteRangeRequest.parse(rangeHeader, length: body.length) else { return nil }
+        var items: [ArchiveFastPath.Answer.Item] = []
+        for (pieceOffset, pieceLength, piece) in body.pieces(in: byteRange) {
+            let start = max(0, byteRange.lowerBound - pieceOffset)
+            let end = min(pieceLength, byteRange.upperBound - pieceOffset)
+            guard start < end else { continue }
+            let bytes: ByteBuffer
+            switch piece {
+            case .bytes(let fixed): bytes = fixed
+            case .packedHeader(let run, let sequence):
+                bytes = run.header(sequence: sequence, timeline: packing?.timeline ?? ExportTimeline())
+            case .file(let record, let range):
+                // An .mp4 run's header promised the file whole, as indexed.
+                let path = layouts[record.startMs]?.path ?? archive.path(of: record)
+                items.append(
+                    .file(
+                        path: path, range: (range.lowerBound + start)..<(range.lowerBound + end), holding: record.bytes,
+                        exactly: format == .mp4))
+                continue
+            case .rebased:
+                return nil
+            }
+            guard let slice = bytes.getSlice(at: bytes.readerIndex + start, length: end - start) else { return nil }
+            items.append(.bytes(slice))
+        }
+        let (status, headers) = exportHead(ranged: rangeHeader != nil, byteRange, of: body.length)
+        return .init(kind: .export, status: status, headerFields: headers, body: items)
     }
 
     /// `GET /{name}/archive/seg-{start}.m4s`: the stored file, sent with sendfile where it can.

@@ -161,8 +161,13 @@ public final class Node: Service, Sendable {
         let app = Application(
             router: router,
             server: .node(
-                limitedBy: connections, archiveSegments: { [self] in ArchiveEndpoints.fastSegment(self, $0, serverName: serverName) },
-                served: { [metrics] in metrics.archiveSegmentsOnEventLoop.add(1, ordering: .relaxed) }),
+                limitedBy: connections, archive: { [self] in ArchiveEndpoints.fastAnswer(self, $0, serverName: serverName) },
+                served: { [metrics] kind in
+                    switch kind {
+                    case .segment: metrics.archiveSegmentsOnEventLoop.add(1, ordering: .relaxed)
+                    case .export: metrics.archiveExportsOnEventLoop.add(1, ordering: .relaxed)
+                    }
+                }),
             configuration: .init(address: .hostname(options.httpHost, port: options.httpPort), serverName: serverName),
             onServerRunning: { [self] channel in
                 let port = channel.localAddress?.port ?? options.httpPort

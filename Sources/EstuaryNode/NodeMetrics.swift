@@ -11,8 +11,10 @@ import Synchronization
 /// streams' own counters at scrape time, so the media path never touches a metrics lock.
 public final class NodeMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
-    /// Archive HLS segments answered on the event loop (``ArchiveSegmentFastPath``) since start.
+    /// Archive HLS segments answered on the event loop (``ArchiveFastPath``) since start.
     public let archiveSegmentsOnEventLoop = Atomic<Int>(0)
+    /// Archive `.mp4` and `.m4f` exports answered on the event loop (``ArchiveFastPath``) since start.
+    public let archiveExportsOnEventLoop = Atomic<Int>(0)
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -96,6 +98,9 @@ public final class NodeMetrics: Sendable {
         set(
             counter: "estuary_archive_segments_on_event_loop_total", Int64(archiveSegmentsOnEventLoop.load(ordering: .relaxed)), [],
             "Archive HLS segments answered on the event loop with sendfile (the others go through the router)")
+        set(
+            counter: "estuary_archive_exports_on_event_loop_total", Int64(archiveExportsOnEventLoop.load(ordering: .relaxed)), [],
+            "Archive .mp4 and .m4f exports answered on the event loop with sendfile (the others go through the router)")
         var out: [UInt8] = []
         registry.emit(into: &out)
         return out

@@ -4,7 +4,8 @@ import EstuaryTestSupport
 import NIOCore
 import Testing
 
-/// A stored segment packed for an `.mp4` export: one rebased `moof`, then the stored bytes whole in one `mdat`.
+/// A stored segment packed for an `.mp4` export: a rebased `moof` per run of back-to-back fragments, each followed by
+/// its range of the stored bytes in one `mdat`.
 @Suite struct PackedExportSegmentTests {
     /// Three fragments of two tracks (video 90 kHz, audio 48 kHz) from `FragmentWriter`, starting at decode times far
     /// from zero, with every sample's payload distinct; the payloads per track, in order.
@@ -41,46 +42,66 @@ import Testing
         return (fragments, samples)
     }
 
-    /// Each `traf` of the `moof` at the start of `file`: track, decode time, and its samples' bytes, read through the
-    /// `trun` data offset (from the `moof`'s start) and sizes.
+    /// Each `traf` of each top-level `moof` of `file` (a run of `moof` + `mdat` pairs): track, decode time, and its
+    /// samples' bytes, read through the `trun` data offset (from the `moof`'s start) and sizes.
     static func trackRuns(_ file: [UInt8]) throws -> [(track: UInt32, decodeTime: UInt64, samples: [[UInt8]])] {
         func u32(_ at: Int) -> UInt32 { file[at..<(at + 4)].reduce(0) { $0 << 8 | UInt32($1) } }
         func u64(_ at: Int) -> UInt64 { UInt64(u32(at)) << 32 | UInt64(u32(at + 4)) }
         #expect(String(decoding: file[4..<8], as: UTF8.self) == "moof")
-        let moofSize = Int(u32(0))
         var runs: [(UInt32, UInt64, [[UInt8]])] = []
-        var position = 8
-        while position < moofSize {
-            let size = Int(u32(position))
-            let type = String(decoding: file[(position + 4)..<(position + 8)], as: UTF8.self)
-            if type == "traf" {
-                var track: UInt32 = 0
-                var decodeTime: UInt64 = 0
-                var samples: [[UInt8]] = []
-                var child = position + 8
-                while child < position + size {
-                    let childSize = Int(u32(child))
-                    switch String(decoding: file[(child + 4)..<(child + 8)], as: UTF8.self) {
-                    case "tfhd": track = u32(child + 12)
-                    case "tfdt": decodeTime = u64(child + 12)
-                    case "trun":
-                        let count = Int(u32(child + 12))
-                        var offset = Int(Int32(bitPattern: u32(child + 16)))
-                        for sample in 0..<count {
-                            // Version 1, flags 0xF01: duration, size, flags, composition offset per sample.
-                            let length = Int(u32(child + 20 + sample * 16 + 4))
-                            samples.append(Array(file[offset..<(offset + length)]))
-                            offset += length
-                        }
-                    default: break
-                    }
-                    child += childSize
-                }
-                runs.append((track, decodeTime, samples))
+        var moof = 0
+        while moof + 8 <= file.count {
+            let moofSize = Int(u32(moof))
+            guard String(decoding: file[(moof + 4)..<(moof + 8)], as: UTF8.self) == "moof" else {
+                moof += moofSize
+                continue
             }
-            position += size
+            var position = moof + 8
+            while position < moof + moofSize {
+                let size = Int(u32(position))
+                let type = String(decoding: file[(position + 4)..<(position + 8)], as: UTF8.self)
+                if type == "traf" {
+                    var track: UInt32 = 0
+                    var decodeTime: UInt64 = 0
+                    var samples: [[UInt8]] = []
+                    var child = position + 8
+                    while child < position + size {
+                        let childSize = Int(u32(child))
+                        switch String(decoding: file[(child + 4)..<(child + 8)], as: UTF8.self) {
+                        case "tfhd": track = u32(child + 12)
+                        case "tfdt": decodeTime = u64(child + 12)
+                        case "trun":
+                            let count = Int(u32(child + 12))
+                            var offset = moof + Int(Int32(bitPattern: u32(child + 16)))
+                            for sample in 0..<count {
+                                // Version 1, flags 0xF01: duration, size, flags, composition offset per sample.
+                                let length = Int(u32(child + 20 + sample * 16 + 4))
+                                samples.append(Array(file[offset..<(offset + length)]))
+                                offset += length
+                            }
+                        default: break
+                        }
+                        child += childSize
+                    }
+                    runs.append((track, decodeTime, samples))
+                }
+                position += size
+            }
+            moof += moofSize
         }
         return runs
+    }
+
+    /// The export bytes of a packed segment: each run's header numbered from `sequence`, then its range of `stored`.
+    static func exported(_ packed: PackedExportSegment, stored: ByteBuffer, sequence: UInt32, timeline: ExportTimeline) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for (index, run) in packed.runs.enumerated() {
+            let header = run.header(sequence: sequence + UInt32(index), timeline: timeline)
+            #expect(header.readableBytes == run.headerSize)
+            bytes += Array(header.readableBytesView)
+            bytes += Array(stored.readableBytesView)[run.fileRange]
+        }
+        return bytes
     }
 
     @Test func thePackedHeaderPointsAtEverySampleInTheStoredBytesAndStartsTheTimelineAtZero() throws {
@@ -95,19 +116,18 @@ import Testing
                     fragments: fragments, startMs: 1_700_000_000_000 + Int64(index) * 600, durationMs: 600, initID: initID)
             }
             let layouts = try records.map { try archive.segmentLayout($0) }
-            var timeline = ExportTimeline()
-            for layout in layouts { timeline.learn(layout) }
+            let (segments, timeline) = PackedExportSegment.plan(layouts)
             for (index, (record, expected)) in zip(records, [firstSamples, secondSamples]).enumerated() {
-                let size = try #require(PackedExportSegment.headerSize(layouts[index], segmentBytes: record.bytes))
-                let header = try #require(
-                    PackedExportSegment.header(layouts[index], segmentBytes: record.bytes, sequence: UInt32(index + 1), timeline: timeline))
-                #expect(header.readableBytes == size)
+                let packed = try #require(segments[index])
+                #expect(packed.runs.count == 1 && packed.runs[0].fileRange == 0..<record.bytes)
+                #expect(packed.exportedBytes == packed.runs[0].headerSize + record.bytes)
                 let stored = try archive.segmentBytes(record)
-                let file = Array(header.readableBytesView) + Array(stored.readableBytesView)
+                let file = Self.exported(packed, stored: stored, sequence: UInt32(index + 1), timeline: timeline)
                 // After the moof: one mdat holding exactly the stored file.
-                let mdat = size - 8
+                let mdat = packed.runs[0].headerSize - 8
                 #expect(String(decoding: file[(mdat + 4)..<(mdat + 8)], as: UTF8.self) == "mdat")
                 #expect(file[mdat..<(mdat + 4)].reduce(0) { $0 << 8 | Int($1) } == 8 + record.bytes)
+                #expect(file[20..<24].reduce(0) { $0 << 8 | Int($1) } == index + 1, "the sequence number")
                 let runs = try Self.trackRuns(file)
                 #expect(runs.count == 6, "three fragments of two tracks each")
                 for track in [1, 2] {
@@ -124,18 +144,67 @@ import Testing
         }
     }
 
-    @Test func aSegmentWithAGapBetweenItsFragmentsIsNotPacked() throws {
+    @Test func aKeptHeaderIsReusedOnlyForTheSameSequenceNumberAndTimeline() throws {
         try withTemporaryDirectorySync { root in
             let archive = try StreamArchive.open(root: root, name: "cam")
             let initID = try archive.storeInit(fakeInit())
-            // Players would time the second fragment from the end of the first: a gap must not be packed away.
-            for (gap, packable) in [(Int64(0), true), (3600, false)] {
-                let (fragments, _) = Self.segment(videoStart: 90_000 * 1_700_000_000, audioStart: 48_000 * 1_700_000_000, videoGap: gap)
-                let record = try archive.write(
-                    fragments: fragments, startMs: 1_700_000_000_000 + gap, durationMs: 600, initID: initID)
-                let layout = try archive.segmentLayout(record)
-                #expect((PackedExportSegment.headerSize(layout, segmentBytes: record.bytes) != nil) == packable, "gap \(gap)")
+            let (fragments, _) = Self.segment(videoStart: 90_000 * 1_700_000_000, audioStart: 48_000 * 1_700_000_000)
+            let record = try archive.write(fragments: fragments, startMs: 1_700_000_000_000, durationMs: 600, initID: initID)
+            let run = try #require(try archive.segmentLayout(record).packed?.runs.first)
+            func decodeTimes(_ header: ByteBuffer) throws -> [UInt64] {
+                try Self.trackRuns(Array(header.readableBytesView) + Array(try archive.segmentBytes(record).readableBytesView))
+                    .map(\.decodeTime)
             }
+            var fromHere = ExportTimeline()
+            fromHere.learn(try #require(try archive.segmentLayout(record).packed))
+            let first = run.header(sequence: 1, timeline: fromHere)
+            #expect(try decodeTimes(first) == [0, 0, 18_000, 9216, 36_000, 18_432])
+            // Another sequence number, another timeline (an export that starts earlier), then the first again.
+            let renumbered = run.header(sequence: 2, timeline: fromHere)
+            #expect(renumbered.getInteger(at: 20, as: UInt32.self) == 2 && first.getInteger(at: 20, as: UInt32.self) == 1)
+            let fromEarlier = ExportTimeline()
+            #expect(try decodeTimes(run.header(sequence: 1, timeline: fromEarlier)).first == 90_000 * 1_700_000_000)
+            #expect(run.header(sequence: 1, timeline: fromHere) == first)
+        }
+    }
+
+    @Test func aSegmentWithAGapBetweenItsFragmentsIsPackedIntoARunEachSideOfTheGap() throws {
+        try withTemporaryDirectorySync { root in
+            let archive = try StreamArchive.open(root: root, name: "cam")
+            let initID = try archive.storeInit(fakeInit())
+            // Players would time the second fragment from the end of the first within one moof: a gap starts a new run.
+            let (fragments, expected) = Self.segment(
+                videoStart: 90_000 * 1_700_000_000, audioStart: 48_000 * 1_700_000_000, videoGap: 3600)
+            let record = try archive.write(fragments: fragments, startMs: 1_700_000_000_000, durationMs: 600, initID: initID)
+            let layout = try archive.segmentLayout(record)
+            let packed = try #require(layout.packed)
+            // The gap is between the first fragment's video and the second's: two runs, split at the second moof.
+            #expect(packed.runs.count == 2)
+            // Where the second fragment's moof starts (its `prft` before it rides at the end of the first run).
+            var split = fragments[0].readableBytes
+            while let size = fragments[1].getInteger(at: split - fragments[0].readableBytes, as: UInt32.self),
+                fragments[1].getString(at: split - fragments[0].readableBytes + 4, length: 4) != "moof"
+            {
+                split += Int(size)
+            }
+            #expect(packed.runs.map(\.fileRange) == [0..<split, split..<record.bytes])
+            var timeline = ExportTimeline()
+            timeline.learn(packed)
+            let file = Self.exported(packed, stored: try archive.segmentBytes(record), sequence: 7, timeline: timeline)
+            let runs = try Self.trackRuns(file)
+            #expect(runs.count == 6)
+            for track in [1, 2] {
+                let mine = runs.filter { $0.track == UInt32(track) }
+                let same = mine.flatMap(\.samples) == expected[track]
+                #expect(same, "track \(track): its samples differ from those written")
+            }
+            let video = runs.filter { $0.track == 1 }.map(\.decodeTime)
+            let audio = runs.filter { $0.track == 2 }.map(\.decodeTime)
+            #expect(video == [0, 18_000 + 3600, 36_000 + 3600], "video, its gap kept")
+            #expect(audio == [0, 9216, 18_432])
+            // The second run's moof is numbered one past the first's.
+            let second = packed.runs[0].headerSize + split
+            #expect(file[(second + 20)..<(second + 24)].reduce(0) { $0 << 8 | Int($1) } == 8)
         }
     }
 
@@ -164,14 +233,14 @@ import Testing
         return (decodeTimes, prftTimes)
     }
 
-    @Test func aSegmentThatIsNotPackedIsRebasedInPlaceKeepingItsGap() throws {
+    @Test func aSegmentRebasedInPlaceKeepsItsGap() throws {
         try withTemporaryDirectorySync { root in
             let archive = try StreamArchive.open(root: root, name: "cam")
             let initID = try archive.storeInit(fakeInit())
             let (fragments, _) = Self.segment(videoStart: 90_000 * 1_700_000_000, audioStart: 48_000 * 1_700_000_000, videoGap: 3600)
             let record = try archive.write(fragments: fragments, startMs: 1_700_000_000_000, durationMs: 600, initID: initID)
             var timeline = ExportTimeline()
-            timeline.learn(try archive.segmentLayout(record))
+            timeline.learn(try archive.segmentLayout(record).parts)
             let rebased = timeline.rebase(try archive.segmentBytes(record))
             let (decodeTimes, prftTimes) = Self.times(Array(rebased.readableBytesView))
             let video: [UInt64] = decodeTimes.filter { $0.0 == 1 }.map(\.1)
@@ -193,8 +262,8 @@ import Testing
             // Opaque `moof` boxes (no `traf`): nothing to rebase or point at.
             let record = try writeSegments(archive, count: 1, startMs: 1_700_000_000_000)[0]
             let layout = try archive.segmentLayout(record)
-            #expect(PackedExportSegment.headerSize(layout, segmentBytes: record.bytes) == nil)
-            #expect(PackedExportSegment.header(layout, segmentBytes: record.bytes, sequence: 1, timeline: ExportTimeline()) == nil)
+            #expect(layout.packed == nil)
+            #expect(PackedExportSegment(layout.parts, segmentBytes: record.bytes) == nil)
         }
     }
 }

@@ -36,7 +36,7 @@ import Testing
                 }
             }
             let file = try #require(FileManager.default.contents(atPath: path).map { Array($0) })
-            let parts = try archive.segmentLayout(record)
+            let parts = try archive.segmentLayout(record).parts
             #expect(reassemble(parts, file) == file)
             // The two payloads of 4 KiB or more stay in the file, each right after its mdat header; the small one is read.
             let ranges = parts.compactMap { part -> (Int, Int)? in if case .file(let o, let l) = part { (o, l) } else { nil } }
@@ -46,8 +46,35 @@ import Testing
             // A file cut inside its last box still lays out to exactly its bytes.
             let cut = file.count - 2500
             try FileHandle(forWritingTo: URL(fileURLWithPath: path)).truncate(atOffset: UInt64(cut))
-            let cutParts = try archive.segmentLayout(record)
+            let cutParts = try archive.segmentLayout(record).parts
             #expect(reassemble(cutParts, Array(file[0..<cut])) == Array(file[0..<cut]))
+        }
+    }
+
+    @Test func recordsFromMemoryAreTheRecordsOfTheRangeAndInitSegmentsAreKept() throws {
+        try withTemporaryDirectorySync { root in
+            let startMs: Int64 = 1_700_000_000_000
+            do {
+                let archive = try StreamArchive.open(root: root, name: "cam")
+                try writeSegments(archive, count: 10, startMs: startMs)
+            }
+            let archive = try StreamArchive.open(root: root, name: "cam")
+            // Ranges on segment boundaries (a segment ending at `from` or starting at `to` is out), inside one, and none.
+            let ranges: [(Int64, Int64)] = [
+                (startMs, startMs + 8000), (startMs + 4000, startMs + 4001), (startMs + 3999, startMs + 8001),
+                (startMs - 10_000, startMs), (startMs + 40_000, startMs + 50_000), (0, .max),
+            ]
+            for (from, to) in ranges {
+                let records = try archive.records(fromMs: from, toMs: to)
+                #expect(records.allSatisfy { $0.endMs > from && $0.startMs < to })
+                #expect(archive.cachedRecords(fromMs: from, toMs: to) == records, "\(from - startMs)..<\(to - startMs)")
+            }
+            #expect(try archive.records(fromMs: startMs + 3999, toMs: startMs + 8001).map(\.startMs) == [0, 4000, 8000].map { startMs + $0 })
+            let initID = try #require(try archive.records(fromMs: 0, toMs: .max).first?.initID)
+            #expect(archive.cachedInitSegment(initID) == nil)
+            let bytes = try #require(try archive.initSegment(initID))
+            #expect(bytes == fakeInit() && archive.cachedInitSegment(initID) == bytes)
+            #expect(try archive.initSegment("00000000") == nil && archive.cachedInitSegment("00000000") == nil)
         }
     }
 
@@ -67,7 +94,7 @@ import Testing
             #expect(archive.path(of: replaced) == archive.path(of: first))
             #expect(archive.cachedSegmentLayout(replaced) == nil)
             let fresh = try archive.segmentLayout(replaced)
-            #expect(fresh != layout && fresh.reduce(0) { $0 + $1.length } == replaced.bytes)
+            #expect(fresh != layout && fresh.parts.reduce(0) { $0 + $1.length } == replaced.bytes)
             // At most layoutCacheCount layouts are kept: the oldest goes first.
             let more = try writeSegments(archive, count: StreamArchive.layoutCacheCount, startMs: startMs + 10_000)
             for record in more { _ = try archive.segmentLayout(record) }

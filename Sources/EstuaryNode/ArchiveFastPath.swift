@@ -5,38 +5,67 @@ import NIOHTTP1
 import NIOHTTPTypes
 
 /// A handler on each plain HTTP/1 connection of the node, between Hummingbird's connection-state handler and its
-/// request handling, that answers archive HLS segment requests (`GET /{name}/archive/seg-{ms}.m4s`) on the event
-/// loop: the head, then the segment file sent with `sendfile`, with no hop to a task or a thread pool.
+/// request handling, that answers archive requests on the event loop: HLS segments (`GET
+/// /{name}/archive/seg-{ms}.m4s`) and `.mp4`/`.m4f` exports. The head, then the body's bytes from memory and ranges of
+/// segment files sent with `sendfile`, with no hop to a task or a thread pool.
 ///
 /// `resolve` says which requests it may answer: only those whose answer is known without waiting (the stream is
-/// recorded here, no `on_play` check applies, the archive and the segment's day are in memory, no `Range`).
-/// Everything else, and every request while one passed on is unanswered, goes on to the router unchanged.
+/// recorded here, no `on_play` check applies, the archive, the days, the init segments and the layouts it needs are in
+/// memory). Everything else, and every request while one passed on is unanswered, goes on to the router unchanged.
 ///
-/// Guarantees: responses leave in the order the requests came (parts arriving while a segment is being sent are
-/// held, and reading stops, until it is written); the response ends only once the whole file was written, so a
-/// graceful close never cuts it; a file that cannot be opened sends the request on to the router (which answers
-/// with the error); each file is closed once its write completes or fails; `Connection: close` is honoured.
-final class ArchiveSegmentFastPath: ChannelDuplexHandler, RemovableChannelHandler {
+/// Guarantees: responses leave in the order the requests came (parts arriving while an answer is being sent are
+/// held, and reading stops, until it is written); the response ends only once its whole body was written, so a
+/// graceful close never cuts it; an answer holds at most ``filesPerWrite`` files open, and writes the next ones only
+/// once those are written (a slow reader holds back the sending, not the node's memory); a first file that cannot be
+/// opened sends the request on to the router (which answers with the error), a later one closes the connection (the
+/// head promised its bytes); each file is closed once its write completes or fails; `Connection: close` is honoured.
+final class ArchiveFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
 
-    /// A request this handler may answer: the file and byte count to send, with the response's header fields.
+    /// Segment files an answer holds open while they are being written.
+    static let filesPerWrite = 8
+
+    /// A request this handler may answer: the response's status, header fields and body.
     struct Answer: Sendable {
-        var path: String
-        var bytes: Int
+        /// What was answered (for the node's metrics).
+        enum Kind: Sendable {
+            case segment, export
+        }
+
+        /// A piece of the body.
+        enum Item: Sendable {
+            case bytes(ByteBuffer)
+            /// Bytes `range` of the file at `path`, which must hold `holding` bytes (exactly that many, with `exactly`).
+            case file(path: String, range: Range<Int>, holding: Int, exactly: Bool)
+        }
+
+        var kind: Kind
+        var status: HTTPResponse.Status = .ok
         var headerFields: HTTPFields
+        var body: [Item]
+
+        /// The body's length.
+        var length: Int {
+            body.reduce(0) { total, item in
+                switch item {
+                case .bytes(let bytes): total + bytes.readableBytes
+                case .file(_, let range, _, _): total + range.count
+                }
+            }
+        }
     }
 
     private let resolve: @Sendable (HTTPRequest) -> Answer?
     /// Called once for each response this handler sends.
-    private let served: @Sendable () -> Void
+    private let served: @Sendable (Answer.Kind) -> Void
     /// The HTTP encoder's context: what is written there goes to the socket unencoded (a `FileRegion` can).
     private var transport: ChannelHandlerContext?
     /// Requests passed on to the router whose response has not ended.
     private var passedOn = 0
-    /// A segment of this handler's is being written.
+    /// An answer of this handler's is being written.
     private var answering = false
     /// The body parts of a request answered here are dropped until its end.
     private var dropping = false
@@ -49,7 +78,7 @@ final class ArchiveSegmentFastPath: ChannelDuplexHandler, RemovableChannelHandle
     /// The `Date` field of the current second.
     private var date: (second: Int, text: String) = (-1, "")
 
-    init(resolve: @escaping @Sendable (HTTPRequest) -> Answer?, served: @escaping @Sendable () -> Void) {
+    init(resolve: @escaping @Sendable (HTTPRequest) -> Answer?, served: @escaping @Sendable (Answer.Kind) -> Void) {
         self.resolve = resolve
         self.served = served
     }
@@ -97,14 +126,12 @@ final class ArchiveSegmentFastPath: ChannelDuplexHandler, RemovableChannelHandle
         switch part {
         case .head(let request):
             dropping = false
-            if passedOn == 0, let transport, let answer = resolve(request),
-                let file = try? RawResponseBody.openFile(answer.path, holding: answer.bytes)
-            {
+            if passedOn == 0, let transport, let answer = resolve(request), let first = try? Batch(answer.body, from: 0) {
                 dropping = true
                 let closing = request.headerFields[.connection].map {
                     $0.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == "close" }
                 }
-                send(answer, file: file, closing: closing ?? false, context, transport)
+                send(answer, first: first, closing: closing ?? false, context, transport)
                 return false
             }
             passedOn += 1
@@ -120,24 +147,79 @@ final class ArchiveSegmentFastPath: ChannelDuplexHandler, RemovableChannelHandle
         }
     }
 
+    /// Body items from one index on, with the files they read opened: up to ``filesPerWrite`` files.
+    private struct Batch {
+        var items: [IOData] = []
+        var files: [NIOFileHandle] = []
+        /// The index of the first item not in this batch.
+        var next: Int
+
+        /// Opens the files of `body`'s items from `index` on; throws (having closed what it opened) when one cannot be
+        /// opened or does not hold what it should.
+        init(_ body: [Answer.Item], from index: Int) throws {
+            next = index
+            do {
+                while next < body.count, files.count < ArchiveFastPath.filesPerWrite {
+                    switch body[next] {
+                    case .bytes(let bytes):
+                        items.append(.byteBuffer(bytes))
+                    case .file(let path, let range, let holding, let exactly):
+                        let file = try RawResponseBody.openFile(path, holding: max(holding, range.upperBound), exactly: exactly)
+                        files.append(file)
+                        items.append(.fileRegion(FileRegion(fileHandle: file, readerIndex: range.lowerBound, endIndex: range.upperBound)))
+                    }
+                    next += 1
+                }
+            } catch {
+                closeFiles()
+                throw error
+            }
+        }
+
+        func closeFiles() {
+            for file in files { try? file.close() }
+        }
+    }
+
     private func send(
-        _ answer: Answer, file: NIOFileHandle, closing: Bool, _ context: ChannelHandlerContext, _ transport: ChannelHandlerContext
+        _ answer: Answer, first: Batch, closing: Bool, _ context: ChannelHandlerContext, _ transport: ChannelHandlerContext
     ) {
         answering = true
-        served()
-        var head = HTTPResponse(status: .ok, headerFields: answer.headerFields)
-        head.headerFields[.contentLength] = String(answer.bytes)
+        served(answer.kind)
+        var head = HTTPResponse(status: answer.status, headerFields: answer.headerFields)
+        head.headerFields[.contentLength] = String(answer.length)
         if closing { head.headerFields[.connection] = "close" }
         head.headerFields[.date] = httpDate()
         context.write(wrapOutboundOut(.head(head)), promise: nil)
+        write(first, of: answer, closing: closing, context, transport)
+    }
+
+    /// Writes `batch`, then the batches after it, then ends the response.
+    private func write(
+        _ batch: Batch, of answer: Answer, closing: Bool, _ context: ChannelHandlerContext, _ transport: ChannelHandlerContext
+    ) {
         let written = context.eventLoop.makePromise(of: Void.self)
-        let region = FileRegion(fileHandle: file, readerIndex: 0, endIndex: answer.bytes)
-        transport.writeAndFlush(NIOAny(IOData.fileRegion(region)), promise: written)
+        for item in batch.items.dropLast() { transport.write(NIOAny(item), promise: nil) }
+        if let last = batch.items.last {
+            transport.writeAndFlush(NIOAny(last), promise: written)
+        } else {
+            written.succeed()
+        }
         written.futureResult.assumeIsolated().whenComplete { result in
-            try? file.close()
+            batch.closeFiles()
             guard case .success = result else {
                 self.answering = false
                 context.close(promise: nil)
+                return
+            }
+            if batch.next < answer.body.count {
+                guard let next = try? Batch(answer.body, from: batch.next) else {
+                    // The head promised these bytes: the client must see the response cut, not a short one.
+                    self.answering = false
+                    context.close(promise: nil)
+                    return
+                }
+                self.write(next, of: answer, closing: closing, context, transport)
                 return
             }
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
