@@ -128,10 +128,8 @@ final class ArchiveFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             dropping = false
             if passedOn == 0, let transport, let answer = resolve(request), let first = try? Batch(answer.body, from: 0) {
                 dropping = true
-                let closing = request.headerFields[.connection].map {
-                    $0.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == "close" }
-                }
-                send(answer, first: first, closing: closing ?? false, context, transport)
+                let closing = request.headerFields[.connection].map(Self.asksToClose) ?? false
+                send(answer, first: first, closing: closing, context, transport)
                 return false
             }
             passedOn += 1
@@ -144,6 +142,15 @@ final class ArchiveFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             }
             context.fireChannelRead(wrapInboundOut(part))
             return true
+        }
+    }
+
+    /// Whether a `Connection` field value holds the `close` option (RFC 9110 §7.6.1: a comma-separated list of
+    /// case-insensitive tokens, with optional whitespace).
+    static func asksToClose(_ value: String) -> Bool {
+        value.utf8.split(separator: UInt8(ascii: ",")).contains { option in
+            let token = option.drop { $0 == 0x20 || $0 == 0x09 }.reversed().drop { $0 == 0x20 || $0 == 0x09 }
+            return token.count == 5 && zip(token.reversed(), "close".utf8).allSatisfy { $0 | 0x20 == $1 }
         }
     }
 

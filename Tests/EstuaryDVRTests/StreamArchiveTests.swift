@@ -69,7 +69,8 @@ import Testing
                 #expect(records.allSatisfy { $0.endMs > from && $0.startMs < to })
                 #expect(archive.cachedRecords(fromMs: from, toMs: to) == records, "\(from - startMs)..<\(to - startMs)")
             }
-            #expect(try archive.records(fromMs: startMs + 3999, toMs: startMs + 8001).map(\.startMs) == [0, 4000, 8000].map { startMs + $0 })
+            #expect(
+                try archive.records(fromMs: startMs + 3999, toMs: startMs + 8001).map(\.startMs) == [0, 4000, 8000].map { startMs + $0 })
             let initID = try #require(try archive.records(fromMs: 0, toMs: .max).first?.initID)
             #expect(archive.cachedInitSegment(initID) == nil)
             let bytes = try #require(try archive.initSegment(initID))
