@@ -17,12 +17,12 @@ import Synchronization
 /// the sequence numbers and the rebased decode times do), and kept with the segment's layout
 /// (``StreamArchive/segmentLayout(_:)``). Nil when a fragment is not in the form the packing needs (every `traf`
 /// holds only `tfhd` with default-base-is-moof and no explicit base, `tfdt`, and `trun`s with a data offset and
-/// per-sample durations, as ``FragmentWriter`` writes them), when a track's fragments inside one stored `moof` are not
-/// back to back, or when a size or data offset does not fit its 32-bit field: the caller then exports the segment's
-/// own boxes, rebased in place.
+/// per-sample durations and sizes, as ``FragmentWriter`` writes them), when a track's fragments inside one stored
+/// `moof` are not back to back, when a fragment's samples lie outside its run's range of the file, or when a size or
+/// data offset does not fit its 32-bit field: the caller then exports the segment's own boxes, rebased in place.
 public struct PackedExportSegment: Sendable, Equatable {
-    /// The most segments an export packs (about half an hour to an hour of archive): the plan reads every segment's
-    /// layout before the answer starts, and again for each range a player asks.
+    /// The most segments an export packs (about half an hour to an hour of archive): the plan needs every segment's
+    /// layout before the answer starts (read once, then kept: ``StreamArchive/layoutCacheCount``).
     public static let segmentLimit = 512
 
     /// One `moof` + `mdat` of the export.
@@ -194,8 +194,12 @@ public struct PackedExportSegment: Sendable, Equatable {
                 switch field {
                 case .decodeTime(let trackID, let at, let wide):
                     decodeTimes.append(DecodeTimeField(trackID: trackID, at: start + at, wide: wide))
-                case .dataOffset(let at):
+                case .dataOffset(let at, let bytes):
+                    // The samples must lie in the run's range of the file (a segment imported in this form but laid
+                    // out otherwise is not packed), and the moved offset must fit its field.
                     guard let value = header.getInteger(at: start + at, as: Int32.self),
+                        traf.moofOffset + Int(value) >= fileRange.lowerBound,
+                        traf.moofOffset + Int(value) + bytes <= fileRange.upperBound,
                         let shifted = Int32(exactly: Int(value) + shift)
                     else { return nil }
                     header.setInteger(shifted, at: start + at)
@@ -231,7 +235,8 @@ public struct PackedExportSegment: Sendable, Equatable {
 
     private enum Field {
         case decodeTime(trackID: UInt32, at: Int, wide: Bool)
-        case dataOffset(at: Int)
+        /// A `trun`'s data offset, and the bytes of its samples.
+        case dataOffset(at: Int, bytes: Int)
     }
 
     /// Every `moof` of the segment in order, or nil when one is not in the packable form.
@@ -316,17 +321,20 @@ public struct PackedExportSegment: Sendable, Equatable {
                     : traf.getInteger(at: position + 12, as: UInt32.self).map(UInt64.init)
                 fields.append(.decodeTime(trackID: trackID, at: position + 12 - base, wide: wide))
             case Self.trun:
-                // A data offset, and per-sample durations (0x100); each entry holds 4 bytes per field present.
-                guard trackID != nil, flags & 0x1 != 0, flags & 0x100 != 0, size32 >= 20,
+                // A data offset, per-sample durations (0x100) and sizes (0x200); each entry holds 4 bytes per field
+                // present, the duration first, then the size.
+                guard trackID != nil, flags & 0x1 != 0, flags & 0x300 == 0x300, size32 >= 20,
                     let count = traf.getInteger(at: position + 12, as: UInt32.self)
                 else { return nil }
-                fields.append(.dataOffset(at: position + 16 - base))
                 let entries = position + 20 + (flags & 0x4 != 0 ? 4 : 0)
                 let entrySize = 4 * (flags & 0xF00).nonzeroBitCount
                 guard Int(count) <= (position + Int(size32) - entries) / entrySize else { return nil }
+                var bytes = 0
                 for sample in 0..<Int(count) {
                     duration &+= UInt64(traf.getInteger(at: entries + sample * entrySize, as: UInt32.self) ?? 0)
+                    bytes += Int(traf.getInteger(at: entries + sample * entrySize + 4, as: UInt32.self) ?? 0)
                 }
+                fields.append(.dataOffset(at: position + 16 - base, bytes: bytes))
             default:
                 return nil
             }

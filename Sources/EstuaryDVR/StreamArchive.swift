@@ -48,15 +48,20 @@ public final class StreamArchive: Sendable {
 
     private let state: Mutex<State>
     /// Box layouts of segments recently exported (``segmentLayout(_:)``), by start (which names the file), each with
-    /// the record it was read for: a stored segment never changes, and one that replaces it is another record (another
-    /// sha256), whose layout is read anew. At most ``layoutCacheCount`` entries.
-    private let layouts = Mutex<(entries: [Int64: (record: SegmentRecord, layout: SegmentLayout)], order: [Int64])>(([:], []))
+    /// the record it was read for and when it was last used: a stored segment never changes, and one that replaces it
+    /// is another record (another sha256), whose layout is read anew. At most ``layoutCacheCount`` entries; the least
+    /// recently used goes first.
+    private let layouts = Mutex<(entries: [Int64: (record: SegmentRecord, layout: SegmentLayout, used: UInt64)], clock: UInt64)>(
+        ([:], 0))
     /// Init segments read (``initSegment(_:)``), by id; at most ``initCacheCount``.
     private let initCache = Mutex<[String: ByteBuffer]>([:])
     /// Init segments kept in memory: a kilobyte or so each.
     public static let initCacheCount = 64
-    /// Segments whose layout is kept: a few kilobytes each (their `moof` boxes), 256 is under 4 MB.
-    public static let layoutCacheCount = 256
+    /// Segments whose layout is kept: as many as an `.mp4` export packs (``PackedExportSegment/segmentLimit``), so
+    /// that a player's later ranges of one find them all. A packed segment is kept without its parts (its header
+    /// template and last header: about 20 KB for 4 s of video and audio in 200 ms fragments, so 512 are about 10 MB);
+    /// another keeps its boxes and small media payloads.
+    public static let layoutCacheCount = PackedExportSegment.segmentLimit
     /// Serialises writers (recording, import, cleanup) of this archive's files.
     private let writeLock = Mutex(())
 
@@ -403,20 +408,24 @@ public final class StreamArchive: Sendable {
             throw .io(path: path(of: record), operation: "read", reason: "missing", diskFull: false)
         }
         let layout = SegmentLayout(parts: parts, bytes: record.bytes, path: path(of: record))
-        let key = record.startMs
+        let kept = layout.kept
         layouts.withLock { cache in
-            guard cache.entries.updateValue((record, layout), forKey: key) == nil else { return }
-            cache.order.append(key)
-            if cache.order.count > Self.layoutCacheCount { cache.entries[cache.order.removeFirst()] = nil }
+            cache.clock += 1
+            cache.entries[record.startMs] = (record, kept, cache.clock)
+            if cache.entries.count > Self.layoutCacheCount, let oldest = cache.entries.min(by: { $0.value.used < $1.value.used }) {
+                cache.entries[oldest.key] = nil
+            }
         }
         return layout
     }
 
-    /// ``segmentLayout(_:)`` of a segment read before and still kept; nil when it must be read from the file. Never
-    /// touches the disk.
+    /// ``segmentLayout(_:)`` of a segment read before and still kept (``SegmentLayout/kept``: a packed one without its
+    /// parts); nil when it must be read from the file. Never touches the disk.
     public func cachedSegmentLayout(_ record: SegmentRecord) -> SegmentLayout? {
         layouts.withLock { cache in
             guard let kept = cache.entries[record.startMs], kept.record == record else { return nil }
+            cache.clock += 1
+            cache.entries[record.startMs]?.used = cache.clock
             return kept.layout
         }
     }

@@ -1,4 +1,5 @@
 import EstuaryAccess
+import EstuaryClusterAuth
 import EstuaryConfig
 import EstuaryDVR
 import EstuarySources
@@ -196,10 +197,14 @@ enum ArchiveEndpoints {
             throw NodeError(.notFound, "no_archive", "stream '\(name)' has no archive between \(from) and \(from + duration)")
         }
         var inits: [String: ByteBuffer] = [:]
-        for id in Set(records.map(\.initID)) {
+        for id in ArchiveExportBody.initIDs(records, format: format) {
             if let bytes = try await io({ try archive.initSegment(id) }) { inits[id] = bytes }
         }
         let parts = ArchiveExportBody.parts(records, format: format, inits: inits)
+        guard let firstRecord = parts.first?.record else {
+            throw NodeError(
+                .internalServerError, "archive_unreadable", "the init segment \(records[0].initID) of '\(name)' cannot be read")
+        }
         // A longer export than the plan takes is all rebased in place.
         let exported = parts.map(\.record)
         let packing = format == .mp4 ? try await io { try PackedExportSegment.plan(exported, in: archive) } : nil
@@ -207,13 +212,13 @@ enum ArchiveEndpoints {
         let length = body.length
         let byteRange = try ByteRangeRequest.parse(request.headers[.range], length: length)
         let selected = body.pieces(in: byteRange)
-        let firstRecord = parts[0].record
         let (status, headers) = exportHead(ranged: request.headers[.range] != nil, byteRange, of: length)
         return Response(
             status: status, headers: headers,
             body: .init(contentLength: byteRange.count) { writer in
                 // Segment media goes out with sendfile where it can (plain HTTP/1): .m4f sends the stored files,
-                // .mp4 its rebased boxes from memory and the media payloads from the files.
+                // .mp4 a header from memory before each packed run of a stored file (or, for a segment that is not
+                // packed, its own boxes rebased in memory and its media payloads from the file).
                 try await RawResponseBody.serve(on: channel) { raw in
                     var timeline = packing?.timeline ?? ExportTimeline()
                     if format == .mp4 && packing == nil
@@ -280,7 +285,8 @@ enum ArchiveEndpoints {
     /// `record`'s box layout: kept in memory (exports of the same hours are asked again and again), else read on the
     /// I/O pool.
     static func layout(of record: SegmentRecord, in archive: StreamArchive) async throws -> SegmentLayout {
-        if let kept = archive.cachedSegmentLayout(record) { return kept }
+        // A packed segment is kept without its parts: one rebased in place (a longer export than a plan) reads them.
+        if let kept = archive.cachedSegmentLayout(record), kept.packed == nil { return kept }
         return try await io { try archive.segmentLayout(record) }
     }
 
@@ -324,14 +330,16 @@ enum ArchiveEndpoints {
     /// - `/{name}/archive-{from}-{duration}.{mp4|m4f}` (with or without `Range`), the days, the init segments and, for
     ///   `.mp4`, every segment's packing in memory (exports asked again, as players and replication do).
     ///
-    /// Nil sends the request to the router, which answers it the same way (``segment(_:_:startMs:channel:)``,
-    /// ``export(_:_:from:duration:format:request:channel:)``), or with the error.
+    /// An `.m4f` export also needs the cluster's signature when the node has a `cluster_key`, and an export at most
+    /// ``PackedExportSegment/segmentLimit`` segments. Nil sends the request to the router, which answers it the same
+    /// way (``segment(_:_:startMs:channel:)``, ``export(_:_:from:duration:format:request:channel:)``), or with the
+    /// error.
     static func fastAnswer(_ node: Node, _ request: HTTPRequest, serverName: String) -> ArchiveFastPath.Answer? {
-        guard RawResponseBody.isEnabled, request.method == .get, let target = request.path,
-            let path = MediaPath(path: String(target.prefix { $0 != "?" }))
-        else { return nil }
+        guard RawResponseBody.isEnabled, request.method == .get, let target = request.path else { return nil }
+        let uriPath = String(target.prefix { $0 != "?" })
+        guard let media = MediaPath(path: uriPath) else { return nil }
         let name: String
-        switch path {
+        switch media {
         case .archiveSegment(let stream, _), .archive(let stream, _, _, _): name = stream
         default: return nil
         }
@@ -339,13 +347,18 @@ enum ArchiveEndpoints {
             let archive = node.manager.archives.opened(root: dvr.root, name: name)
         else { return nil }
         var answer: ArchiveFastPath.Answer
-        switch path {
+        switch media {
         case .archiveSegment(_, let startMs):
             guard request.headerFields[.range] == nil, let record = archive.cachedRecord(startingAt: startMs) else { return nil }
             let file = ArchiveFastPath.Answer.Item.file(
                 path: archive.path(of: record), range: 0..<record.bytes, holding: record.bytes, exactly: false)
             answer = .init(kind: .segment, headerFields: segmentHeaderFields, body: [file])
         case .archive(_, let from, let duration, let format):
+            // .m4f is for nodes of the cluster (as the router checks): an unsigned request goes on to be refused.
+            if format == .m4f, let clusterAuth = node.clusterAuth {
+                guard (try? clusterAuth.verify(header: request.headerFields[.authorization], method: "GET", path: uriPath)) != nil
+                else { return nil }
+            }
             guard let exported = fastExport(archive, from: from, duration: duration, format: format, range: request.headerFields[.range])
             else { return nil }
             answer = exported
@@ -369,8 +382,10 @@ enum ArchiveEndpoints {
         else { return nil }
         let records = ArchiveExportBody.records(overlapping, fromMs: from * 1000, toMs: (from + duration) * 1000, format: format)
         guard !records.isEmpty else { return nil }
+        // As long as an .mp4 plan at most: the body is built on the event loop before anything is sent.
+        guard records.count <= PackedExportSegment.segmentLimit else { return nil }
         var inits: [String: ByteBuffer] = [:]
-        for id in Set(records.map(\.initID)) {
+        for id in ArchiveExportBody.initIDs(records, format: format) {
             guard let bytes = archive.cachedInitSegment(id) else { return nil }
             inits[id] = bytes
         }

@@ -37,6 +37,13 @@ struct ArchiveExportBody {
         return format == .m4f || centred.isEmpty ? overlapping : centred
     }
 
+    /// The init segments the body of `records` may hold: an `.mp4` only the first segment's, an `.m4f` each one.
+    static func initIDs(_ records: [SegmentRecord], format: MediaPath.ArchiveFormat) -> [String] {
+        guard format == .m4f else { return records.first.map { [$0.initID] } ?? [] }
+        var seen: Set<String> = []
+        return records.map(\.initID).filter { seen.insert($0).inserted }
+    }
+
     /// The segments the body holds, each with the init segment to send before it: an `.mp4` stops where the init
     /// changes, and either stops at an init not in `inits` (unreadable).
     static func parts(

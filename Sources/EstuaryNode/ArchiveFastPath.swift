@@ -220,13 +220,16 @@ final class ArchiveFastPath: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             if batch.next < answer.body.count {
-                guard let next = try? Batch(answer.body, from: batch.next) else {
-                    // The head promised these bytes: the client must see the response cut, not a short one.
-                    self.answering = false
-                    context.close(promise: nil)
-                    return
+                // On a later turn of the loop: a write that completed at once must not nest the next batch in it.
+                context.eventLoop.assumeIsolated().execute {
+                    guard let next = try? Batch(answer.body, from: batch.next) else {
+                        // The head promised these bytes: the client must see the response cut, not a short one.
+                        self.answering = false
+                        context.close(promise: nil)
+                        return
+                    }
+                    self.write(next, of: answer, closing: closing, context, transport)
                 }
-                self.write(next, of: answer, closing: closing, context, transport)
                 return
             }
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)

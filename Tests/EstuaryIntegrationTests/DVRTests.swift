@@ -233,6 +233,29 @@ extension IntegrationTests {
                     #expect(fast == expected, "the event loop's answer")
                     #expect(node.metrics.archiveExportsOnEventLoop.load(ordering: .relaxed) - before == 1)
                 }
+                // With a cluster key, .m4f is for the cluster's nodes, on the event loop as in the router.
+                let key = "a-cluster-key-for-this-test"
+                try await withNode(streams: [recorded("cam", root: root)], clusterKey: key) { node, port in
+                    let path = "/cam/archive-\(startMs / 1000)-40.m4f"
+                    func status(signed: Bool) async throws -> UInt {
+                        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+                        if signed {
+                            request.headers.add(
+                                name: "Authorization", value: ClusterAuth(key: key).authorizationHeader(method: "GET", path: path))
+                        }
+                        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                        _ = try await response.body.collect(upTo: 16 << 20)
+                        return response.status.code
+                    }
+                    let routed = try await status(signed: true)
+                    #expect(routed == 200, "signed, through the router")
+                    let before = node.metrics.archiveExportsOnEventLoop.load(ordering: .relaxed)
+                    let unsigned = try await status(signed: false)
+                    #expect(unsigned == 401, "unsigned, with everything in memory")
+                    let fast = try await status(signed: true)
+                    #expect(fast == 200, "signed, on the event loop")
+                    #expect(node.metrics.archiveExportsOnEventLoop.load(ordering: .relaxed) - before == 1)
+                }
             }
         }
 
