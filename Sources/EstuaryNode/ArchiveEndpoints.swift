@@ -232,10 +232,8 @@ enum ArchiveEndpoints {
                     defer { batch.closeFiles() }
                     // Without sendfile, the stored file last read (a packed segment of several runs reads it once).
                     var stored: (record: SegmentRecord, bytes: ByteBuffer)?
-                    for (pieceOffset, pieceLength, piece) in selected {
-                        let start = max(0, byteRange.lowerBound - pieceOffset)
-                        let end = min(pieceLength, byteRange.upperBound - pieceOffset)
-                        guard start < end else { continue }
+                    for (part, piece) in selected {
+                        let (start, end) = (part.lowerBound, part.upperBound)
                         var bytes: ByteBuffer
                         switch piece {
                         case .bytes(let fixed): bytes = fixed
@@ -408,10 +406,8 @@ enum ArchiveEndpoints {
         let body = ArchiveExportBody(parts, inits: inits, format: format, packing: packing?.segments)
         guard let byteRange = try? ByteRangeRequest.parse(rangeHeader, length: body.length) else { return nil }
         var items: [ArchiveFastPath.Answer.Item] = []
-        for (pieceOffset, pieceLength, piece) in body.pieces(in: byteRange) {
-            let start = max(0, byteRange.lowerBound - pieceOffset)
-            let end = min(pieceLength, byteRange.upperBound - pieceOffset)
-            guard start < end else { continue }
+        for (part, piece) in body.pieces(in: byteRange) {
+            let (start, end) = (part.lowerBound, part.upperBound)
             let bytes: ByteBuffer
             switch piece {
             case .bytes(let fixed): bytes = fixed

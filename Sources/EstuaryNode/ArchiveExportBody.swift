@@ -95,8 +95,12 @@ struct ArchiveExportBody {
         length += count
     }
 
-    /// The pieces holding bytes of `range`.
-    func pieces(in range: Range<Int>) -> [(offset: Int, length: Int, piece: Piece)] {
-        pieces.filter { $0.offset + $0.length > range.lowerBound && $0.offset < range.upperBound }
+    /// The pieces holding bytes of `range`, each with the part of its own bytes (from its start) that falls in it.
+    func pieces(in range: Range<Int>) -> [(part: Range<Int>, piece: Piece)] {
+        pieces.compactMap { offset, length, piece in
+            let start = max(0, range.lowerBound - offset)
+            let end = min(length, range.upperBound - offset)
+            return start < end ? (start..<end, piece) : nil
+        }
     }
 }
